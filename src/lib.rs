@@ -1,0 +1,11 @@
+//! crier: declarative push campaigns for Tencent Cloud Chat.
+//!
+//! The pipeline, in module order (see ARCHITECTURE.md):
+//! `spec` (YAML → typed campaigns) → `validate` → `render` → `plan` → `dispatch`,
+//! with `api`, `ledger` and `clock` at the edges, `emulator` as the server side of the API,
+//! and `cli` the only place that prints.
+
+pub mod api;
+pub mod diag;
+pub mod duration;
+pub mod settings;
