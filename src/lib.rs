@@ -9,3 +9,6 @@ pub mod api;
 pub mod diag;
 pub mod duration;
 pub mod settings;
+pub mod clock;
+pub mod occurrence;
+pub mod secrets;
