@@ -9,6 +9,7 @@ pub mod api;
 pub mod diag;
 pub mod duration;
 pub mod settings;
+pub mod spec;
 pub mod clock;
 pub mod occurrence;
 pub mod secrets;

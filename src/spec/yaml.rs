@@ -1,0 +1,455 @@
+//! YAML text → JSON value, with the position of every node.
+//!
+//! One pass over saphyr's event stream builds a `serde_json::Value` and a map from JSON pointer
+//! to source position, so that schema errors, typed-loading errors and rule violations can all
+//! point at `file:line:column`. YAML 1.2 core schema (`country: no` stays a string); anchors and
+//! aliases are expanded; merge keys (`<<`) are applied with explicit keys winning; duplicate keys,
+//! nesting deeper than [`MAX_DEPTH`], files over [`MAX_BYTES`] and alias bombs are refused with a
+//! position. Pure: takes text, does no I/O.
+
+use crate::diag::Pos;
+use saphyr::{Scalar, ScalarStyle};
+use saphyr_parser::{Event, Parser, Span};
+use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
+
+/// Largest accepted file.
+pub const MAX_BYTES: usize = 1024 * 1024;
+/// Deepest accepted nesting of mappings and sequences.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes that alias expansion may create in one file (billion-laughs guard).
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// A parsed YAML document: the value, and where each of its nodes stands in the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub value: Value,
+    pub positions: Positions,
+}
+
+/// Where each node (by JSON pointer, `""` for the root) and each mapping key stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Positions {
+    nodes: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+}
+
+impl Positions {
+    /// The position of the node at `pointer`, or of its nearest ancestor that has one.
+    #[must_use]
+    pub fn node(&self, pointer: &str) -> Pos {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.nodes.get(p) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Pos::START,
+            }
+        }
+    }
+
+    /// The position of the key of the member at `pointer` (the node's own position when it has no key).
+    #[must_use]
+    pub fn key(&self, pointer: &str) -> Pos {
+        self.keys.get(pointer).copied().unwrap_or_else(|| self.node(pointer))
+    }
+}
+
+/// A YAML problem at a place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl YamlError {
+    fn new(pos: Pos, message: impl Into<String>) -> Self {
+        Self { pos, message: message.into() }
+    }
+}
+
+/// Escapes one JSON-pointer segment.
+#[must_use]
+pub fn escape_pointer_segment(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+fn pos_of(span: Span) -> Pos {
+    let (s, e) = (span.start, span.end);
+    let len = if e.line() == s.line() && e.col() > s.col() { e.col() - s.col() } else { 1 };
+    Pos::new(s.line(), s.col() + 1, len)
+}
+
+enum Entry {
+    Pair(String, Value),
+    Merge(Value, Pos),
+}
+
+enum Frame {
+    Seq {
+        pointer: String,
+        anchor: usize,
+        pos: Pos,
+        items: Vec<Value>,
+    },
+    Map {
+        pointer: String,
+        anchor: usize,
+        pos: Pos,
+        entries: Vec<Entry>,
+        /// The key waiting for its value: text, position, and whether it is a merge key.
+        pending: Option<(String, Pos, bool)>,
+        seen: HashMap<String, Pos>,
+    },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
+    positions: Positions,
+    alias_nodes: usize,
+    root: Option<Value>,
+    documents: usize,
+}
+
+fn count_nodes(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(count_nodes).sum::<usize>(),
+        Value::Object(m) => 1 + m.values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+fn scalar_to_json(s: Scalar<'_>, pos: Pos) -> Result<Value, YamlError> {
+    Ok(match s {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(b),
+        Scalar::Integer(i) => Value::Number(i.into()),
+        Scalar::FloatingPoint(f) => Value::Number(Number::from_f64(f.into_inner()).ok_or_else(|| {
+            YamlError::new(pos, "`.inf` and `.nan` are not allowed here: use a finite number or quote the text")
+        })?),
+        Scalar::String(s) => Value::String(s.into_owned()),
+    })
+}
+
+impl Builder {
+    /// The pointer a new child node gets, and whether it is a mapping key.
+    fn child_pointer(&self) -> Option<String> {
+        match self.stack.last()? {
+            Frame::Seq { pointer, items, .. } => Some(format!("{pointer}/{}", items.len())),
+            Frame::Map { pointer, pending: Some((key, _, _)), .. } => {
+                Some(format!("{pointer}/{}", escape_pointer_segment(key)))
+            }
+            Frame::Map { .. } => None,
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { pending: None, .. }))
+    }
+
+    fn open(&mut self, is_map: bool, anchor: usize, pos: Pos) -> Result<(), YamlError> {
+        if self.expecting_key() {
+            return Err(YamlError::new(pos, "a mapping or sequence cannot be used as a key"));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError::new(pos, format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        if self.root.is_some() && self.stack.is_empty() {
+            return Err(self.second_document(pos));
+        }
+        let pointer = self.child_pointer().unwrap_or_default();
+        self.positions.nodes.insert(pointer.clone(), pos);
+        self.stack.push(if is_map {
+            Frame::Map { pointer, anchor, pos, entries: Vec::new(), pending: None, seen: HashMap::new() }
+        } else {
+            Frame::Seq { pointer, anchor, pos, items: Vec::new() }
+        });
+        Ok(())
+    }
+
+    fn second_document(&self, pos: Pos) -> YamlError {
+        let _ = self.documents;
+        YamlError::new(pos, "a second YAML document in one file: put one campaign in each file")
+    }
+
+    /// Places a finished value where it belongs: a sequence item, a mapping value, or the root.
+    fn place(&mut self, value: Value, pos: Pos, anchor: usize) -> Result<(), YamlError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    return Err(self.second_document(pos));
+                }
+                self.positions.nodes.entry(String::new()).or_insert(pos);
+                self.root = Some(value);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map { pending, entries, .. }) => {
+                let (key, _, merge) = pending.take().expect("place is only called with a pending key");
+                entries.push(if merge { Entry::Merge(value, pos) } else { Entry::Pair(key, value) });
+            }
+        }
+        Ok(())
+    }
+
+    fn scalar(&mut self, text: &str, style: ScalarStyle, anchor: usize, tag: Option<&std::borrow::Cow<'_, saphyr::Tag>>, pos: Pos) -> Result<(), YamlError> {
+        if self.expecting_key() {
+            return self.key(text.to_owned(), style == ScalarStyle::Plain && text == "<<", pos);
+        }
+        let scalar = Scalar::parse_from_cow_and_metadata(text.into(), style, tag)
+            .ok_or_else(|| YamlError::new(pos, format!("`{text}` does not match its tag")))?;
+        let value = scalar_to_json(scalar, pos)?;
+        if let Some(p) = self.child_pointer() {
+            self.positions.nodes.insert(p, pos);
+        }
+        self.place(value, pos, anchor)
+    }
+
+    fn key(&mut self, key: String, merge: bool, pos: Pos) -> Result<(), YamlError> {
+        let Some(Frame::Map { pointer, pending, seen, .. }) = self.stack.last_mut() else {
+            unreachable!("key() is only called when a mapping expects a key")
+        };
+        if !merge {
+            if let Some(first) = seen.get(&key) {
+                return Err(YamlError::new(
+                    pos,
+                    format!("duplicate key `{key}` (first defined at line {}, column {})", first.line, first.col),
+                ));
+            }
+            seen.insert(key.clone(), pos);
+            self.positions.keys.insert(format!("{pointer}/{}", escape_pointer_segment(&key)), pos);
+        }
+        *pending = Some((key, pos, merge));
+        Ok(())
+    }
+
+    fn alias(&mut self, id: usize, pos: Pos) -> Result<(), YamlError> {
+        let value = self
+            .anchors
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| YamlError::new(pos, "alias to an unknown anchor"))?;
+        self.alias_nodes += count_nodes(&value);
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            return Err(YamlError::new(pos, format!("aliases expand to more than {MAX_ALIAS_NODES} nodes")));
+        }
+        if self.expecting_key() {
+            return match value {
+                Value::String(s) => self.key(s, false, pos),
+                Value::Number(n) => self.key(n.to_string(), false, pos),
+                Value::Bool(b) => self.key(b.to_string(), false, pos),
+                _ => Err(YamlError::new(pos, "a mapping or sequence cannot be used as a key")),
+            };
+        }
+        if let Some(p) = self.child_pointer() {
+            self.positions.nodes.insert(p, pos);
+        }
+        self.place(value, pos, 0)
+    }
+
+    fn close(&mut self) -> Result<(), YamlError> {
+        let frame = self.stack.pop().expect("the parser balances starts and ends");
+        match frame {
+            Frame::Seq { anchor, pos, items, .. } => self.place(Value::Array(items), pos, anchor),
+            Frame::Map { pointer, anchor, pos, entries, .. } => {
+                let map = self.merge(&pointer, entries)?;
+                self.place(Value::Object(map), pos, anchor)
+            }
+        }
+    }
+
+    /// Builds a mapping in source order, applying merge keys: explicit keys win, then earlier merges.
+    fn merge(&mut self, pointer: &str, entries: Vec<Entry>) -> Result<Map<String, Value>, YamlError> {
+        let explicit: std::collections::HashSet<String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Pair(k, _) => Some(k.clone()),
+                Entry::Merge(..) => None,
+            })
+            .collect();
+        let mut map = Map::new();
+        for entry in entries {
+            match entry {
+                Entry::Pair(k, v) => {
+                    map.insert(k, v);
+                }
+                Entry::Merge(source, pos) => {
+                    let sources = match source {
+                        Value::Object(m) => vec![m],
+                        Value::Array(items) => items
+                            .into_iter()
+                            .map(|i| match i {
+                                Value::Object(m) => Ok(m),
+                                _ => Err(YamlError::new(pos, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                            })
+                            .collect::<Result<_, _>>()?,
+                        _ => return Err(YamlError::new(pos, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                    };
+                    for (k, v) in sources.into_iter().flatten() {
+                        if !explicit.contains(&k) && !map.contains_key(&k) {
+                            let child = format!("{pointer}/{}", escape_pointer_segment(&k));
+                            self.positions.nodes.entry(child.clone()).or_insert(pos);
+                            self.positions.keys.entry(child).or_insert(pos);
+                            map.insert(k, v);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// Parses one YAML document.
+///
+/// An empty text is `null`. More than one document is an error.
+///
+/// # Errors
+/// The first problem, with its position.
+pub fn parse(text: &str) -> Result<Document, YamlError> {
+    if text.len() > MAX_BYTES {
+        return Err(YamlError::new(
+            Pos::START,
+            format!("file is {} bytes; crier refuses YAML files over {MAX_BYTES} bytes (1 MiB)", text.len()),
+        ));
+    }
+    let mut b = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        positions: Positions::default(),
+        alias_nodes: 0,
+        root: None,
+        documents: 0,
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| {
+            let m = e.marker();
+            YamlError::new(Pos::new(m.line().max(1), m.col() + 1, 1), format!("invalid YAML: {}", e.info()))
+        })?;
+        let pos = pos_of(span);
+        match event {
+            Event::DocumentStart(_) => {
+                b.documents += 1;
+                if b.documents > 1 && b.root.is_some() {
+                    return Err(b.second_document(pos));
+                }
+            }
+            Event::Scalar(v, style, anchor, tag) => b.scalar(&v, style, anchor, tag.as_ref(), pos)?,
+            Event::SequenceStart(anchor, _) => b.open(false, anchor, pos)?,
+            Event::MappingStart(anchor, _) => b.open(true, anchor, pos)?,
+            Event::SequenceEnd | Event::MappingEnd => b.close()?,
+            Event::Alias(id) => b.alias(id, pos)?,
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+    Ok(Document { value: b.root.unwrap_or(Value::Null), positions: b.positions })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(text: &str) -> Document {
+        parse(text).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn err(text: &str) -> YamlError {
+        parse(text).expect_err("should fail")
+    }
+
+    #[test]
+    fn yaml_1_2_core_schema_values() {
+        let d = ok("a: no\nb: yes\nc: true\nd: 42\ne: 1.5\nf: ~\ng: '42'\nh: 0x10\ni: \"x\"\n");
+        assert_eq!(d.value, json!({"a":"no","b":"yes","c":true,"d":42,"e":1.5,"f":null,"g":"42","h":16,"i":"x"}));
+    }
+
+    #[test]
+    fn positions_of_nodes_and_keys() {
+        let d = ok("name: x\naudience:\n  tags:\n    any: [\"a\", \"bb\"]\n");
+        assert_eq!(d.positions.node("/name"), Pos::new(1, 7, 1));
+        assert_eq!(d.positions.key("/name"), Pos::new(1, 1, 4));
+        assert_eq!(d.positions.node("/audience/tags/any/1"), Pos::new(4, 16, 4));
+        assert_eq!(d.positions.node("/audience/tags/any/7/x"), d.positions.node("/audience/tags/any"));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let d = ok("base: &b {a: 1, b: 2}\nuse:\n  <<: *b\n  b: 3\nlist: [*b]\n");
+        assert_eq!(d.value["use"], json!({"a":1,"b":3}));
+        assert_eq!(d.value["list"], json!([{"a":1,"b":2}]));
+        let d = ok("x: &x {a: 1}\ny: &y {a: 2, c: 3}\nz:\n  <<: [*x, *y]\n");
+        assert_eq!(d.value["z"], json!({"a":1,"c":3}));
+    }
+
+    #[test]
+    fn explicit_key_wins_even_after_the_merge() {
+        let d = ok("x: &x {a: 1}\nz:\n  a: 9\n  <<: *x\n");
+        assert_eq!(d.value["z"], json!({"a":9}));
+    }
+
+    #[test]
+    fn mapping_order_is_source_order() {
+        let d = ok("ext: {z: 1, a: 2, m: 3}\n");
+        let keys: Vec<_> = d.value["ext"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["z", "a", "m"]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_located() {
+        let e = err("a: 1\nb: 2\na: 3\n");
+        assert_eq!(e.pos, Pos::new(3, 1, 1));
+        assert!(e.message.contains("duplicate key `a` (first defined at line 1, column 1)"), "{}", e.message);
+    }
+
+    #[test]
+    fn tabs_are_syntax_errors_with_a_position() {
+        let e = err("a:\n\tb: 1\n");
+        assert_eq!(e.pos.line, 2);
+        assert!(e.message.starts_with("invalid YAML"), "{}", e.message);
+    }
+
+    #[test]
+    fn depth_limit() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(err(&deep).message.contains("nested deeper than 64 levels"));
+        let ok_depth = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(&ok_depth).is_ok());
+        let block: String = (0..100).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+        assert!(err(&block).message.contains("nested deeper"));
+    }
+
+    #[test]
+    fn size_limit() {
+        let big = format!("a: \"{}\"\n", "x".repeat(MAX_BYTES));
+        assert!(err(&big).message.contains("over 1048576 bytes"));
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
+        }
+        assert!(err(&text).message.contains("aliases expand to more than"));
+    }
+
+    #[test]
+    fn complex_keys_and_second_documents_are_refused() {
+        assert!(err("? [a]\n: 1\n").message.contains("cannot be used as a key"));
+        assert!(err("a: 1\n---\nb: 2\n").message.contains("second YAML document"));
+        assert!(err("a: .inf\n").message.contains("finite"));
+    }
+
+    #[test]
+    fn empty_text_is_null() {
+        assert_eq!(ok("").value, Value::Null);
+        assert_eq!(ok("# only a comment\n").value, Value::Null);
+    }
+}
