@@ -12,4 +12,5 @@ pub mod settings;
 pub mod spec;
 pub mod clock;
 pub mod occurrence;
+pub mod schema;
 pub mod secrets;
