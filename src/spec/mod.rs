@@ -2,4 +2,5 @@
 //! in [`load`], which reads files and hands their text to the pure parsers.
 
 pub mod campaign;
+pub mod config;
 pub mod yaml;
