@@ -12,5 +12,6 @@ pub mod settings;
 pub mod spec;
 pub mod clock;
 pub mod occurrence;
+pub mod render;
 pub mod schema;
 pub mod secrets;

@@ -1,6 +1,75 @@
-//! Campaign repository formats: YAML with positions, `crier.yaml`, campaign files. No I/O except
-//! in [`load`], which reads files and hands their text to the pure parsers.
+//! Campaign repository formats: YAML with positions, `crier.yaml`, campaign files. Pure: parsers
+//! take text; [`crate::load`] reads the files.
 
 pub mod campaign;
 pub mod config;
 pub mod yaml;
+
+use crate::diag::Diagnostic;
+use crate::schema;
+use campaign::CampaignSpec;
+use std::path::Path;
+use std::sync::Arc;
+use yaml::Document;
+
+/// A campaign file that passed the YAML, schema and type checks.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// The file, as diagnostics name it.
+    pub file: Arc<Path>,
+    /// The parsed document (positions, and the raw `message` that templates render from).
+    pub doc: Document,
+    pub spec: CampaignSpec,
+}
+
+impl Campaign {
+    /// The raw `message` value, before template rendering.
+    #[must_use]
+    pub fn message_source(&self) -> &serde_json::Value {
+        &self.doc.value["message"]
+    }
+
+    /// The position of the node at `pointer` in this file.
+    #[must_use]
+    pub fn pos(&self, pointer: &str) -> crate::diag::Pos {
+        self.doc.positions.node(pointer)
+    }
+}
+
+/// The outcome of parsing one campaign file.
+#[derive(Debug)]
+pub struct Parsed {
+    pub campaign: Option<Campaign>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The `name` found in the file, even when it did not pass the checks (for set-wide rules).
+    pub name: Option<String>,
+}
+
+/// Parses one campaign file's text: YAML, schema, then types.
+#[must_use]
+pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
+    let doc = match yaml::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return Parsed { campaign: None, diagnostics: vec![Diagnostic::error(file, e.pos, e.message)], name: None };
+        }
+    };
+    let name = doc.value.get("name").and_then(serde_json::Value::as_str).map(str::to_owned);
+    if !doc.value.is_object() {
+        let d = Diagnostic::error(file, doc.positions.node(""), "a campaign file must be a mapping (see the spec §1)")
+            .with_hint("start from `crier init`'s example or add `# yaml-language-server: $schema=...` for completion");
+        return Parsed { campaign: None, diagnostics: vec![d], name };
+    }
+    let errors = schema::check(schema::Kind::Campaign, &doc);
+    if !errors.is_empty() {
+        let diagnostics = errors.into_iter().map(|e| Diagnostic::error(file, e.pos, e.message)).collect();
+        return Parsed { campaign: None, diagnostics, name };
+    }
+    match campaign::from_value::<CampaignSpec>(&doc.value) {
+        Ok(spec) => Parsed { campaign: Some(Campaign { file: Arc::clone(file), doc, spec }), diagnostics: Vec::new(), name },
+        Err(e) => {
+            let d = Diagnostic::error(file, doc.positions.node(&e.pointer), format!("{}: {}", schema::dotted(&e.pointer), e.message));
+            Parsed { campaign: None, diagnostics: vec![d], name }
+        }
+    }
+}
