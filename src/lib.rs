@@ -11,6 +11,7 @@ pub mod duration;
 pub mod settings;
 pub mod spec;
 pub mod clock;
+pub mod load;
 pub mod occurrence;
 pub mod render;
 pub mod schema;
