@@ -6,13 +6,13 @@
 //! and `cli` the only place that prints.
 
 pub mod api;
+pub mod clock;
 pub mod diag;
 pub mod duration;
-pub mod settings;
-pub mod spec;
-pub mod clock;
 pub mod load;
 pub mod occurrence;
 pub mod render;
 pub mod schema;
 pub mod secrets;
+pub mod settings;
+pub mod spec;

@@ -46,18 +46,26 @@ pub fn read_text(path: &Path, file: &Arc<Path>) -> Result<String, Diagnostic> {
     let f = std::fs::File::open(path).map_err(|e| io_diag(file, "read file", &e))?;
     let limit = spec::yaml::MAX_BYTES as u64;
     let mut bytes = Vec::new();
-    f.take(limit + 1).read_to_end(&mut bytes).map_err(|e| io_diag(file, "read file", &e))?;
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_diag(file, "read file", &e))?;
     if bytes.len() as u64 > limit {
         return Err(Diagnostic::error(
             file,
             Pos::START,
-            format!("file is larger than {limit} bytes (1 MiB); crier refuses YAML files this large"),
+            format!(
+                "file is larger than {limit} bytes (1 MiB); crier refuses YAML files this large"
+            ),
         ));
     }
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let prefix = std::str::from_utf8(&e.as_bytes()[..valid]).unwrap_or_default();
-        Diagnostic::error(file, Pos::of_offset(prefix, valid), "file is not valid UTF-8 text (binary data?)")
+        Diagnostic::error(
+            file,
+            Pos::of_offset(prefix, valid),
+            "file is not valid UTF-8 text (binary data?)",
+        )
     })
 }
 
@@ -77,11 +85,14 @@ pub fn config_path(explicit: Option<&Path>, cwd: &Path) -> PathBuf {
 ///
 /// # Errors
 /// Every diagnostic; `Ok` carries warnings.
-pub fn load_settings(path: &Path, cwd: &Path, sources: &mut Sources) -> Result<(Settings, Vec<Diagnostic>), Vec<Diagnostic>> {
+pub fn load_settings(
+    path: &Path,
+    cwd: &Path,
+    sources: &mut Sources,
+) -> Result<(Settings, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = shown(path, cwd);
-    let text = read_text(path, &file).map_err(|d| {
-        vec![d.with_hint("run `crier init` to create one, or pass --config PATH")]
-    })?;
+    let text = read_text(path, &file)
+        .map_err(|d| vec![d.with_hint("run `crier init` to create one, or pass --config PATH")])?;
     sources.insert(Arc::clone(&file), Arc::from(text.as_str()));
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     match spec::config::parse(&text, &absolute, &file) {
@@ -116,7 +127,9 @@ pub fn discover(dir: &Path, cwd: &Path) -> (Vec<PathBuf>, Vec<Diagnostic>) {
                 }
             };
             let path = entry.path();
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 stack.push(path);
             } else if is_campaign_file(&path) {
@@ -131,7 +144,10 @@ pub fn discover(dir: &Path, cwd: &Path) -> (Vec<PathBuf>, Vec<Diagnostic>) {
 /// `*.yaml` or `*.yml`.
 #[must_use]
 pub fn is_campaign_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// The campaign set as read and parsed.
@@ -155,7 +171,15 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
                     let parsed = spec::parse_campaign(&file, &text);
                     (file, Some(Arc::from(text)), parsed)
                 }
-                Err(d) => (file, None, spec::Parsed { campaign: None, diagnostics: vec![d], name: None }),
+                Err(d) => (
+                    file,
+                    None,
+                    spec::Parsed {
+                        campaign: None,
+                        diagnostics: vec![d],
+                        name: None,
+                    },
+                ),
             }
         })
         .collect();
@@ -165,7 +189,10 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
             sources.insert(Arc::clone(&file), text);
         }
         if let Some(name) = parsed.name {
-            let pos = parsed.campaign.as_ref().map_or(Pos::START, |c| c.pos("/name"));
+            let pos = parsed
+                .campaign
+                .as_ref()
+                .map_or(Pos::START, |c| c.pos("/name"));
             set.names.push((name, Arc::clone(&file), pos));
         }
         set.diagnostics.extend(parsed.diagnostics);
@@ -208,11 +235,18 @@ mod tests {
         std::fs::write(&bad, b"name: ok\nx: \xff\xfe\n").unwrap();
         let file = shown(&bad, dir.path());
         let d = read_text(&bad, &file).unwrap_err();
-        assert_eq!(d.headline(), "bad.yaml:2:4: error: file is not valid UTF-8 text (binary data?)");
+        assert_eq!(
+            d.headline(),
+            "bad.yaml:2:4: error: file is not valid UTF-8 text (binary data?)"
+        );
         let big = dir.path().join("big.yaml");
         std::fs::write(&big, vec![b'#'; 2 * 1024 * 1024]).unwrap();
         let d = read_text(&big, &shown(&big, dir.path())).unwrap_err();
-        assert!(d.message.contains("larger than 1048576 bytes"), "{}", d.message);
+        assert!(
+            d.message.contains("larger than 1048576 bytes"),
+            "{}",
+            d.message
+        );
     }
 
     #[test]
@@ -224,7 +258,10 @@ mod tests {
         }
         let (files, diags) = discover(&dir.path().join("c"), dir.path());
         assert!(diags.is_empty());
-        let names: Vec<_> = files.iter().map(|f| display_path(f, dir.path()).display().to_string()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| display_path(f, dir.path()).display().to_string())
+            .collect();
         assert_eq!(names, ["c/a.yml", "c/b.yaml", "c/sub/z.yaml"]);
     }
 }

@@ -73,7 +73,8 @@ impl Renderer {
     }
 
     fn context_value(ctx: &Context, vars: &IndexMap<String, Value>) -> minijinja::Value {
-        let mut map: Map<String, Value> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut map: Map<String, Value> =
+            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         map.insert("campaign".into(), json!({ "name": ctx.campaign }));
         map.insert("app".into(), json!({ "name": ctx.app }));
         map.insert(
@@ -89,10 +90,15 @@ impl Renderer {
 
     /// Checks one template's syntax and variables without rendering it.
     fn check_names(&self, source: &str, vars: &IndexMap<String, Value>) -> Result<(), String> {
-        let tmpl = self.env.template_from_str(source).map_err(|e| template_error(&e))?;
+        let tmpl = self
+            .env
+            .template_from_str(source)
+            .map_err(|e| template_error(&e))?;
         let mut unknown = BTreeSet::new();
         for name in tmpl.undeclared_variables(true) {
-            let (top, attr) = name.split_once('.').map_or((name.as_str(), None), |(t, a)| (t, Some(a)));
+            let (top, attr) = name
+                .split_once('.')
+                .map_or((name.as_str(), None), |(t, a)| (t, Some(a)));
             let known = match (top, attr) {
                 ("campaign" | "app", None | Some("name")) => true,
                 ("occurrence", None | Some("time" | "date" | "weekday")) => true,
@@ -106,9 +112,22 @@ impl Renderer {
         if unknown.is_empty() {
             return Ok(());
         }
-        let names = unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let names = unknown
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut available: Vec<String> = vars.keys().cloned().collect();
-        available.extend(["campaign.name", "app.name", "occurrence.time", "occurrence.date", "occurrence.weekday"].map(String::from));
+        available.extend(
+            [
+                "campaign.name",
+                "app.name",
+                "occurrence.time",
+                "occurrence.date",
+                "occurrence.weekday",
+            ]
+            .map(String::from),
+        );
         Err(format!(
             "unknown template variable{} {names} (available: {})",
             if unknown.len() == 1 { "" } else { "s" },
@@ -120,34 +139,60 @@ impl Renderer {
     ///
     /// # Errors
     /// Every template that fails, by pointer (relative to the campaign document).
-    pub fn render_message(&self, message: &Value, ctx: &Context, vars: &IndexMap<String, Value>) -> Result<Value, Vec<RenderError>> {
+    pub fn render_message(
+        &self,
+        message: &Value,
+        ctx: &Context,
+        vars: &IndexMap<String, Value>,
+    ) -> Result<Value, Vec<RenderError>> {
         let context = Self::context_value(ctx, vars);
         let mut errors = Vec::new();
         let out = self.walk(message, "", &context, vars, &mut errors);
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 
-    fn walk(&self, v: &Value, pointer: &str, ctx: &minijinja::Value, vars: &IndexMap<String, Value>, errors: &mut Vec<RenderError>) -> Value {
+    fn walk(
+        &self,
+        v: &Value,
+        pointer: &str,
+        ctx: &minijinja::Value,
+        vars: &IndexMap<String, Value>,
+        errors: &mut Vec<RenderError>,
+    ) -> Value {
         match v {
             Value::String(s) if is_template(s) && !NOT_TEMPLATES.contains(&pointer) => {
-                let result = self
-                    .check_names(s, vars)
-                    .and_then(|()| self.env.render_str(s, ctx.clone()).map_err(|e| template_error(&e)));
+                let result = self.check_names(s, vars).and_then(|()| {
+                    self.env
+                        .render_str(s, ctx.clone())
+                        .map_err(|e| template_error(&e))
+                });
                 match result {
                     Ok(rendered) => Value::String(rendered),
                     Err(message) => {
-                        errors.push(RenderError { pointer: format!("/message{pointer}"), message });
+                        errors.push(RenderError {
+                            pointer: format!("/message{pointer}"),
+                            message,
+                        });
                         v.clone()
                     }
                 }
             }
             Value::Array(items) => Value::Array(
-                items.iter().enumerate().map(|(i, item)| self.walk(item, &format!("{pointer}/{i}"), ctx, vars, errors)).collect(),
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.walk(item, &format!("{pointer}/{i}"), ctx, vars, errors))
+                    .collect(),
             ),
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, item)| {
-                        let child = format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k));
+                        let child =
+                            format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k));
                         (k.clone(), self.walk(item, &child, ctx, vars, errors))
                     })
                     .collect(),
@@ -190,7 +235,11 @@ pub fn condition(audience: &Audience) -> Option<Value> {
     match audience {
         Audience::All(_) => return None,
         Audience::Tags(t) => {
-            for (key, list) in [("TagsOr", &t.any), ("TagsAnd", &t.all), ("TagsNot", &t.none)] {
+            for (key, list) in [
+                ("TagsOr", &t.any),
+                ("TagsAnd", &t.all),
+                ("TagsNot", &t.none),
+            ] {
                 if let Some(list) = list {
                     c.insert(key.into(), json!(list));
                 }
@@ -220,7 +269,10 @@ fn element(e: &Element) -> Value {
             }
             ("TIMCustomElem", Value::Object(m))
         }
-        Element::Location(l) => ("TIMLocationElem", json!({ "Desc": l.desc, "Latitude": l.latitude, "Longitude": l.longitude })),
+        Element::Location(l) => (
+            "TIMLocationElem",
+            json!({ "Desc": l.desc, "Latitude": l.latitude, "Longitude": l.longitude }),
+        ),
         Element::Face(f) => {
             let mut m = Map::new();
             m.insert("Index".into(), json!(f.index));
@@ -254,7 +306,10 @@ fn element(e: &Element) -> Value {
                 })
                 .collect();
             let format = i.format.map_or(255, |f| f.code());
-            ("TIMImageElem", json!({ "UUID": i.uuid, "ImageFormat": format, "ImageInfoArray": infos }))
+            (
+                "TIMImageElem",
+                json!({ "UUID": i.uuid, "ImageFormat": format, "ImageInfoArray": infos }),
+            )
         }
         Element::File(f) => {
             let mut m = Map::new();
@@ -354,7 +409,10 @@ pub fn push_request(msg_random: u32, audience: &Audience, m: &MessageSpec) -> Va
     if let Some(c) = condition(audience) {
         req.insert("Condition".into(), c);
     }
-    req.insert("MsgBody".into(), Value::Array(m.body.0.iter().map(element).collect()));
+    req.insert(
+        "MsgBody".into(),
+        Value::Array(m.body.0.iter().map(element).collect()),
+    );
     if let Some(op) = &m.offline_push {
         req.insert("OfflinePushInfo".into(), offline_push_info(op));
     }
@@ -380,7 +438,8 @@ impl Rendered {
     #[must_use]
     pub fn apns_bytes(&self) -> usize {
         self.message.offline_push.as_ref().map_or(0, |op| {
-            op.desc.as_ref().map_or(0, String::len) + op.ext.as_ref().map_or(0, |e| ext_text(e).len())
+            op.desc.as_ref().map_or(0, String::len)
+                + op.ext.as_ref().map_or(0, |e| ext_text(e).len())
         })
     }
 }
@@ -389,14 +448,30 @@ impl Rendered {
 ///
 /// # Errors
 /// Template errors and (should the schema and types drift) typing errors, by pointer.
-pub fn render(renderer: &Renderer, campaign: &Campaign, ctx: &Context, msg_random: u32) -> Result<Rendered, Vec<RenderError>> {
+pub fn render(
+    renderer: &Renderer,
+    campaign: &Campaign,
+    ctx: &Context,
+    msg_random: u32,
+) -> Result<Rendered, Vec<RenderError>> {
     let rendered = renderer.render_message(campaign.message_source(), ctx, &campaign.spec.vars)?;
     let message: MessageSpec = from_value(&rendered).map_err(|e| {
-        vec![RenderError { pointer: format!("/message{}", e.pointer), message: format!("{}: {}", dotted(&format!("/message{}", e.pointer)), e.message) }]
+        vec![RenderError {
+            pointer: format!("/message{}", e.pointer),
+            message: format!(
+                "{}: {}",
+                dotted(&format!("/message{}", e.pointer)),
+                e.message
+            ),
+        }]
     })?;
     let request = push_request(msg_random, &campaign.spec.audience, &message);
     let body = serde_json::to_string(&request).expect("a JSON value always serialises");
-    Ok(Rendered { message, request, body })
+    Ok(Rendered {
+        message,
+        request,
+        body,
+    })
 }
 
 #[cfg(test)]
@@ -414,8 +489,14 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        let local = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
-        Context { campaign: "sale".into(), app: "prod".into(), local }
+        let local = chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
+            .unwrap();
+        Context {
+            campaign: "sale".into(),
+            app: "prod".into(),
+            local,
+        }
     }
     use chrono::TimeZone as _;
 
@@ -456,15 +537,22 @@ mod tests {
 
     #[test]
     fn a_template_cannot_change_the_structure() {
-        let c = campaign(&format!("{HEAD}audience: {{all: true}}\nvars: {{evil: '\"}},\"x\":{{\"'}}\nmessage:\n  body:\n    - text: \"{{{{ evil }}}}\"\n"));
+        let c = campaign(&format!(
+            "{HEAD}audience: {{all: true}}\nvars: {{evil: '\"}},\"x\":{{\"'}}\nmessage:\n  body:\n    - text: \"{{{{ evil }}}}\"\n"
+        ));
         let r = render(&Renderer::new(), &c, &ctx(), 1).unwrap();
-        assert_eq!(r.request["MsgBody"][0]["MsgContent"]["Text"], "\"},\"x\":{\"");
+        assert_eq!(
+            r.request["MsgBody"][0]["MsgContent"]["Text"],
+            "\"},\"x\":{\""
+        );
         assert_eq!(r.request.as_object().unwrap().len(), 3);
     }
 
     #[test]
     fn unknown_variables_are_named() {
-        let c = campaign(&format!("{HEAD}audience: {{all: true}}\nvars: {{discount: 1}}\nmessage:\n  body:\n    - text: \"{{{{ discont }}}} {{{{ occurrence.hour }}}}\"\n"));
+        let c = campaign(&format!(
+            "{HEAD}audience: {{all: true}}\nvars: {{discount: 1}}\nmessage:\n  body:\n    - text: \"{{{{ discont }}}} {{{{ occurrence.hour }}}}\"\n"
+        ));
         let e = render(&Renderer::new(), &c, &ctx(), 1).unwrap_err();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].pointer, "/message/body/0/text");
@@ -476,10 +564,16 @@ mod tests {
 
     #[test]
     fn syntax_errors_and_runaway_loops_are_errors_not_hangs() {
-        let c = campaign(&format!("{HEAD}audience: {{all: true}}\nmessage:\n  body:\n    - text: \"{{{{ 1 + }}}}\"\n    - text: \"{{% for i in range(100000) %}}{{% for j in range(100000) %}}x{{% endfor %}}{{% endfor %}}\"\n"));
+        let c = campaign(&format!(
+            "{HEAD}audience: {{all: true}}\nmessage:\n  body:\n    - text: \"{{{{ 1 + }}}}\"\n    - text: \"{{% for i in range(100000) %}}{{% for j in range(100000) %}}x{{% endfor %}}{{% endfor %}}\"\n"
+        ));
         let e = render(&Renderer::new(), &c, &ctx(), 1).unwrap_err();
         assert_eq!(e.len(), 2);
-        assert!(e[0].message.starts_with("template error: syntax error"), "{}", e[0].message);
+        assert!(
+            e[0].message.starts_with("template error: syntax error"),
+            "{}",
+            e[0].message
+        );
         assert!(e[1].message.contains("fuel"), "{}", e[1].message);
     }
 }

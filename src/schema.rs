@@ -83,7 +83,11 @@ pub fn dotted(pointer: &str) -> String {
             out.push_str(&seg);
         }
     }
-    if out.is_empty() { "(top level)".to_owned() } else { out }
+    if out.is_empty() {
+        "(top level)".to_owned()
+    } else {
+        out
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -108,7 +112,11 @@ fn expected(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => name(t),
-        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" or "),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| name(&t))
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
@@ -125,15 +133,23 @@ fn known_keys(schema: &Value, schema_path: &str) -> Vec<String> {
 
 fn one_of_message(pointer: &str) -> String {
     match pointer {
-        "/schedule" => "schedule needs exactly one of `at` (a one-off) and `cron` (recurring)".to_owned(),
-        p if p.starts_with("/apps/") => format!("{} needs exactly one of `region` and `endpoint`", dotted(p)),
+        "/schedule" => {
+            "schedule needs exactly one of `at` (a one-off) and `cron` (recurring)".to_owned()
+        }
+        p if p.starts_with("/apps/") => {
+            format!("{} needs exactly one of `region` and `endpoint`", dotted(p))
+        }
         p => format!("{} does not match any allowed form", dotted(p)),
     }
 }
 
 fn exactly_one_message(pointer: &str, schema: &Value, schema_path: &str) -> String {
     let keys = known_keys(schema, schema_path);
-    let list = keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    let list = keys
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if pointer.starts_with("/message/body/") {
         format!("{} needs exactly one element kind: {list}", dotted(pointer))
     } else {
@@ -144,7 +160,11 @@ fn exactly_one_message(pointer: &str, schema: &Value, schema_path: &str) -> Stri
 fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<SchemaError> {
     let pointer = e.instance_path().as_str().to_owned();
     let schema_path = e.schema_path().as_str().to_owned();
-    let at = |message: String| SchemaError { pos: doc.positions.node(&pointer), pointer: pointer.clone(), message };
+    let at = |message: String| SchemaError {
+        pos: doc.positions.node(&pointer),
+        pointer: pointer.clone(),
+        message,
+    };
     let instance = doc.value.pointer(&pointer).unwrap_or(&Value::Null);
     match e.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -152,23 +172,40 @@ fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<Sche
             unexpected
                 .iter()
                 .map(|key| {
-                    let child = format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(key));
+                    let child = format!(
+                        "{pointer}/{}",
+                        crate::spec::yaml::escape_pointer_segment(key)
+                    );
                     let mut message = format!("unknown key `{key}` in {}", dotted(&pointer));
                     if let Some(close) = closest(key, &known) {
                         message.push_str(&format!(" (did you mean `{close}`?)"));
                     } else if !known.is_empty() {
                         message.push_str(&format!(" (expected one of: {})", known.join(", ")));
                     }
-                    SchemaError { pos: doc.positions.key(&child), pointer: child, message }
+                    SchemaError {
+                        pos: doc.positions.key(&child),
+                        pointer: child,
+                        message,
+                    }
                 })
                 .collect()
         }
         ValidationErrorKind::Required { property } => {
-            let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
-            vec![at(format!("missing required key `{name}` in {}", dotted(&pointer)))]
+            let name = property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_owned);
+            vec![at(format!(
+                "missing required key `{name}` in {}",
+                dotted(&pointer)
+            ))]
         }
         ValidationErrorKind::Type { kind } => {
-            vec![at(format!("{}: expected {}, found {}", dotted(&pointer), expected(kind), type_name(instance)))]
+            vec![at(format!(
+                "{}: expected {}, found {}",
+                dotted(&pointer),
+                expected(kind),
+                type_name(instance)
+            ))]
         }
         ValidationErrorKind::Constant { expected_value } => {
             vec![at(format!("{} must be {expected_value}", dotted(&pointer)))]
@@ -176,48 +213,91 @@ fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<Sche
         ValidationErrorKind::Enum { options } => {
             let list = options
                 .as_array()
-                .map(|a| a.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+                .map(|a| {
+                    a.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default();
             vec![at(format!("{} must be one of: {list}", dotted(&pointer)))]
         }
-        ValidationErrorKind::Pattern { pattern } => vec![at(pattern_message(&pointer, instance, pattern))],
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
+        ValidationErrorKind::Pattern { pattern } => {
+            vec![at(pattern_message(&pointer, instance, pattern))]
+        }
+        ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::OneOfMultipleValid { .. } => {
             vec![at(one_of_message(&pointer))]
         }
         ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
             vec![at(exactly_one_message(&pointer, schema, &schema_path))]
         }
         ValidationErrorKind::MinItems { limit } => {
-            vec![at(format!("{} needs at least {limit} item{}", dotted(&pointer), if *limit == 1 { "" } else { "s" }))]
+            vec![at(format!(
+                "{} needs at least {limit} item{}",
+                dotted(&pointer),
+                if *limit == 1 { "" } else { "s" }
+            ))]
         }
-        ValidationErrorKind::MaxItems { limit } => vec![at(format!("{} holds at most {limit} items", dotted(&pointer)))],
-        ValidationErrorKind::UniqueItems => vec![at(format!("{} has the same item twice", dotted(&pointer)))],
-        ValidationErrorKind::Minimum { limit } => vec![at(format!("{} must be at least {limit}", dotted(&pointer)))],
-        ValidationErrorKind::Maximum { limit } => vec![at(format!("{} must be at most {limit}", dotted(&pointer)))],
-        ValidationErrorKind::MinLength { .. } => vec![at(format!("{} must not be empty", dotted(&pointer)))],
+        ValidationErrorKind::MaxItems { limit } => vec![at(format!(
+            "{} holds at most {limit} items",
+            dotted(&pointer)
+        ))],
+        ValidationErrorKind::UniqueItems => {
+            vec![at(format!("{} has the same item twice", dotted(&pointer)))]
+        }
+        ValidationErrorKind::Minimum { limit } => {
+            vec![at(format!("{} must be at least {limit}", dotted(&pointer)))]
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            vec![at(format!("{} must be at most {limit}", dotted(&pointer)))]
+        }
+        ValidationErrorKind::MinLength { .. } => {
+            vec![at(format!("{} must not be empty", dotted(&pointer)))]
+        }
         ValidationErrorKind::AnyOf { .. } if pointer.ends_with("/ext") => {
-            vec![at(format!("{}: expected a string or a mapping, found {}", dotted(&pointer), type_name(instance)))]
+            vec![at(format!(
+                "{}: expected a string or a mapping, found {}",
+                dotted(&pointer),
+                type_name(instance)
+            ))]
         }
         _ => vec![at(format!("{}: {e}", dotted(&pointer)))],
     }
 }
 
 fn pattern_message(pointer: &str, instance: &Value, pattern: &str) -> String {
-    let shown = instance.as_str().map_or_else(|| instance.to_string(), |s| format!("`{s}`"));
+    let shown = instance
+        .as_str()
+        .map_or_else(|| instance.to_string(), |s| format!("`{s}`"));
     if pattern == DURATION_PATTERN {
-        return format!("{}: {shown} is not a duration (use ms, s, m, h, d: e.g. 1100ms, 15m, 1h30m, 7d)", dotted(pointer));
+        return format!(
+            "{}: {shown} is not a duration (use ms, s, m, h, d: e.g. 1100ms, 15m, 1h30m, 7d)",
+            dotted(pointer)
+        );
     }
     match pointer {
         "/name" | "/project" => format!(
             "{}: {shown} must be 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit",
             dotted(pointer)
         ),
-        "/schedule/start" | "/schedule/end" => format!("{}: {shown} is not a date (YYYY-MM-DD)", dotted(pointer)),
-        p if p.ends_with("/secret_key_env") || p.ends_with("/postgres_url_env") => {
-            format!("{}: {shown} is not an environment variable name", dotted(pointer))
+        "/schedule/start" | "/schedule/end" => {
+            format!("{}: {shown} is not a date (YYYY-MM-DD)", dotted(pointer))
         }
-        p if p.ends_with("/endpoint") => format!("{}: {shown} is not an http:// or https:// base URL", dotted(pointer)),
-        _ => format!("{}: {shown} does not match the pattern {pattern}", dotted(pointer)),
+        p if p.ends_with("/secret_key_env") || p.ends_with("/postgres_url_env") => {
+            format!(
+                "{}: {shown} is not an environment variable name",
+                dotted(pointer)
+            )
+        }
+        p if p.ends_with("/endpoint") => format!(
+            "{}: {shown} is not an http:// or https:// base URL",
+            dotted(pointer)
+        ),
+        _ => format!(
+            "{}: {shown} does not match the pattern {pattern}",
+            dotted(pointer)
+        ),
     }
 }
 
@@ -269,7 +349,10 @@ mod tests {
     #[test]
     fn unknown_keys_point_at_the_key_with_a_suggestion() {
         let text = OK.replace("message:\n", "mesage: 1\nmessage:\n");
-        assert_eq!(errors(Kind::Campaign, &text), ["5:1: unknown key `mesage` in (top level) (did you mean `message`?)"]);
+        assert_eq!(
+            errors(Kind::Campaign, &text),
+            ["5:1: unknown key `mesage` in (top level) (did you mean `message`?)"]
+        );
     }
 
     #[test]
@@ -290,7 +373,10 @@ mod tests {
 
     #[test]
     fn element_kinds_and_required_fields() {
-        let text = OK.replace("    - text: hi\n", "    - text: hi\n      custom: {data: x}\n    - location: {desc: x}\n    - text: 5\n");
+        let text = OK.replace(
+            "    - text: hi\n",
+            "    - text: hi\n      custom: {data: x}\n    - location: {desc: x}\n    - text: 5\n",
+        );
         assert_eq!(
             errors(Kind::Campaign, &text),
             [
@@ -307,10 +393,15 @@ mod tests {
         let text = "project: shop\napps:\n  prod: {sdkappid: 1, admin: a, secret_key_env: K, region: mars}\n";
         assert_eq!(
             errors(Kind::Config, text),
-            ["3:60: apps.prod.region must be one of: \"china\", \"singapore\", \"seoul\", \"tokyo\", \"frankfurt\", \"silicon-valley\", \"jakarta\", \"india\", \"riyadh\""]
+            [
+                "3:60: apps.prod.region must be one of: \"china\", \"singapore\", \"seoul\", \"tokyo\", \"frankfurt\", \"silicon-valley\", \"jakarta\", \"india\", \"riyadh\""
+            ]
         );
         let both = "project: shop\napps:\n  prod: {sdkappid: 1, admin: a, secret_key_env: K, region: china, endpoint: \"http://x\"}\n";
-        assert_eq!(errors(Kind::Config, both), ["3:9: apps.prod needs exactly one of `region` and `endpoint`"]);
+        assert_eq!(
+            errors(Kind::Config, both),
+            ["3:9: apps.prod needs exactly one of `region` and `endpoint`"]
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct DurationText {
 impl TryFrom<String> for DurationText {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        let value = duration::parse(&text).map_err(|e| format!("invalid duration `{text}`: {e}"))?;
+        let value =
+            duration::parse(&text).map_err(|e| format!("invalid duration `{text}`: {e}"))?;
         Ok(Self { text, value })
     }
 }
@@ -39,7 +40,11 @@ pub struct Version;
 impl TryFrom<u64> for Version {
     type Error = String;
     fn try_from(v: u64) -> Result<Self, String> {
-        if v == 1 { Ok(Self) } else { Err(format!("unsupported version {v} (expected 1)")) }
+        if v == 1 {
+            Ok(Self)
+        } else {
+            Err(format!("unsupported version {v} (expected 1)"))
+        }
     }
 }
 
@@ -61,14 +66,19 @@ impl Name {
         !b.is_empty()
             && b.len() <= 63
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
     }
 }
 
 impl TryFrom<String> for Name {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        if Self::is_valid(&s) { Ok(Self(s)) } else { Err(format!("invalid name `{s}`")) }
+        if Self::is_valid(&s) {
+            Ok(Self(s))
+        } else {
+            Err(format!("invalid name `{s}`"))
+        }
     }
 }
 
@@ -122,7 +132,11 @@ pub struct AllTrue;
 impl TryFrom<bool> for AllTrue {
     type Error = &'static str;
     fn try_from(b: bool) -> Result<Self, Self::Error> {
-        if b { Ok(Self) } else { Err("`all` must be true") }
+        if b {
+            Ok(Self)
+        } else {
+            Err("`all` must be true")
+        }
     }
 }
 
@@ -157,7 +171,11 @@ impl TryFrom<RawTags> for TagCondition {
         if r.any.is_none() && r.all.is_none() && r.none.is_none() {
             return Err("audience.tags needs at least one of `any`, `all`, `none`");
         }
-        Ok(Self { any: r.any, all: r.all, none: r.none })
+        Ok(Self {
+            any: r.any,
+            all: r.all,
+            none: r.none,
+        })
     }
 }
 
@@ -192,14 +210,19 @@ impl TryFrom<RawAttrs> for AttrCondition {
         if r.any.is_none() && r.all.is_none() {
             return Err("audience.attrs needs at least one of `any`, `all`");
         }
-        Ok(Self { any: r.any, all: r.all })
+        Ok(Self {
+            any: r.any,
+            all: r.all,
+        })
     }
 }
 
 impl AttrCondition {
     /// The maps with their key, in the order any, all.
     pub fn maps(&self) -> impl Iterator<Item = (&'static str, &IndexMap<String, String>)> {
-        [("any", &self.any), ("all", &self.all)].into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        [("any", &self.any), ("all", &self.all)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
     }
 }
 
@@ -235,7 +258,8 @@ struct RawSchedule {
 fn parse_day(s: Option<String>) -> Result<Option<NaiveDate>, String> {
     s.map(|d| {
         if d.len() == 10 {
-            NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|e| format!("`{d}` is not a date: {e}"))
+            NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|e| format!("`{d}` is not a date: {e}"))
         } else {
             Err(format!("`{d}` is not a date (YYYY-MM-DD)"))
         }
@@ -282,7 +306,11 @@ pub struct NonEmpty<T: Clone>(pub Vec<T>);
 impl<T: Clone> TryFrom<Vec<T>> for NonEmpty<T> {
     type Error = &'static str;
     fn try_from(v: Vec<T>) -> Result<Self, Self::Error> {
-        if v.is_empty() { Err("needs at least one item") } else { Ok(Self(v)) }
+        if v.is_empty() {
+            Err("needs at least one item")
+        } else {
+            Ok(Self(v))
+        }
     }
 }
 
@@ -570,7 +598,11 @@ pub struct LiveActivity {
     pub event: String,
     #[serde(rename(serialize = "ContentState"))]
     pub content_state: serde_json::Map<String, Value>,
-    #[serde(default, rename(serialize = "DismissalDate"), skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename(serialize = "DismissalDate"),
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dismissal_date: Option<i64>,
 }
 
@@ -622,7 +654,10 @@ pub fn from_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Ty
                 Segment::Unknown => {}
             }
         }
-        TypeError { pointer, message: e.into_inner().to_string() }
+        TypeError {
+            pointer,
+            message: e.into_inner().to_string(),
+        }
     })
 }
 
@@ -646,7 +681,10 @@ mod tests {
         assert_eq!(c.message.body.0.len(), 2);
         let op = c.message.offline_push.unwrap();
         assert!(op.enabled);
-        assert_eq!(serde_json::to_value(op.android.unwrap()).unwrap(), json!({"HuaWeiImportance": "LOW"}));
+        assert_eq!(
+            serde_json::to_value(op.android.unwrap()).unwrap(),
+            json!({"HuaWeiImportance": "LOW"})
+        );
     }
 
     #[test]
@@ -655,7 +693,11 @@ mod tests {
                        "message": {"body": [{"text": "a"}]}});
         let e = from_value::<CampaignSpec>(&v).unwrap_err();
         assert_eq!(e.pointer, "/schedule");
-        assert!(e.message.contains("exactly one of `at` and `cron`"), "{}", e.message);
+        assert!(
+            e.message.contains("exactly one of `at` and `cron`"),
+            "{}",
+            e.message
+        );
         let v = json!({"version": 1, "name": "a", "audience": {"all": true}, "schedule": {"at": "x"},
                        "message": {"body": [{"location": {"desc": "d", "latitude": 1}}]}});
         let e = from_value::<CampaignSpec>(&v).unwrap_err();

@@ -3,8 +3,9 @@
 use crate::diag::Diagnostic;
 use crate::duration;
 use crate::settings::{
-    AppSettings, DEFAULT_CAMPAIGNS_DIR, DEFAULT_DAILY_QUOTA, DEFAULT_GRACE, DEFAULT_LEDGER_PATH, DEFAULT_MIN_INTERVAL,
-    DEFAULT_QUOTA_TIMEZONE, DEFAULT_TIMEZONE, Defaults, Endpoint, LedgerSettings, Region, Settings,
+    AppSettings, DEFAULT_CAMPAIGNS_DIR, DEFAULT_DAILY_QUOTA, DEFAULT_GRACE, DEFAULT_LEDGER_PATH,
+    DEFAULT_MIN_INTERVAL, DEFAULT_QUOTA_TIMEZONE, DEFAULT_TIMEZONE, Defaults, Endpoint,
+    LedgerSettings, Region, Settings,
 };
 use crate::spec::campaign::{DurationText, Name, from_value};
 use crate::spec::yaml::Document;
@@ -102,7 +103,13 @@ pub struct LedgerSpec {
 }
 
 /// A zone name, or a diagnostic at `pointer`.
-fn zone(name: &str, file: &Arc<Path>, doc: &Document, pointer: &str, diags: &mut Vec<Diagnostic>) -> Option<Tz> {
+fn zone(
+    name: &str,
+    file: &Arc<Path>,
+    doc: &Document,
+    pointer: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Tz> {
     match name.parse::<Tz>() {
         Ok(tz) => Some(tz),
         Err(_) => {
@@ -128,19 +135,25 @@ pub fn resolve(
     file: &Arc<Path>,
 ) -> (Option<Settings>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let root = config_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let root = config_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let timezone = spec
         .defaults
         .timezone
         .as_deref()
-        .map_or(Some(DEFAULT_TIMEZONE), |n| zone(n, file, doc, "/defaults/timezone", &mut diags));
+        .map_or(Some(DEFAULT_TIMEZONE), |n| {
+            zone(n, file, doc, "/defaults/timezone", &mut diags)
+        });
     let mut apps = IndexMap::new();
     for (name, app) in spec.apps {
         let ptr = format!("/apps/{}", crate::spec::yaml::escape_pointer_segment(&name));
         let quota_timezone = app
             .quota_timezone
             .as_deref()
-            .map_or(Some(DEFAULT_QUOTA_TIMEZONE), |n| zone(n, file, doc, &format!("{ptr}/quota_timezone"), &mut diags));
+            .map_or(Some(DEFAULT_QUOTA_TIMEZONE), |n| {
+                zone(n, file, doc, &format!("{ptr}/quota_timezone"), &mut diags)
+            });
         let min_interval = app.min_interval.map_or(DEFAULT_MIN_INTERVAL, |d| d.value);
         if min_interval < Duration::from_secs(1) {
             diags.push(Diagnostic::warning(
@@ -157,11 +170,16 @@ pub fn resolve(
                 diags.push(Diagnostic::error(
                     file,
                     doc.positions.node(&format!("{ptr}/attributes/{i}")),
-                    format!("attribute name `{attr}` is {} bytes; the provider allows at most 50", attr.len()),
+                    format!(
+                        "attribute name `{attr}` is {} bytes; the provider allows at most 50",
+                        attr.len()
+                    ),
                 ));
             }
         }
-        let Some(quota_timezone) = quota_timezone else { continue };
+        let Some(quota_timezone) = quota_timezone else {
+            continue;
+        };
         apps.insert(
             name.clone(),
             AppSettings {
@@ -186,15 +204,20 @@ pub fn resolve(
             path: root.join(spec.ledger.path.as_deref().unwrap_or(DEFAULT_LEDGER_PATH)),
         },
     };
-    let settings = timezone.filter(|_| !diags.iter().any(Diagnostic::is_error)).map(|timezone| Settings {
-        config_path: config_path.to_path_buf(),
-        campaigns_dir: root.join(spec.campaigns.as_deref().unwrap_or(DEFAULT_CAMPAIGNS_DIR)),
-        root: root.clone(),
-        project: spec.project.0,
-        apps,
-        defaults: Defaults { timezone, grace: spec.defaults.grace.map_or(DEFAULT_GRACE, |g| g.value) },
-        ledger,
-    });
+    let settings = timezone
+        .filter(|_| !diags.iter().any(Diagnostic::is_error))
+        .map(|timezone| Settings {
+            config_path: config_path.to_path_buf(),
+            campaigns_dir: root.join(spec.campaigns.as_deref().unwrap_or(DEFAULT_CAMPAIGNS_DIR)),
+            root: root.clone(),
+            project: spec.project.0,
+            apps,
+            defaults: Defaults {
+                timezone,
+                grace: spec.defaults.grace.map_or(DEFAULT_GRACE, |g| g.value),
+            },
+            ledger,
+        });
     (settings, diags)
 }
 
@@ -203,7 +226,11 @@ pub fn resolve(
 /// # Errors
 /// Returns the diagnostics; settings are `None` when any is an error.
 #[must_use]
-pub fn parse(text: &str, config_path: &Path, file: &Arc<Path>) -> (Option<Settings>, Vec<Diagnostic>) {
+pub fn parse(
+    text: &str,
+    config_path: &Path,
+    file: &Arc<Path>,
+) -> (Option<Settings>, Vec<Diagnostic>) {
     let doc = match crate::spec::yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => return (None, vec![Diagnostic::error(file, e.pos, e.message)]),
@@ -211,16 +238,33 @@ pub fn parse(text: &str, config_path: &Path, file: &Arc<Path>) -> (Option<Settin
     if !doc.value.is_object() {
         return (
             None,
-            vec![Diagnostic::error(file, doc.positions.node(""), "crier.yaml must be a mapping with at least `project` and `apps`")],
+            vec![Diagnostic::error(
+                file,
+                doc.positions.node(""),
+                "crier.yaml must be a mapping with at least `project` and `apps`",
+            )],
         );
     }
     let schema_errors = crate::schema::check(crate::schema::Kind::Config, &doc);
     if !schema_errors.is_empty() {
-        return (None, schema_errors.into_iter().map(|e| Diagnostic::error(file, e.pos, e.message)).collect());
+        return (
+            None,
+            schema_errors
+                .into_iter()
+                .map(|e| Diagnostic::error(file, e.pos, e.message))
+                .collect(),
+        );
     }
     match from_value::<ConfigSpec>(&doc.value) {
         Ok(spec) => resolve(spec, &doc, config_path, file),
-        Err(e) => (None, vec![Diagnostic::error(file, doc.positions.node(&e.pointer), e.message)]),
+        Err(e) => (
+            None,
+            vec![Diagnostic::error(
+                file,
+                doc.positions.node(&e.pointer),
+                e.message,
+            )],
+        ),
     }
 }
 
@@ -236,7 +280,9 @@ mod tests {
 
     #[test]
     fn defaults_are_resolved_and_paths_are_absolute() {
-        let (s, d) = run("project: shop\napps:\n  prod: {sdkappid: 1400000000, region: riyadh, admin: admin, secret_key_env: K, ca_file: certs/ca.pem}\n");
+        let (s, d) = run(
+            "project: shop\napps:\n  prod: {sdkappid: 1400000000, region: riyadh, admin: admin, secret_key_env: K, ca_file: certs/ca.pem}\n",
+        );
         assert!(d.is_empty(), "{d:?}");
         let s = s.unwrap();
         let app = &s.apps["prod"];
@@ -244,15 +290,25 @@ mod tests {
         assert_eq!(app.min_interval, Duration::from_millis(1100));
         assert_eq!(app.quota_timezone, chrono_tz::Asia::Shanghai);
         assert_eq!(app.endpoint.base_url(), "https://adminapiksa.im.qcloud.com");
-        assert_eq!(app.ca_file.as_deref(), Some(Path::new("/repo/certs/ca.pem")));
+        assert_eq!(
+            app.ca_file.as_deref(),
+            Some(Path::new("/repo/certs/ca.pem"))
+        );
         assert_eq!(s.campaigns_dir, Path::new("/repo/campaigns"));
-        assert_eq!(s.ledger, LedgerSettings::File { path: "/repo/.crier/ledger".into() });
+        assert_eq!(
+            s.ledger,
+            LedgerSettings::File {
+                path: "/repo/.crier/ledger".into()
+            }
+        );
         assert_eq!(s.defaults.grace, Duration::from_secs(900));
     }
 
     #[test]
     fn bad_zones_and_short_intervals() {
-        let (s, d) = run("project: shop\ndefaults: {timezone: Mars/Base}\napps:\n  prod: {sdkappid: 1, endpoint: \"http://127.0.0.1:1\", admin: a, secret_key_env: K, min_interval: 200ms}\n");
+        let (s, d) = run(
+            "project: shop\ndefaults: {timezone: Mars/Base}\napps:\n  prod: {sdkappid: 1, endpoint: \"http://127.0.0.1:1\", admin: a, secret_key_env: K, min_interval: 200ms}\n",
+        );
         assert!(s.is_none());
         assert_eq!(
             d,
@@ -265,14 +321,25 @@ mod tests {
 
     #[test]
     fn missing_project_is_located() {
-        let (s, d) = run("apps:\n  prod: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\n");
+        let (s, d) =
+            run("apps:\n  prod: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\n");
         assert!(s.is_none());
-        assert_eq!(d, ["crier.yaml:1:1: error: missing required key `project` in (top level)"]);
+        assert_eq!(
+            d,
+            ["crier.yaml:1:1: error: missing required key `project` in (top level)"]
+        );
     }
 
     #[test]
     fn postgres_wins_over_path() {
-        let (s, _) = run("project: shop\napps:\n  p: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\nledger: {path: x, postgres_url_env: DB}\n");
-        assert_eq!(s.unwrap().ledger, LedgerSettings::Postgres { url_env: "DB".into() });
+        let (s, _) = run(
+            "project: shop\napps:\n  p: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\nledger: {path: x, postgres_url_env: DB}\n",
+        );
+        assert_eq!(
+            s.unwrap().ledger,
+            LedgerSettings::Postgres {
+                url_env: "DB".into()
+            }
+        );
     }
 }

@@ -51,25 +51,60 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
     let doc = match yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            return Parsed { campaign: None, diagnostics: vec![Diagnostic::error(file, e.pos, e.message)], name: None };
+            return Parsed {
+                campaign: None,
+                diagnostics: vec![Diagnostic::error(file, e.pos, e.message)],
+                name: None,
+            };
         }
     };
-    let name = doc.value.get("name").and_then(serde_json::Value::as_str).map(str::to_owned);
+    let name = doc
+        .value
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     if !doc.value.is_object() {
         let d = Diagnostic::error(file, doc.positions.node(""), "a campaign file must be a mapping (see the spec §1)")
             .with_hint("start from `crier init`'s example or add `# yaml-language-server: $schema=...` for completion");
-        return Parsed { campaign: None, diagnostics: vec![d], name };
+        return Parsed {
+            campaign: None,
+            diagnostics: vec![d],
+            name,
+        };
     }
     let errors = schema::check(schema::Kind::Campaign, &doc);
     if !errors.is_empty() {
-        let diagnostics = errors.into_iter().map(|e| Diagnostic::error(file, e.pos, e.message)).collect();
-        return Parsed { campaign: None, diagnostics, name };
+        let diagnostics = errors
+            .into_iter()
+            .map(|e| Diagnostic::error(file, e.pos, e.message))
+            .collect();
+        return Parsed {
+            campaign: None,
+            diagnostics,
+            name,
+        };
     }
     match campaign::from_value::<CampaignSpec>(&doc.value) {
-        Ok(spec) => Parsed { campaign: Some(Campaign { file: Arc::clone(file), doc, spec }), diagnostics: Vec::new(), name },
+        Ok(spec) => Parsed {
+            campaign: Some(Campaign {
+                file: Arc::clone(file),
+                doc,
+                spec,
+            }),
+            diagnostics: Vec::new(),
+            name,
+        },
         Err(e) => {
-            let d = Diagnostic::error(file, doc.positions.node(&e.pointer), format!("{}: {}", schema::dotted(&e.pointer), e.message));
-            Parsed { campaign: None, diagnostics: vec![d], name }
+            let d = Diagnostic::error(
+                file,
+                doc.positions.node(&e.pointer),
+                format!("{}: {}", schema::dotted(&e.pointer), e.message),
+            );
+            Parsed {
+                campaign: None,
+                diagnostics: vec![d],
+                name,
+            }
         }
     }
 }

@@ -53,7 +53,10 @@ impl Positions {
     /// The position of the key of the member at `pointer` (the node's own position when it has no key).
     #[must_use]
     pub fn key(&self, pointer: &str) -> Pos {
-        self.keys.get(pointer).copied().unwrap_or_else(|| self.node(pointer))
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.node(pointer))
     }
 }
 
@@ -66,7 +69,10 @@ pub struct YamlError {
 
 impl YamlError {
     fn new(pos: Pos, message: impl Into<String>) -> Self {
-        Self { pos, message: message.into() }
+        Self {
+            pos,
+            message: message.into(),
+        }
     }
 }
 
@@ -78,7 +84,11 @@ pub fn escape_pointer_segment(s: &str) -> String {
 
 fn pos_of(span: Span) -> Pos {
     let (s, e) = (span.start, span.end);
-    let len = if e.line() == s.line() && e.col() > s.col() { e.col() - s.col() } else { 1 };
+    let len = if e.line() == s.line() && e.col() > s.col() {
+        e.col() - s.col()
+    } else {
+        1
+    };
     Pos::new(s.line(), s.col() + 1, len)
 }
 
@@ -127,9 +137,14 @@ fn scalar_to_json(s: Scalar<'_>, pos: Pos) -> Result<Value, YamlError> {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(b),
         Scalar::Integer(i) => Value::Number(i.into()),
-        Scalar::FloatingPoint(f) => Value::Number(Number::from_f64(f.into_inner()).ok_or_else(|| {
-            YamlError::new(pos, "`.inf` and `.nan` are not allowed here: use a finite number or quote the text")
-        })?),
+        Scalar::FloatingPoint(f) => {
+            Value::Number(Number::from_f64(f.into_inner()).ok_or_else(|| {
+                YamlError::new(
+                    pos,
+                    "`.inf` and `.nan` are not allowed here: use a finite number or quote the text",
+                )
+            })?)
+        }
         Scalar::String(s) => Value::String(s.into_owned()),
     })
 }
@@ -139,9 +154,11 @@ impl Builder {
     fn child_pointer(&self) -> Option<String> {
         match self.stack.last()? {
             Frame::Seq { pointer, items, .. } => Some(format!("{pointer}/{}", items.len())),
-            Frame::Map { pointer, pending: Some((key, _, _)), .. } => {
-                Some(format!("{pointer}/{}", escape_pointer_segment(key)))
-            }
+            Frame::Map {
+                pointer,
+                pending: Some((key, _, _)),
+                ..
+            } => Some(format!("{pointer}/{}", escape_pointer_segment(key))),
             Frame::Map { .. } => None,
         }
     }
@@ -152,10 +169,16 @@ impl Builder {
 
     fn open(&mut self, is_map: bool, anchor: usize, pos: Pos) -> Result<(), YamlError> {
         if self.expecting_key() {
-            return Err(YamlError::new(pos, "a mapping or sequence cannot be used as a key"));
+            return Err(YamlError::new(
+                pos,
+                "a mapping or sequence cannot be used as a key",
+            ));
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(YamlError::new(pos, format!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(YamlError::new(
+                pos,
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            ));
         }
         if self.root.is_some() && self.stack.is_empty() {
             return Err(self.second_document(pos));
@@ -163,16 +186,31 @@ impl Builder {
         let pointer = self.child_pointer().unwrap_or_default();
         self.positions.nodes.insert(pointer.clone(), pos);
         self.stack.push(if is_map {
-            Frame::Map { pointer, anchor, pos, entries: Vec::new(), pending: None, seen: HashMap::new() }
+            Frame::Map {
+                pointer,
+                anchor,
+                pos,
+                entries: Vec::new(),
+                pending: None,
+                seen: HashMap::new(),
+            }
         } else {
-            Frame::Seq { pointer, anchor, pos, items: Vec::new() }
+            Frame::Seq {
+                pointer,
+                anchor,
+                pos,
+                items: Vec::new(),
+            }
         });
         Ok(())
     }
 
     fn second_document(&self, pos: Pos) -> YamlError {
         let _ = self.documents;
-        YamlError::new(pos, "a second YAML document in one file: put one campaign in each file")
+        YamlError::new(
+            pos,
+            "a second YAML document in one file: put one campaign in each file",
+        )
     }
 
     /// Places a finished value where it belongs: a sequence item, a mapping value, or the root.
@@ -189,17 +227,36 @@ impl Builder {
                 self.root = Some(value);
             }
             Some(Frame::Seq { items, .. }) => items.push(value),
-            Some(Frame::Map { pending, entries, .. }) => {
-                let (key, _, merge) = pending.take().expect("place is only called with a pending key");
-                entries.push(if merge { Entry::Merge(value, pos) } else { Entry::Pair(key, value) });
+            Some(Frame::Map {
+                pending, entries, ..
+            }) => {
+                let (key, _, merge) = pending
+                    .take()
+                    .expect("place is only called with a pending key");
+                entries.push(if merge {
+                    Entry::Merge(value, pos)
+                } else {
+                    Entry::Pair(key, value)
+                });
             }
         }
         Ok(())
     }
 
-    fn scalar(&mut self, text: &str, style: ScalarStyle, anchor: usize, tag: Option<&std::borrow::Cow<'_, saphyr::Tag>>, pos: Pos) -> Result<(), YamlError> {
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&std::borrow::Cow<'_, saphyr::Tag>>,
+        pos: Pos,
+    ) -> Result<(), YamlError> {
         if self.expecting_key() {
-            return self.key(text.to_owned(), style == ScalarStyle::Plain && text == "<<", pos);
+            return self.key(
+                text.to_owned(),
+                style == ScalarStyle::Plain && text == "<<",
+                pos,
+            );
         }
         let scalar = Scalar::parse_from_cow_and_metadata(text.into(), style, tag)
             .ok_or_else(|| YamlError::new(pos, format!("`{text}` does not match its tag")))?;
@@ -211,18 +268,29 @@ impl Builder {
     }
 
     fn key(&mut self, key: String, merge: bool, pos: Pos) -> Result<(), YamlError> {
-        let Some(Frame::Map { pointer, pending, seen, .. }) = self.stack.last_mut() else {
+        let Some(Frame::Map {
+            pointer,
+            pending,
+            seen,
+            ..
+        }) = self.stack.last_mut()
+        else {
             unreachable!("key() is only called when a mapping expects a key")
         };
         if !merge {
             if let Some(first) = seen.get(&key) {
                 return Err(YamlError::new(
                     pos,
-                    format!("duplicate key `{key}` (first defined at line {}, column {})", first.line, first.col),
+                    format!(
+                        "duplicate key `{key}` (first defined at line {}, column {})",
+                        first.line, first.col
+                    ),
                 ));
             }
             seen.insert(key.clone(), pos);
-            self.positions.keys.insert(format!("{pointer}/{}", escape_pointer_segment(&key)), pos);
+            self.positions
+                .keys
+                .insert(format!("{pointer}/{}", escape_pointer_segment(&key)), pos);
         }
         *pending = Some((key, pos, merge));
         Ok(())
@@ -236,14 +304,20 @@ impl Builder {
             .ok_or_else(|| YamlError::new(pos, "alias to an unknown anchor"))?;
         self.alias_nodes += count_nodes(&value);
         if self.alias_nodes > MAX_ALIAS_NODES {
-            return Err(YamlError::new(pos, format!("aliases expand to more than {MAX_ALIAS_NODES} nodes")));
+            return Err(YamlError::new(
+                pos,
+                format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+            ));
         }
         if self.expecting_key() {
             return match value {
                 Value::String(s) => self.key(s, false, pos),
                 Value::Number(n) => self.key(n.to_string(), false, pos),
                 Value::Bool(b) => self.key(b.to_string(), false, pos),
-                _ => Err(YamlError::new(pos, "a mapping or sequence cannot be used as a key")),
+                _ => Err(YamlError::new(
+                    pos,
+                    "a mapping or sequence cannot be used as a key",
+                )),
             };
         }
         if let Some(p) = self.child_pointer() {
@@ -253,10 +327,21 @@ impl Builder {
     }
 
     fn close(&mut self) -> Result<(), YamlError> {
-        let frame = self.stack.pop().expect("the parser balances starts and ends");
+        let frame = self
+            .stack
+            .pop()
+            .expect("the parser balances starts and ends");
         match frame {
-            Frame::Seq { anchor, pos, items, .. } => self.place(Value::Array(items), pos, anchor),
-            Frame::Map { pointer, anchor, pos, entries, .. } => {
+            Frame::Seq {
+                anchor, pos, items, ..
+            } => self.place(Value::Array(items), pos, anchor),
+            Frame::Map {
+                pointer,
+                anchor,
+                pos,
+                entries,
+                ..
+            } => {
                 let map = self.merge(&pointer, entries)?;
                 self.place(Value::Object(map), pos, anchor)
             }
@@ -264,7 +349,11 @@ impl Builder {
     }
 
     /// Builds a mapping in source order, applying merge keys: explicit keys win, then earlier merges.
-    fn merge(&mut self, pointer: &str, entries: Vec<Entry>) -> Result<Map<String, Value>, YamlError> {
+    fn merge(
+        &mut self,
+        pointer: &str,
+        entries: Vec<Entry>,
+    ) -> Result<Map<String, Value>, YamlError> {
         let explicit: std::collections::HashSet<String> = entries
             .iter()
             .filter_map(|e| match e {
@@ -285,10 +374,18 @@ impl Builder {
                             .into_iter()
                             .map(|i| match i {
                                 Value::Object(m) => Ok(m),
-                                _ => Err(YamlError::new(pos, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                                _ => Err(YamlError::new(
+                                    pos,
+                                    "a merge key (`<<`) takes a mapping or a list of mappings",
+                                )),
                             })
                             .collect::<Result<_, _>>()?,
-                        _ => return Err(YamlError::new(pos, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                        _ => {
+                            return Err(YamlError::new(
+                                pos,
+                                "a merge key (`<<`) takes a mapping or a list of mappings",
+                            ));
+                        }
                     };
                     for (k, v) in sources.into_iter().flatten() {
                         if !explicit.contains(&k) && !map.contains_key(&k) {
@@ -315,7 +412,10 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     if text.len() > MAX_BYTES {
         return Err(YamlError::new(
             Pos::START,
-            format!("file is {} bytes; crier refuses YAML files over {MAX_BYTES} bytes (1 MiB)", text.len()),
+            format!(
+                "file is {} bytes; crier refuses YAML files over {MAX_BYTES} bytes (1 MiB)",
+                text.len()
+            ),
         ));
     }
     let mut b = Builder {
@@ -329,7 +429,10 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
-            YamlError::new(Pos::new(m.line().max(1), m.col() + 1, 1), format!("invalid YAML: {}", e.info()))
+            YamlError::new(
+                Pos::new(m.line().max(1), m.col() + 1, 1),
+                format!("invalid YAML: {}", e.info()),
+            )
         })?;
         let pos = pos_of(span);
         match event {
@@ -339,7 +442,9 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
                     return Err(b.second_document(pos));
                 }
             }
-            Event::Scalar(v, style, anchor, tag) => b.scalar(&v, style, anchor, tag.as_ref(), pos)?,
+            Event::Scalar(v, style, anchor, tag) => {
+                b.scalar(&v, style, anchor, tag.as_ref(), pos)?
+            }
             Event::SequenceStart(anchor, _) => b.open(false, anchor, pos)?,
             Event::MappingStart(anchor, _) => b.open(true, anchor, pos)?,
             Event::SequenceEnd | Event::MappingEnd => b.close()?,
@@ -347,7 +452,10 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
-    Ok(Document { value: b.root.unwrap_or(Value::Null), positions: b.positions })
+    Ok(Document {
+        value: b.root.unwrap_or(Value::Null),
+        positions: b.positions,
+    })
 }
 
 #[cfg(test)]
@@ -366,7 +474,10 @@ mod tests {
     #[test]
     fn yaml_1_2_core_schema_values() {
         let d = ok("a: no\nb: yes\nc: true\nd: 42\ne: 1.5\nf: ~\ng: '42'\nh: 0x10\ni: \"x\"\n");
-        assert_eq!(d.value, json!({"a":"no","b":"yes","c":true,"d":42,"e":1.5,"f":null,"g":"42","h":16,"i":"x"}));
+        assert_eq!(
+            d.value,
+            json!({"a":"no","b":"yes","c":true,"d":42,"e":1.5,"f":null,"g":"42","h":16,"i":"x"})
+        );
     }
 
     #[test]
@@ -375,7 +486,10 @@ mod tests {
         assert_eq!(d.positions.node("/name"), Pos::new(1, 7, 1));
         assert_eq!(d.positions.key("/name"), Pos::new(1, 1, 4));
         assert_eq!(d.positions.node("/audience/tags/any/1"), Pos::new(4, 16, 4));
-        assert_eq!(d.positions.node("/audience/tags/any/7/x"), d.positions.node("/audience/tags/any"));
+        assert_eq!(
+            d.positions.node("/audience/tags/any/7/x"),
+            d.positions.node("/audience/tags/any")
+        );
     }
 
     #[test]
@@ -396,7 +510,12 @@ mod tests {
     #[test]
     fn mapping_order_is_source_order() {
         let d = ok("ext: {z: 1, a: 2, m: 3}\n");
-        let keys: Vec<_> = d.value["ext"].as_object().unwrap().keys().cloned().collect();
+        let keys: Vec<_> = d.value["ext"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(keys, ["z", "a", "m"]);
     }
 
@@ -404,7 +523,12 @@ mod tests {
     fn duplicate_keys_are_located() {
         let e = err("a: 1\nb: 2\na: 3\n");
         assert_eq!(e.pos, Pos::new(3, 1, 1));
-        assert!(e.message.contains("duplicate key `a` (first defined at line 1, column 1)"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("duplicate key `a` (first defined at line 1, column 1)"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -420,7 +544,9 @@ mod tests {
         assert!(err(&deep).message.contains("nested deeper than 64 levels"));
         let ok_depth = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse(&ok_depth).is_ok());
-        let block: String = (0..100).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+        let block: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
         assert!(err(&block).message.contains("nested deeper"));
     }
 
@@ -435,15 +561,26 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = format!("*a{}", i - 1);
-            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
+            text.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                [prev.as_str(); 10].join(", ")
+            ));
         }
         assert!(err(&text).message.contains("aliases expand to more than"));
     }
 
     #[test]
     fn complex_keys_and_second_documents_are_refused() {
-        assert!(err("? [a]\n: 1\n").message.contains("cannot be used as a key"));
-        assert!(err("a: 1\n---\nb: 2\n").message.contains("second YAML document"));
+        assert!(
+            err("? [a]\n: 1\n")
+                .message
+                .contains("cannot be used as a key")
+        );
+        assert!(
+            err("a: 1\n---\nb: 2\n")
+                .message
+                .contains("second YAML document")
+        );
         assert!(err("a: .inf\n").message.contains("finite"));
     }
 
