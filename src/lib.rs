@@ -6,6 +6,7 @@
 //! and `cli` the only place that prints.
 
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod diag;
 pub mod duration;
@@ -16,3 +17,4 @@ pub mod schema;
 pub mod secrets;
 pub mod settings;
 pub mod spec;
+pub mod validate;

@@ -1,0 +1,126 @@
+//! The command line: clap definitions, settings resolution, output. The only module that prints.
+
+mod output;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Declarative push campaigns for Tencent Cloud Chat.
+#[derive(Debug, Parser)]
+#[command(name = "crier", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Path to crier.yaml (default: ./crier.yaml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every campaign: schema, API limits, templates, schedules, the whole set.
+    Validate(validate::ValidateArgs),
+    /// Print the exact request of a campaign's first occurrence at or after a time.
+    Render(validate::RenderArgs),
+    /// Print the JSON Schema of campaign files (or of crier.yaml with --config-schema).
+    Schema(SchemaArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Create crier.yaml, an example campaign, schema copies and a .gitignore entry.
+    Init(InitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Print the schema of crier.yaml instead of the campaign schema.
+    #[arg(long = "config-schema")]
+    pub config_schema: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The folder to initialise (default: the current directory).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// What a command wants the process to exit with (Terraform's -detailed-exitcode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 0: nothing to do, or all done.
+    Done,
+    /// 2: work pending.
+    Pending,
+    /// 1: an error that was already reported.
+    Failed,
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Done => Self::SUCCESS,
+            Status::Pending => Self::from(2),
+            Status::Failed => Self::FAILURE,
+        }
+    }
+}
+
+/// Parses the arguments, runs one command, and turns the outcome into the exit code.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(e) => {
+            let mut err = anstream::stderr();
+            let _ = writeln!(err, "{} {}", output::error_label(), crate::secrets::redact_usersig(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Status> {
+    let env = output::Env::from_process(cli.config)?;
+    match cli.command {
+        Command::Validate(args) => validate::validate(&env, &args),
+        Command::Render(args) => validate::render(&env, &args),
+        Command::Schema(args) => {
+            let text = if args.config_schema { crate::schema::CONFIG_SCHEMA } else { crate::schema::CAMPAIGN_SCHEMA };
+            print!("{text}");
+            Ok(Status::Done)
+        }
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let shell = match args.shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut cmd, "crier", &mut std::io::stdout());
+            Ok(Status::Done)
+        }
+        Command::Init(args) => output::init(&env, &args.dir),
+    }
+}

@@ -1,0 +1,192 @@
+//! Shared pieces of the command line: the process environment, loading, colours, `init`.
+
+use super::Status;
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::diag::{Diagnostic, Severity};
+use crate::load::{self, CampaignSet, Sources};
+use crate::settings::Settings;
+use anyhow::Context as _;
+use owo_colors::OwoColorize as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `CRIER_NOW`: fixes crier's clock (RFC 3339). For tests only.
+pub const NOW_VAR: &str = "CRIER_NOW";
+
+/// What every command gets from the process: working directory, `--config`, the clock.
+pub struct Env {
+    pub cwd: PathBuf,
+    pub config: Option<PathBuf>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Env {
+    /// Reads the working directory and `CRIER_NOW`.
+    ///
+    /// # Errors
+    /// An unreadable working directory or a malformed `CRIER_NOW`.
+    pub fn from_process(config: Option<PathBuf>) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        let clock: Arc<dyn Clock> = match std::env::var(NOW_VAR) {
+            Ok(v) if !v.is_empty() => {
+                let at = chrono::DateTime::parse_from_rfc3339(&v)
+                    .with_context(|| format!("{NOW_VAR}=`{v}` is not an RFC 3339 time"))?;
+                Arc::new(ManualClock::new(at.to_utc()))
+            }
+            _ => Arc::new(SystemClock),
+        };
+        Ok(Self { cwd, config, clock })
+    }
+
+    #[must_use]
+    pub fn config_path(&self) -> PathBuf {
+        load::config_path(self.config.as_deref(), &self.cwd)
+    }
+}
+
+/// The campaign repository as loaded: settings, campaigns, their texts, and warnings so far.
+pub struct Workspace {
+    pub settings: Settings,
+    pub set: CampaignSet,
+    pub sources: Sources,
+    pub config_warnings: Vec<Diagnostic>,
+}
+
+/// Loads `crier.yaml` and the campaign set (the campaigns folder plus `extra` paths).
+///
+/// # Errors
+/// The configuration's diagnostics, already printed; the caller exits 1.
+pub fn load_workspace(env: &Env, extra: &[PathBuf], github: bool) -> Result<Workspace, Status> {
+    let mut sources = Sources::default();
+    let (settings, config_warnings) = match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+        Ok(ok) => ok,
+        Err(diags) => {
+            print_diagnostics(&diags, &sources, github);
+            return Err(Status::Failed);
+        }
+    };
+    let (mut files, mut diags) = load::discover(&settings.campaigns_dir, &env.cwd);
+    let (given, given_diags) = load::expand_paths(extra, &env.cwd);
+    diags.extend(given_diags);
+    for f in given {
+        let f = std::path::absolute(&f).unwrap_or(f);
+        if !files.contains(&f) {
+            files.push(f);
+        }
+    }
+    let mut set = load::load_campaigns(&files, &env.cwd, &mut sources);
+    set.diagnostics.extend(diags);
+    Ok(Workspace { settings, set, sources, config_warnings })
+}
+
+pub fn error_label() -> String {
+    format!("{}", "error:".red().bold())
+}
+
+fn severity_label(s: Severity) -> String {
+    match s {
+        Severity::Error => format!("{}", "error".red().bold()),
+        Severity::Warning => format!("{}", "warning".yellow().bold()),
+    }
+}
+
+/// Prints diagnostics to stdout: GitHub annotations, or the located text with source lines.
+pub fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, github: bool) {
+    let mut out = anstream::stdout();
+    for d in diags {
+        if github {
+            let _ = writeln!(out, "{}", d.github_annotation());
+            continue;
+        }
+        let text = d.render(sources.get(&d.file));
+        // Colour only the severity word of the headline.
+        let plain = format!(": {}: ", d.severity.as_str());
+        let coloured = format!(": {}: ", severity_label(d.severity));
+        let _ = write!(out, "{}", text.replacen(&plain, &coloured, 1));
+    }
+}
+
+const EXAMPLE_CONFIG: &str = "\
+# yaml-language-server: $schema=schema/crier.schema.json
+project: my-project
+apps:
+  prod:
+    sdkappid: 1400000000
+    region: singapore
+    admin: administrator
+    secret_key_env: CRIER_PROD_SECRET_KEY
+    attributes: [level, city]
+    daily_quota: 100
+    quota_timezone: Asia/Shanghai
+    min_interval: 1100ms
+defaults:
+  timezone: Asia/Shanghai
+  grace: 15m
+campaigns: campaigns
+ledger:
+  path: .crier/ledger
+";
+
+const EXAMPLE_CAMPAIGN: &str = "\
+# yaml-language-server: $schema=../schema/campaign.schema.json
+version: 1
+name: welcome-weekly
+description: Weekly hello to VIP users
+app: prod
+audience:
+  tags:
+    all: [VIP]
+schedule:
+  cron: \"0 10 * * MON\"
+  timezone: Asia/Shanghai
+  grace: 30m
+vars:
+  greeting: Hello
+message:
+  body:
+    - text: \"{{ greeting }}! New offers for {{ occurrence.weekday }} {{ occurrence.date }}.\"
+  offline_push:
+    title: New offers
+    desc: \"{{ greeting }}, see what is new this week\"
+";
+
+/// `crier init`: writes the starter files, never overwriting one.
+///
+/// # Errors
+/// A file that already exists, or a write failure.
+pub fn init(env: &Env, dir: &Path) -> anyhow::Result<Status> {
+    let root = env.cwd.join(dir);
+    let files: [(&str, &str); 4] = [
+        ("crier.yaml", EXAMPLE_CONFIG),
+        ("campaigns/welcome-weekly.yaml", EXAMPLE_CAMPAIGN),
+        ("schema/campaign.schema.json", crate::schema::CAMPAIGN_SCHEMA),
+        ("schema/crier.schema.json", crate::schema::CONFIG_SCHEMA),
+    ];
+    for (name, _) in &files {
+        let path = root.join(name);
+        anyhow::ensure!(!path.exists(), "{} already exists; crier init never overwrites a file", path.display());
+    }
+    let mut out = anstream::stdout();
+    for (name, text) in files {
+        let path = root.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        let _ = writeln!(out, "created {name}");
+    }
+    let gitignore = root.join(".gitignore");
+    let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
+    if !existing.lines().any(|l| l.trim() == ".crier/" || l.trim() == ".crier") {
+        let mut text = existing;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(".crier/\n");
+        std::fs::write(&gitignore, text).with_context(|| format!("cannot write {}", gitignore.display()))?;
+        let _ = writeln!(out, "added .crier/ to .gitignore");
+    }
+    let _ = writeln!(out, "next: export CRIER_PROD_SECRET_KEY, edit crier.yaml, then run `crier validate`");
+    Ok(Status::Done)
+}

@@ -1,0 +1,191 @@
+//! `crier validate` and `crier render`.
+
+use super::Status;
+use super::output::{Env, load_workspace, print_diagnostics};
+use crate::diag::Diagnostic;
+use crate::render::{Context, Renderer};
+use crate::validate::Outcome;
+use anyhow::Context as _;
+use chrono::SecondsFormat;
+use clap::ValueEnum;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Campaign files or folders to report on (default: the whole campaigns folder). Set-wide
+    /// rules always see the whole set.
+    pub paths: Vec<PathBuf>,
+    /// Output format; `github` prints workflow annotations.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+    pub format: ValidateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// The campaign's name.
+    pub name: String,
+    /// The first occurrence at or after this time (RFC 3339, or local in defaults.timezone). Default: now.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value_t = DataFormat::Human)]
+    pub format: DataFormat,
+}
+
+/// `crier validate`.
+///
+/// # Errors
+/// Only for failures outside the campaign files (printed by the caller).
+pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
+    let github = args.format == ValidateFormat::Github;
+    let ws = match load_workspace(env, &args.paths, github) {
+        Ok(ws) => ws,
+        Err(status) => return Ok(status),
+    };
+    let outcome: Outcome<'_> = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let mut diags: Vec<Diagnostic> = ws.config_warnings.clone();
+    diags.extend(ws.set.diagnostics.iter().cloned());
+    diags.extend(outcome.diagnostics);
+    if !args.paths.is_empty() {
+        let scope: Vec<PathBuf> = args.paths.iter().map(|p| std::path::absolute(env.cwd.join(p)).unwrap_or_else(|_| p.clone())).collect();
+        diags.retain(|d| {
+            let abs = std::path::absolute(env.cwd.join(&d.file)).unwrap_or_else(|_| d.file.to_path_buf());
+            scope.iter().any(|s| abs.starts_with(s)) || abs == ws.settings.config_path
+        });
+    }
+    crate::diag::sort(&mut diags);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let files = ws.set.names.len().max(ws.set.campaigns.len());
+    let mut out = anstream::stdout();
+    match args.format {
+        ValidateFormat::Json => {
+            let report = serde_json::json!({
+                "format_version": 1,
+                "valid": errors == 0,
+                "campaigns": ws.set.campaigns.len(),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": diags.iter().map(|d| serde_json::json!({
+                    "severity": d.severity,
+                    "file": d.file,
+                    "line": d.pos.line,
+                    "column": d.pos.col,
+                    "message": d.message,
+                    "hint": d.hint,
+                })).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        }
+        ValidateFormat::Human | ValidateFormat::Github => {
+            print_diagnostics(&diags, &ws.sources, github);
+            let summary = if errors == 0 {
+                let w = if warnings == 0 { String::new() } else { format!(", {warnings} warning{}", plural(warnings)) };
+                format!("ok: {} campaign{} valid{w}", outcome.checked.len(), plural(outcome.checked.len()))
+            } else {
+                format!(
+                    "{errors} error{}, {warnings} warning{} in {files} campaign file{}",
+                    plural(errors),
+                    plural(warnings),
+                    plural(files)
+                )
+            };
+            if !github || errors == 0 {
+                writeln!(out, "{summary}")?;
+            }
+        }
+    }
+    Ok(if errors == 0 { Status::Done } else { Status::Failed })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `crier render NAME [--at TIME]`.
+///
+/// # Errors
+/// An unknown campaign, an invalid one, or no occurrence at or after the time.
+pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
+    let ws = match load_workspace(env, &[], false) {
+        Ok(ws) => ws,
+        Err(status) => return Ok(status),
+    };
+    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let Some(checked) = outcome.checked.iter().find(|c| c.name() == args.name) else {
+        let own: Vec<Diagnostic> = outcome
+            .diagnostics
+            .iter()
+            .chain(&ws.set.diagnostics)
+            .filter(|d| d.is_error() && ws.set.names.iter().any(|(n, f, _)| n == &args.name && *f == d.file))
+            .cloned()
+            .collect();
+        if own.is_empty() {
+            let known: Vec<&str> = ws.set.names.iter().map(|(n, _, _)| n.as_str()).collect();
+            anyhow::bail!("no campaign named `{}` (campaigns: {})", args.name, known.join(", "));
+        }
+        print_diagnostics(&own, &ws.sources, false);
+        anyhow::bail!("campaign `{}` is not valid; fix the errors above", args.name);
+    };
+    let at = match &args.at {
+        Some(text) => crate::schedule::parse_time(text, ws.settings.defaults.timezone).context("--at")?.at,
+        None => env.clock.now(),
+    };
+    let occurrence = checked.schedule.first_at_or_after(at).with_context(|| {
+        format!("campaign `{}` has no occurrence at or after {}", args.name, at.to_rfc3339_opts(SecondsFormat::Secs, true))
+    })?;
+    let key = checked.key(&ws.settings.project, occurrence.at);
+    let ctx = Context { campaign: checked.name().to_owned(), app: checked.app.name.clone(), local: occurrence.local };
+    let rendered = crate::render::render(&Renderer::new(), checked.campaign, &ctx, key.base_msg_random())
+        .map_err(|e| anyhow::anyhow!("rendering failed: {}", e.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))?;
+    let url = format!(
+        "{}/{}?sdkappid={}&identifier={}&contenttype=json",
+        checked.app.endpoint.base_url(),
+        crate::api::wire::PUSH_PATH,
+        checked.app.sdkappid,
+        checked.app.admin
+    );
+    let mut out = anstream::stdout();
+    match args.format {
+        DataFormat::Human => {
+            writeln!(out, "# {} at {} ({})", checked.name(), occurrence.local.to_rfc3339_opts(SecondsFormat::Secs, false), occurrence.local.format("%Z"))?;
+            if let Some(note) = occurrence.dst {
+                writeln!(out, "# note: {note}")?;
+            }
+            writeln!(out, "# usersig and random are added when the request is sent")?;
+            writeln!(out, "POST {url}")?;
+            writeln!(out, "{}", rendered.body)?;
+        }
+        DataFormat::Json => {
+            let doc = serde_json::json!({
+                "format_version": 1,
+                "campaign": checked.name(),
+                "app": checked.app.name,
+                "occurrence": {
+                    "scheduled": occurrence.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "local": occurrence.local.to_rfc3339_opts(SecondsFormat::Secs, false),
+                    "key": key.id(),
+                },
+                "method": "POST",
+                "url": url,
+                "body_bytes": rendered.body.len(),
+                "body": rendered.request,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+    }
+    Ok(Status::Done)
+}

@@ -1,0 +1,367 @@
+//! The rules of spec §1 and §4 beyond the schema: API limits, templates, schedules, the set.
+//!
+//! Pure: campaigns and settings in, diagnostics and checked campaigns out.
+
+use crate::diag::{Diagnostic, Pos};
+use crate::occurrence::OccurrenceKey;
+use crate::render::{self, APNS_BUDGET_BYTES, Context, MAX_BODY_BYTES, RESERVED_NAMES, Renderer};
+use crate::schedule::{Schedule, ScheduleError};
+use crate::settings::{AppSettings, Settings};
+use crate::spec::Campaign;
+use crate::spec::campaign::{Audience, AttrCondition, Element, TagCondition};
+use chrono_tz::Tz;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// At most this many tags in each of `any`, `all`, `none` (90032).
+pub const MAX_TAGS_PER_LIST: usize = 10;
+/// Tags, attribute names and values: at most this many UTF-8 bytes (90020).
+pub const MAX_TAG_BYTES: usize = 50;
+/// At most this many attribute names in one condition.
+pub const MAX_ATTR_NAMES: usize = 10;
+/// `lifetime` may not exceed 7 days (90026).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
+
+/// A campaign that passed every rule, with its settings resolved.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    pub campaign: &'a Campaign,
+    pub app: &'a AppSettings,
+    pub zone: Tz,
+    pub grace: Duration,
+    pub schedule: Schedule,
+}
+
+impl Checked<'_> {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.campaign.spec.name.0
+    }
+
+    /// The key of this campaign's occurrence at `at`.
+    #[must_use]
+    pub fn key(&self, project: &str, at: chrono::DateTime<chrono::Utc>) -> OccurrenceKey {
+        OccurrenceKey { project: project.to_owned(), sdkappid: self.app.sdkappid, campaign: self.name().to_owned(), scheduled: at }
+    }
+}
+
+/// Everything validation found.
+#[derive(Debug, Default)]
+pub struct Outcome<'a> {
+    pub checked: Vec<Checked<'a>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Collects a campaign's diagnostics.
+struct Sink<'a> {
+    campaign: &'a Campaign,
+    out: Vec<Diagnostic>,
+}
+
+impl Sink<'_> {
+    fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        let pos = self.campaign.pos(pointer);
+        self.out.push(Diagnostic::error(&self.campaign.file, pos, message));
+    }
+
+    fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
+        let pos = self.campaign.doc.positions.key(pointer);
+        self.out.push(Diagnostic::error(&self.campaign.file, pos, message));
+    }
+
+    fn warning(&mut self, pointer: &str, message: impl Into<String>) {
+        let pos = self.campaign.pos(pointer);
+        self.out.push(Diagnostic::warning(&self.campaign.file, pos, message));
+    }
+}
+
+fn names_list(names: &[String]) -> String {
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+}
+
+fn check_app<'s>(sink: &mut Sink<'_>, settings: &'s Settings) -> Option<&'s AppSettings> {
+    let given = sink.campaign.spec.app.as_deref();
+    let app = settings.app_for(given);
+    if app.is_none() {
+        let known: Vec<String> = settings.apps.keys().cloned().collect();
+        match given {
+            Some(name) => {
+                let mut message = format!("unknown app `{name}` (crier.yaml apps: {})", names_list(&known));
+                if let Some(close) = crate::schema::closest(name, &known) {
+                    message.push_str(&format!("; did you mean `{close}`?"));
+                }
+                sink.error("/app", message);
+            }
+            None => sink.error(
+                "/name",
+                format!("this campaign names no `app`, and crier.yaml has {} apps ({}): add `app:`", known.len(), names_list(&known)),
+            ),
+        }
+    }
+    app
+}
+
+fn check_vars(sink: &mut Sink<'_>) {
+    for name in sink.campaign.spec.vars.keys() {
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            let ptr = format!("/vars/{}", crate::spec::yaml::escape_pointer_segment(name));
+            sink.error_at_key(&ptr, format!("a var may not be named `{name}`: campaign, app and occurrence are template context names"));
+        }
+    }
+}
+
+fn check_tags(sink: &mut Sink<'_>, tags: &TagCondition) {
+    let mut first_list: HashMap<&str, &str> = HashMap::new();
+    for (list_name, list) in tags.lists() {
+        let list_ptr = format!("/audience/tags/{list_name}");
+        if list.len() > MAX_TAGS_PER_LIST {
+            sink.error(
+                &list_ptr,
+                format!("audience.tags.{list_name} has {} tags; the API allows at most {MAX_TAGS_PER_LIST} (90032)", list.len()),
+            );
+        }
+        for (i, tag) in list.iter().enumerate() {
+            let ptr = format!("{list_ptr}/{i}");
+            if tag.is_empty() {
+                sink.error(&ptr, "empty tag: the API refuses empty tags (90040)");
+            } else if tag.len() > MAX_TAG_BYTES {
+                sink.error(&ptr, format!("tag `{tag}` is {} bytes in UTF-8; the API allows at most {MAX_TAG_BYTES} (90020)", tag.len()));
+            }
+            match first_list.get(tag.as_str()) {
+                Some(other) if *other != list_name => sink.error(
+                    &ptr,
+                    format!("tag `{tag}` is in both `{other}` and `{list_name}`; a tag may appear in only one of any/all/none (90022)"),
+                ),
+                Some(_) => {}
+                None => {
+                    first_list.insert(tag, list_name);
+                }
+            }
+        }
+    }
+    if tags.any.is_none() && tags.all.is_none() {
+        sink.warning(
+            "/audience/tags/none",
+            "audience.tags has only `none`: this reaches every user without those tags, nearly everyone",
+        );
+    }
+}
+
+fn check_attrs(sink: &mut Sink<'_>, attrs: &AttrCondition, app: Option<&AppSettings>) {
+    let mut names = std::collections::BTreeSet::new();
+    for (map_name, map) in attrs.maps() {
+        for (name, value) in map {
+            names.insert(name.as_str());
+            let ptr = format!("/audience/attrs/{map_name}/{}", crate::spec::yaml::escape_pointer_segment(name));
+            if let Some(app) = app
+                && !app.attributes.iter().any(|a| a == name)
+            {
+                let mut message = if app.attributes.is_empty() {
+                    format!("attribute `{name}` is not declared: app `{}` declares no attributes in crier.yaml (90033)", app.name)
+                } else {
+                    format!(
+                        "attribute `{name}` is not declared for app `{}` (crier.yaml attributes: {}) (90033)",
+                        app.name,
+                        app.attributes.join(", ")
+                    )
+                };
+                if let Some(close) = crate::schema::closest(name, &app.attributes) {
+                    message.push_str(&format!("; did you mean `{close}`?"));
+                }
+                sink.error_at_key(&ptr, message);
+            }
+            if value.is_empty() {
+                sink.error(&ptr, format!("attribute `{name}` has an empty value"));
+            } else if value.len() > MAX_TAG_BYTES {
+                sink.error(&ptr, format!("attribute value `{value}` is {} bytes in UTF-8; the API allows at most {MAX_TAG_BYTES}", value.len()));
+            }
+        }
+    }
+    if names.len() > MAX_ATTR_NAMES {
+        sink.error("/audience/attrs", format!("audience.attrs uses {} attribute names; an app has at most {MAX_ATTR_NAMES}", names.len()));
+    }
+}
+
+fn check_message(sink: &mut Sink<'_>) {
+    let message = &sink.campaign.spec.message;
+    if let Some(lt) = &message.lifetime
+        && lt.value > MAX_LIFETIME
+    {
+        sink.error("/message/lifetime", format!("lifetime {} is longer than 7d, the API's limit (90026)", lt.text));
+    }
+    let customs: Vec<usize> = message.body.0.iter().enumerate().filter(|(_, e)| matches!(e, Element::Custom(_))).map(|(i, _)| i).collect();
+    for i in customs.iter().skip(1) {
+        sink.error(&format!("/message/body/{i}/custom"), "a message may carry at most one `custom` element (the first is message.body[{}])".replace("{}", &customs[0].to_string()));
+    }
+}
+
+fn schedule_error(sink: &mut Sink<'_>, e: &ScheduleError) {
+    let pointer = match e {
+        ScheduleError::UnknownZone { .. } => "/schedule/timezone",
+        ScheduleError::StartAfterEnd { .. } => "/schedule/start",
+        _ if sink.campaign.spec.schedule.at.is_some() => "/schedule/at",
+        _ => "/schedule/cron",
+    };
+    sink.error(pointer, e.to_string());
+}
+
+fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Schedule)> {
+    let spec = &sink.campaign.spec.schedule;
+    let zone = match spec.timezone.as_deref().map(crate::schedule::parse_zone).transpose() {
+        Ok(z) => z.unwrap_or(settings.defaults.timezone),
+        Err(e) => {
+            schedule_error(sink, &e);
+            return None;
+        }
+    };
+    let schedule = if let Some(at) = &spec.at {
+        for (key, day) in [("start", spec.start), ("end", spec.end)] {
+            if day.is_some() {
+                sink.error(&format!("/schedule/{key}"), format!("`{key}` applies to cron schedules only; a one-off runs once at `at`"));
+            }
+        }
+        match Schedule::once(at, zone) {
+            Ok((s, fold)) => {
+                if let Some(note) = fold {
+                    sink.warning("/schedule/at", format!("{note}"));
+                }
+                s
+            }
+            Err(e) => {
+                schedule_error(sink, &e);
+                return None;
+            }
+        }
+    } else {
+        let cron = spec.cron.as_deref().unwrap_or_default();
+        match Schedule::cron(cron, zone, spec.start, spec.end) {
+            Ok(s) => s,
+            Err(e) => {
+                schedule_error(sink, &e);
+                return None;
+            }
+        }
+    };
+    Some((zone, schedule))
+}
+
+fn check_rendering(sink: &mut Sink<'_>, renderer: &Renderer, settings: &Settings, app: Option<&AppSettings>, schedule: &Schedule) {
+    let Some(first) = schedule.first() else { return };
+    let campaign = sink.campaign;
+    let app_name = app.map_or_else(|| campaign.spec.app.clone().unwrap_or_default(), |a| a.name.clone());
+    let ctx = Context { campaign: campaign.spec.name.0.clone(), app: app_name, local: first.local };
+    let key = OccurrenceKey {
+        project: settings.project.clone(),
+        sdkappid: app.map_or(0, |a| a.sdkappid),
+        campaign: campaign.spec.name.0.clone(),
+        scheduled: first.at,
+    };
+    match render::render(renderer, campaign, &ctx, key.base_msg_random()) {
+        Ok(r) => {
+            if r.body.len() > MAX_BODY_BYTES {
+                sink.error(
+                    "/message",
+                    format!(
+                        "the rendered request body is {} bytes (first occurrence, {}); the API allows at most {MAX_BODY_BYTES} (90056)",
+                        r.body.len(),
+                        first.local.format("%Y-%m-%d %H:%M %Z")
+                    ),
+                );
+            }
+            if r.apns_bytes() > APNS_BUDGET_BYTES {
+                sink.warning(
+                    "/message/offline_push",
+                    format!(
+                        "offline_push desc + ext render to {} bytes; APNs payloads are limited to 4 KB, keep these under {APNS_BUDGET_BYTES}",
+                        r.apns_bytes()
+                    ),
+                );
+            }
+        }
+        Err(errors) => {
+            for e in errors {
+                sink.error(&e.pointer, e.message);
+            }
+        }
+    }
+}
+
+/// Every rule for one campaign.
+#[must_use]
+pub fn check_campaign<'a>(campaign: &'a Campaign, settings: &'a Settings, renderer: &Renderer) -> (Option<Checked<'a>>, Vec<Diagnostic>) {
+    let mut sink = Sink { campaign, out: Vec::new() };
+    let app = check_app(&mut sink, settings);
+    check_vars(&mut sink);
+    match &campaign.spec.audience {
+        Audience::All(_) => {}
+        Audience::Tags(t) => check_tags(&mut sink, t),
+        Audience::Attrs(a) => check_attrs(&mut sink, a, app),
+    }
+    check_message(&mut sink);
+    let schedule = check_schedule(&mut sink, settings);
+    if let Some((_, s)) = &schedule {
+        check_rendering(&mut sink, renderer, settings, app, s);
+    }
+    let ok = !sink.out.iter().any(Diagnostic::is_error);
+    let checked = match (ok, app, schedule) {
+        (true, Some(app), Some((zone, schedule))) => Some(Checked {
+            campaign,
+            app,
+            zone,
+            grace: campaign.spec.schedule.grace.as_ref().map_or(settings.defaults.grace, |g| g.value),
+            schedule,
+        }),
+        _ => None,
+    };
+    (checked, sink.out)
+}
+
+/// The set-wide rule: campaign names are unique.
+#[must_use]
+pub fn check_names(names: &[(String, Arc<Path>, Pos)]) -> Vec<Diagnostic> {
+    let mut by_name: HashMap<&str, Vec<(&Arc<Path>, Pos)>> = HashMap::new();
+    for (name, file, pos) in names {
+        by_name.entry(name).or_default().push((file, *pos));
+    }
+    let mut out = Vec::new();
+    for (name, places) in by_name {
+        if places.len() < 2 {
+            continue;
+        }
+        for (i, (file, pos)) in places.iter().enumerate() {
+            let others: Vec<String> = places
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (f, p))| format!("{}:{}:{}", f.display(), p.line, p.col))
+                .collect();
+            out.push(Diagnostic::error(file, *pos, format!("duplicate campaign name `{name}` (also in {})", others.join(", "))));
+        }
+    }
+    out
+}
+
+/// Validates the campaign set against the settings: every per-campaign rule (in parallel) and
+/// the set-wide ones. Diagnostics come sorted.
+#[must_use]
+pub fn validate<'a>(settings: &'a Settings, campaigns: &'a [Campaign], names: &[(String, Arc<Path>, Pos)]) -> Outcome<'a> {
+    let renderer = Renderer::new();
+    let results: Vec<(Option<Checked<'a>>, Vec<Diagnostic>)> =
+        campaigns.par_iter().map(|c| check_campaign(c, settings, &renderer)).collect();
+    let mut outcome = Outcome::default();
+    for (checked, diags) in results {
+        outcome.checked.extend(checked);
+        outcome.diagnostics.extend(diags);
+    }
+    let duplicates = check_names(names);
+    if !duplicates.is_empty() {
+        let dup_files: std::collections::HashSet<&Arc<Path>> = duplicates.iter().map(|d| &d.file).collect();
+        outcome.checked.retain(|c| !dup_files.contains(&c.campaign.file));
+        outcome.diagnostics.extend(duplicates);
+    }
+    crate::diag::sort(&mut outcome.diagnostics);
+    outcome
+}
