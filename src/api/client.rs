@@ -332,7 +332,7 @@ impl Client {
                 let before_write = e.is_connect() || e.is_builder();
                 let reason = error_chain(e);
                 tracing::debug!(app = %self.app, path, reason = %redact_usersig(&reason), "request failed");
-                if before_write { not_sent(reason) } else { maybe_sent(reason) }
+                if before_write { not_sent(format!("{}: {reason}", self.base)) } else { maybe_sent(reason) }
             })?;
 
         let status = response.status();
