@@ -30,12 +30,19 @@ pub enum UsersigError {
 ///
 /// # Errors
 /// An unknown name, or several apps and none named; both list the configured names.
-pub fn choose_app<'a>(settings: &'a Settings, app: Option<&str>) -> Result<&'a AppSettings, UsersigError> {
+pub fn choose_app<'a>(
+    settings: &'a Settings,
+    app: Option<&str>,
+) -> Result<&'a AppSettings, UsersigError> {
     let known = || settings.apps.keys().cloned().collect::<Vec<_>>();
     match app {
-        Some(name) => {
-            settings.apps.get(name).ok_or_else(|| UsersigError::UnknownApp { name: name.to_owned(), known: known() })
-        }
+        Some(name) => settings
+            .apps
+            .get(name)
+            .ok_or_else(|| UsersigError::UnknownApp {
+                name: name.to_owned(),
+                known: known(),
+            }),
         None => match settings.apps.values().collect::<Vec<_>>().as_slice() {
             [] => Err(UsersigError::NoApps),
             [only] => Ok(only),
@@ -62,7 +69,14 @@ pub fn usersig_for(
         return Err(UsersigError::ExpireTooShort);
     }
     let key = secret_key(app, secrets)?;
-    Ok(usersig::generate(app.sdkappid, &app.admin, key.expose(), now.timestamp(), expire_secs, None))
+    Ok(usersig::generate(
+        app.sdkappid,
+        &app.admin,
+        key.expose(),
+        now.timestamp(),
+        expire_secs,
+        None,
+    ))
 }
 
 #[cfg(test)]
@@ -100,9 +114,14 @@ mod tests {
             root: PathBuf::from("/p"),
             project: "shop".to_owned(),
             apps: apps.iter().map(|a| (a.name.clone(), a.clone())).collect(),
-            defaults: Defaults { timezone: chrono_tz::Asia::Shanghai, grace: Duration::from_secs(900) },
+            defaults: Defaults {
+                timezone: chrono_tz::Asia::Shanghai,
+                grace: Duration::from_secs(900),
+            },
             campaigns_dir: PathBuf::from("/p/campaigns"),
-            ledger: LedgerSettings::File { path: PathBuf::from("/p/.crier/ledger") },
+            ledger: LedgerSettings::File {
+                path: PathBuf::from("/p/.crier/ledger"),
+            },
         }
     }
 
@@ -115,10 +134,25 @@ mod tests {
         let s = settings(&[app("prod", 1_400_000_000)]);
         let secrets = MapSecrets::default().with("CRIER_PROD_SECRET_KEY", KEY);
         let sig = usersig_for(&s, None, DEFAULT_EXPIRE, &secrets, now()).unwrap();
-        let doc = verify(&sig, "prod-admin", 1_400_000_000, KEY, 1_700_000_000 + 86_400).unwrap();
+        let doc = verify(
+            &sig,
+            "prod-admin",
+            1_400_000_000,
+            KEY,
+            1_700_000_000 + 86_400,
+        )
+        .unwrap();
         assert_eq!((doc.time, doc.expire), (1_700_000_000, 86_400));
         assert_eq!(
-            verify(&sig, "prod-admin", 1_400_000_000, KEY, 1_700_000_000 + 86_401).unwrap_err().code(),
+            verify(
+                &sig,
+                "prod-admin",
+                1_400_000_000,
+                KEY,
+                1_700_000_000 + 86_401
+            )
+            .unwrap_err()
+            .code(),
             70001
         );
     }
@@ -127,7 +161,14 @@ mod tests {
     fn signs_for_the_named_app_with_its_expire() {
         let s = settings(&[app("prod", 1_400_000_000), app("staging", 1_400_000_001)]);
         let secrets = MapSecrets::default().with("CRIER_STAGING_SECRET_KEY", "k2");
-        let sig = usersig_for(&s, Some("staging"), Duration::from_secs(3600), &secrets, now()).unwrap();
+        let sig = usersig_for(
+            &s,
+            Some("staging"),
+            Duration::from_secs(3600),
+            &secrets,
+            now(),
+        )
+        .unwrap();
         let doc = verify(&sig, "staging-admin", 1_400_000_001, "k2", 1_700_000_000).unwrap();
         assert_eq!(doc.expire, 3600);
     }
@@ -136,22 +177,42 @@ mod tests {
     fn app_choice_errors_list_the_names() {
         let s = settings(&[app("prod", 1), app("staging", 2)]);
         let e = choose_app(&s, None).unwrap_err();
-        assert_eq!(e.to_string(), "several apps are configured; choose one with --app (one of: prod, staging)");
+        assert_eq!(
+            e.to_string(),
+            "several apps are configured; choose one with --app (one of: prod, staging)"
+        );
         let e = choose_app(&s, Some("dev")).unwrap_err();
-        assert_eq!(e.to_string(), "unknown app `dev`; crier.yaml configures: prod, staging");
-        assert_eq!(choose_app(&settings(&[]), None).unwrap_err(), UsersigError::NoApps);
+        assert_eq!(
+            e.to_string(),
+            "unknown app `dev`; crier.yaml configures: prod, staging"
+        );
+        assert_eq!(
+            choose_app(&settings(&[]), None).unwrap_err(),
+            UsersigError::NoApps
+        );
         assert_eq!(choose_app(&s, Some("staging")).unwrap().sdkappid, 2);
     }
 
     #[test]
     fn missing_or_empty_secret_names_the_variable() {
         let s = settings(&[app("prod", 1)]);
-        for secrets in [MapSecrets::default(), MapSecrets::default().with("CRIER_PROD_SECRET_KEY", "")] {
+        for secrets in [
+            MapSecrets::default(),
+            MapSecrets::default().with("CRIER_PROD_SECRET_KEY", ""),
+        ] {
             let e = usersig_for(&s, None, DEFAULT_EXPIRE, &secrets, now()).unwrap_err();
             let text = e.to_string();
-            assert!(matches!(e, UsersigError::MissingSecret(ref m) if m.var == "CRIER_PROD_SECRET_KEY"));
-            assert!(text.contains("environment variable CRIER_PROD_SECRET_KEY is unset or empty"), "{text}");
-            assert!(text.contains("hint: export CRIER_PROD_SECRET_KEY="), "{text}");
+            assert!(
+                matches!(e, UsersigError::MissingSecret(ref m) if m.var == "CRIER_PROD_SECRET_KEY")
+            );
+            assert!(
+                text.contains("environment variable CRIER_PROD_SECRET_KEY is unset or empty"),
+                "{text}"
+            );
+            assert!(
+                text.contains("hint: export CRIER_PROD_SECRET_KEY="),
+                "{text}"
+            );
         }
     }
 

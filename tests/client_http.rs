@@ -29,7 +29,10 @@ struct Seen {
 
 impl Seen {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The query parameters, in order.
@@ -44,7 +47,11 @@ impl Seen {
     }
 
     fn param(&self, name: &str) -> String {
-        self.query().into_iter().find(|(k, _)| k == name).map(|(_, v)| v).expect(name)
+        self.query()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .expect(name)
     }
 }
 
@@ -86,7 +93,9 @@ async fn connection(mut stream: TcpStream, act: Act, tx: mpsc::UnboundedSender<S
             "HTTP/1.1 {status} Whatever\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(body.as_bytes()).await.is_err() {
+        if stream.write_all(head.as_bytes()).await.is_err()
+            || stream.write_all(body.as_bytes()).await.is_err()
+        {
             return;
         }
     }
@@ -126,7 +135,11 @@ async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    Some(Seen { target, headers, body })
+    Some(Seen {
+        target,
+        headers,
+        body,
+    })
 }
 
 fn app(endpoint: Endpoint) -> AppSettings {
@@ -163,7 +176,13 @@ fn fast() -> ClientOptions {
 }
 
 fn client_for(addr: SocketAddr, clock: Arc<ManualClock>) -> Client {
-    Client::with_options(&app(Endpoint::Url(format!("http://{addr}"))), &secrets(), clock, fast()).unwrap()
+    Client::with_options(
+        &app(Endpoint::Url(format!("http://{addr}"))),
+        &secrets(),
+        clock,
+        fast(),
+    )
+    .unwrap()
 }
 
 /// The UserSig the client signs at `at` with the default lifetime.
@@ -176,7 +195,10 @@ fn assert_clean(err: &CallError) {
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains(&sig_at(T0)), "UserSig leaked: {text}");
         assert!(!text.contains(KEY), "secret key leaked: {text}");
-        assert!(!text.contains("eJ"), "something like a UserSig leaked: {text}");
+        assert!(
+            !text.contains("eJ"),
+            "something like a UserSig leaked: {text}"
+        );
     }
 }
 
@@ -197,10 +219,20 @@ async fn sends_the_exact_query_and_body() {
 
     let req = seen.recv().await.unwrap();
     assert_eq!(req.body, body.as_bytes());
-    assert_eq!(req.header("content-type"), Some("application/json; charset=utf-8"));
-    assert!(req.target.starts_with("/v4/timpush/push?"), "{}", req.target);
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert!(
+        req.target.starts_with("/v4/timpush/push?"),
+        "{}",
+        req.target
+    );
     let names: Vec<String> = req.query().into_iter().map(|(k, _)| k).collect();
-    assert_eq!(names, ["sdkappid", "identifier", "usersig", "random", "contenttype"]);
+    assert_eq!(
+        names,
+        ["sdkappid", "identifier", "usersig", "random", "contenttype"]
+    );
     assert_eq!(req.param("sdkappid"), "1400000000");
     assert_eq!(req.param("identifier"), "admin");
     assert_eq!(req.param("contenttype"), "json");
@@ -233,7 +265,9 @@ async fn usersig_is_renewed_before_expiry_and_on_demand() {
     let mut sig_time = async |client: &Client| {
         client.call("v4/timpush/push", "{}").await.unwrap();
         let sig = seen.recv().await.unwrap().param("usersig");
-        usersig::verify(&sig, "admin", SDKAPPID, KEY, clock.now().timestamp()).expect("a valid UserSig").time
+        usersig::verify(&sig, "admin", SDKAPPID, KEY, clock.now().timestamp())
+            .expect("a valid UserSig")
+            .time
     };
     use crier::clock::Clock as _;
 
@@ -259,16 +293,37 @@ async fn usersig_is_renewed_before_expiry_and_on_demand() {
 async fn usersig_lifetime_is_configurable() {
     let (addr, mut seen) = server(Act::Reply(200, OK)).await;
     let clock = Arc::new(ManualClock::new(t0()));
-    let options = ClientOptions { usersig_lifetime: Duration::from_secs(400), ..fast() };
-    let client =
-        Client::with_options(&app(Endpoint::Url(format!("http://{addr}"))), &secrets(), clock.clone(), options)
-            .unwrap();
+    let options = ClientOptions {
+        usersig_lifetime: Duration::from_secs(400),
+        ..fast()
+    };
+    let client = Client::with_options(
+        &app(Endpoint::Url(format!("http://{addr}"))),
+        &secrets(),
+        clock.clone(),
+        options,
+    )
+    .unwrap();
     client.call("v4/x", "{}").await.unwrap();
-    let doc = usersig::verify(&seen.recv().await.unwrap().param("usersig"), "admin", SDKAPPID, KEY, T0).unwrap();
+    let doc = usersig::verify(
+        &seen.recv().await.unwrap().param("usersig"),
+        "admin",
+        SDKAPPID,
+        KEY,
+        T0,
+    )
+    .unwrap();
     assert_eq!(doc.expire, 400);
     clock.advance(TimeDelta::seconds(300));
     client.call("v4/x", "{}").await.unwrap();
-    let doc = usersig::verify(&seen.recv().await.unwrap().param("usersig"), "admin", SDKAPPID, KEY, T0 + 300).unwrap();
+    let doc = usersig::verify(
+        &seen.recv().await.unwrap().param("usersig"),
+        "admin",
+        SDKAPPID,
+        KEY,
+        T0 + 300,
+    )
+    .unwrap();
     assert_eq!(doc.time, T0 + 300);
 }
 
@@ -283,8 +338,16 @@ async fn connection_refused_is_not_sent() {
     assert_eq!(err.class(), Some(ErrorClass::Retry));
     assert!(!err.is_in_doubt());
     let text = err.to_string();
-    assert!(text.starts_with("v4/timpush/push: request not sent: "), "{text}");
+    assert!(
+        text.starts_with("v4/timpush/push: request not sent: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("http://{addr}: ")),
+        "names the endpoint: {text}"
+    );
     assert!(text.to_lowercase().contains("connect"), "{text}");
+    assert!(!text.contains("hint:"), "{text}");
     assert_clean(&err);
 }
 
@@ -297,19 +360,31 @@ async fn unresolvable_host_is_not_sent() {
 }
 
 fn client_for_url(url: &str) -> Client {
-    Client::with_options(&app(Endpoint::Url(url.to_owned())), &secrets(), Arc::new(ManualClock::new(t0())), fast())
-        .unwrap()
+    Client::with_options(
+        &app(Endpoint::Url(url.to_owned())),
+        &secrets(),
+        Arc::new(ManualClock::new(t0())),
+        fast(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn closed_without_answer_is_maybe_sent() {
     let (addr, mut seen) = server(Act::Close).await;
     let client = client_for(addr, Arc::new(ManualClock::new(t0())));
-    let err = client.call("v4/timpush/push", r#"{"MsgRandom":1}"#).await.unwrap_err();
+    let err = client
+        .call("v4/timpush/push", r#"{"MsgRandom":1}"#)
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::MaybeSent { .. }), "{err:?}");
     assert!(err.is_in_doubt());
     assert_eq!(err.class(), None);
-    assert_eq!(seen.recv().await.unwrap().body, br#"{"MsgRandom":1}"#, "the server did get the push");
+    assert_eq!(
+        seen.recv().await.unwrap().body,
+        br#"{"MsgRandom":1}"#,
+        "the server did get the push"
+    );
     assert_clean(&err);
 }
 
@@ -319,7 +394,10 @@ async fn timeout_after_sending_is_maybe_sent() {
     let client = client_for(addr, Arc::new(ManualClock::new(t0())));
     let started = std::time::Instant::now();
     let err = client.call("v4/timpush/push", "{}").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2), "the client timeout applies");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the client timeout applies"
+    );
     assert!(matches!(err, CallError::MaybeSent { .. }), "{err:?}");
     assert!(err.to_string().contains("timed out"), "{err}");
     assert!(seen.recv().await.is_some());
@@ -350,21 +428,30 @@ async fn unparsable_answer_is_maybe_sent() {
         let (addr, _seen) = server(Act::Reply(200, body)).await;
         let client = client_for(addr, Arc::new(ManualClock::new(t0())));
         let err = client.call("v4/timpush/push", "{}").await.unwrap_err();
-        assert!(matches!(err, CallError::MaybeSent { .. }), "{body}: {err:?}");
+        assert!(
+            matches!(err, CallError::MaybeSent { .. }),
+            "{body}: {err:?}"
+        );
         assert_clean(&err);
     }
 }
 
 #[tokio::test]
 async fn error_code_is_an_api_error_with_its_class() {
-    let (addr, _seen) =
-        server(Act::Reply(200, r#"{"ActionStatus":"FAIL","ErrorInfo":"daily quota used up","ErrorCode":90047}"#))
-            .await;
+    let (addr, _seen) = server(Act::Reply(
+        200,
+        r#"{"ActionStatus":"FAIL","ErrorInfo":"daily quota used up","ErrorCode":90047}"#,
+    ))
+    .await;
     let client = client_for(addr, Arc::new(ManualClock::new(t0())));
     let err = client.call("v4/timpush/push", "{}").await.unwrap_err();
     assert_eq!(
         err,
-        CallError::Api { path: "v4/timpush/push".to_owned(), code: 90047, info: "daily quota used up".to_owned() }
+        CallError::Api {
+            path: "v4/timpush/push".to_owned(),
+            code: 90047,
+            info: "daily quota used up".to_owned()
+        }
     );
     assert_eq!(err.class(), Some(ErrorClass::DeferToNextQuotaDay));
     assert!(!err.is_in_doubt());
@@ -379,28 +466,54 @@ async fn error_info_echoing_a_usersig_is_redacted() {
     .await;
     let client = client_for(addr, Arc::new(ManualClock::new(t0())));
     let err = client.call("v4/timpush/push", "{}").await.unwrap_err();
-    assert!(matches!(&err, CallError::Api { code: 70003, info, .. } if info == "bad url ?usersig=REDACTED&random=1"));
+    assert!(
+        matches!(&err, CallError::Api { code: 70003, info, .. } if info == "bad url ?usersig=REDACTED&random=1")
+    );
     assert_eq!(err.class(), Some(ErrorClass::FatalForApp));
 }
 
 #[test]
 fn missing_or_empty_secret_is_a_clear_error() {
     let clock = Arc::new(ManualClock::new(t0()));
-    for secrets in [MapSecrets::default(), MapSecrets::default().with("CRIER_PROD_SECRET_KEY", "")] {
-        let err = Client::new(&app(Endpoint::Region(Region::Riyadh)), &secrets, clock.clone()).unwrap_err();
+    for secrets in [
+        MapSecrets::default(),
+        MapSecrets::default().with("CRIER_PROD_SECRET_KEY", ""),
+    ] {
+        let err = Client::new(
+            &app(Endpoint::Region(Region::Riyadh)),
+            &secrets,
+            clock.clone(),
+        )
+        .unwrap_err();
         let text = err.to_string();
-        assert!(matches!(&err, ClientError::MissingSecret(m) if m.var == "CRIER_PROD_SECRET_KEY"), "{err:?}");
-        assert!(text.contains("CRIER_PROD_SECRET_KEY is unset or empty"), "{text}");
-        assert!(text.contains("hint: export CRIER_PROD_SECRET_KEY="), "{text}");
+        assert!(
+            matches!(&err, ClientError::MissingSecret(m) if m.var == "CRIER_PROD_SECRET_KEY"),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("CRIER_PROD_SECRET_KEY is unset or empty"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hint: export CRIER_PROD_SECRET_KEY="),
+            "{text}"
+        );
     }
 }
 
 #[test]
 fn unusable_endpoints_are_refused() {
     for url in ["ftp://example.com", "not a url", "http://h/?a=b"] {
-        let err = Client::new(&app(Endpoint::Url(url.to_owned())), &secrets(), Arc::new(ManualClock::new(t0())))
-            .unwrap_err();
-        assert!(matches!(err, ClientError::BadEndpoint { .. }), "{url}: {err:?}");
+        let err = Client::new(
+            &app(Endpoint::Url(url.to_owned())),
+            &secrets(),
+            Arc::new(ManualClock::new(t0())),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ClientError::BadEndpoint { .. }),
+            "{url}: {err:?}"
+        );
     }
 }
 
@@ -420,10 +533,16 @@ fn regions_and_explicit_endpoints() {
     );
     for region in Region::ALL {
         let url = display_url(&app(Endpoint::Region(region)), "/v4/timpush/push");
-        assert!(url.starts_with(&format!("https://{}/v4/timpush/push?", region.domain())), "{url}");
+        assert!(
+            url.starts_with(&format!("https://{}/v4/timpush/push?", region.domain())),
+            "{url}"
+        );
     }
     assert_eq!(
-        display_url(&app(Endpoint::Url("http://127.0.0.1:8080/".to_owned())), "v4/im_open_login_svc/account_import"),
+        display_url(
+            &app(Endpoint::Url("http://127.0.0.1:8080/".to_owned())),
+            "v4/im_open_login_svc/account_import"
+        ),
         "http://127.0.0.1:8080/v4/im_open_login_svc/account_import?sdkappid=1400000000&identifier=admin&usersig=REDACTED&contenttype=json"
     );
     let client = client_for_url("http://127.0.0.1:8080/");

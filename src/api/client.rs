@@ -66,12 +66,18 @@ pub struct MissingSecret {
 ///
 /// # Errors
 /// [`MissingSecret`] naming the variable when it is unset or empty.
-pub fn secret_key(app: &AppSettings, secrets: &dyn SecretProvider) -> Result<SecretKey, MissingSecret> {
+pub fn secret_key(
+    app: &AppSettings,
+    secrets: &dyn SecretProvider,
+) -> Result<SecretKey, MissingSecret> {
     secrets
         .get(&app.secret_key_env)
         .filter(|k| !k.is_empty())
         .map(SecretKey)
-        .ok_or_else(|| MissingSecret { app: app.name.clone(), var: app.secret_key_env.clone() })
+        .ok_or_else(|| MissingSecret {
+            app: app.name.clone(),
+            var: app.secret_key_env.clone(),
+        })
 }
 
 /// A secret key; its `Debug` shows nothing of it.
@@ -98,7 +104,11 @@ pub enum ClientError {
     #[error(transparent)]
     MissingSecret(#[from] MissingSecret),
     #[error("app `{app}`: endpoint `{url}` is not a usable base URL: {reason}")]
-    BadEndpoint { app: String, url: String, reason: String },
+    BadEndpoint {
+        app: String,
+        url: String,
+        reason: String,
+    },
     #[error("app `{app}`: cannot read ca_file {}: {source}", path.display())]
     CaFileRead {
         app: String,
@@ -107,7 +117,11 @@ pub enum ClientError {
         source: std::io::Error,
     },
     #[error("app `{app}`: ca_file {} holds no usable PEM certificate{}", path.display(), reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
-    CaFileInvalid { app: String, path: PathBuf, reason: Option<String> },
+    CaFileInvalid {
+        app: String,
+        path: PathBuf,
+        reason: Option<String>,
+    },
     #[error(
         "app `{app}`: cannot set up the HTTP client: {reason}\n\
          hint: install the system CA certificates (e.g. the ca-certificates package) or set ca_file in crier.yaml"
@@ -139,7 +153,11 @@ pub enum CallError {
     MaybeSent { path: String, reason: String },
     /// The provider answered a non-zero `ErrorCode`.
     #[error("{path}: the provider answered ErrorCode {code}: {info}")]
-    Api { path: String, code: u32, info: String },
+    Api {
+        path: String,
+        code: u32,
+        info: String,
+    },
 }
 
 impl CallError {
@@ -201,7 +219,11 @@ impl Client {
     ///
     /// # Errors
     /// A missing secret key, an unusable endpoint or `ca_file`, or a TLS set-up failure.
-    pub fn new(app: &AppSettings, secrets: &dyn SecretProvider, clock: Arc<dyn Clock>) -> Result<Self, ClientError> {
+    pub fn new(
+        app: &AppSettings,
+        secrets: &dyn SecretProvider,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ClientError> {
         Self::with_options(app, secrets, clock, ClientOptions::default())
     }
 
@@ -217,15 +239,25 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let secret = secret_key(app, secrets)?;
         let base = app.endpoint.base_url();
-        let bad_endpoint = |reason: String| ClientError::BadEndpoint { app: app.name.clone(), url: base.clone(), reason };
+        let bad_endpoint = |reason: String| ClientError::BadEndpoint {
+            app: app.name.clone(),
+            url: base.clone(),
+            reason,
+        };
         let parsed = Url::parse(&base).map_err(|e| bad_endpoint(e.to_string()))?;
         let https = match parsed.scheme() {
             "https" => true,
             "http" => false,
-            other => return Err(bad_endpoint(format!("scheme `{other}` is neither http nor https"))),
+            other => {
+                return Err(bad_endpoint(format!(
+                    "scheme `{other}` is neither http nor https"
+                )));
+            }
         };
         if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(bad_endpoint("a base URL takes no query or fragment".to_owned()));
+            return Err(bad_endpoint(
+                "a base URL takes no query or fragment".to_owned(),
+            ));
         }
         let extra_roots = match &app.ca_file {
             Some(path) => load_ca_file(&app.name, path)?,
@@ -235,17 +267,22 @@ impl Client {
         install_crypto_provider();
         let builder = reqwest::Client::builder()
             .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
+            // A connect phase outliving the whole timeout would turn "never sent" into "in doubt".
+            .connect_timeout(options.connect_timeout.min(options.timeout))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("crier/", env!("CARGO_PKG_VERSION")));
         // Over plain http no certificate is ever checked, so do not require system roots there.
-        let builder =
-            if https { builder.tls_certs_merge(extra_roots) } else { builder.tls_certs_only(extra_roots) };
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Build { app: app.name.clone(), reason: error_chain(e) })?;
+        let builder = if https {
+            builder.tls_certs_merge(extra_roots)
+        } else {
+            builder.tls_certs_only(extra_roots)
+        };
+        let http = builder.build().map_err(|e| ClientError::Build {
+            app: app.name.clone(),
+            reason: error_chain(e),
+        })?;
 
         Ok(Self {
             http,
@@ -255,7 +292,9 @@ impl Client {
             admin: app.admin.clone(),
             secret,
             clock,
-            lifetime_secs: i64::try_from(options.usersig_lifetime.as_secs()).unwrap_or(i64::MAX).max(1),
+            lifetime_secs: i64::try_from(options.usersig_lifetime.as_secs())
+                .unwrap_or(i64::MAX)
+                .max(1),
             sig: Mutex::new(None),
         })
     }
@@ -303,7 +342,10 @@ impl Client {
             None,
         );
         tracing::debug!(app = %self.app, "signed a new UserSig");
-        *cached = Some(CachedSig { sig: sig.clone(), issued: now });
+        *cached = Some(CachedSig {
+            sig: sig.clone(),
+            issued: now,
+        });
         sig
     }
 
@@ -313,12 +355,24 @@ impl Client {
     /// A [`CallError`] for the phase in which the call failed.
     pub async fn call(&self, path: &str, body: &str) -> Result<ApiReply, CallError> {
         let path = path.trim_start_matches('/');
-        let not_sent = |reason: String| CallError::NotSent { path: path.to_owned(), reason: redact_usersig(&reason) };
-        let maybe_sent =
-            |reason: String| CallError::MaybeSent { path: path.to_owned(), reason: redact_usersig(&reason) };
+        let not_sent = |reason: String| CallError::NotSent {
+            path: path.to_owned(),
+            reason: redact_usersig(&reason),
+        };
+        let maybe_sent = |reason: String| CallError::MaybeSent {
+            path: path.to_owned(),
+            reason: redact_usersig(&reason),
+        };
 
-        let url = request_url(&self.base, path, self.sdkappid, &self.admin, &self.usersig(), fastrand::u32(..))
-            .map_err(|e| not_sent(format!("bad request URL: {e}")))?;
+        let url = request_url(
+            &self.base,
+            path,
+            self.sdkappid,
+            &self.admin,
+            &self.usersig(),
+            fastrand::u32(..),
+        )
+        .map_err(|e| not_sent(format!("bad request URL: {e}")))?;
         tracing::debug!(app = %self.app, url = %redact_usersig(url.as_str()), bytes = body.len(), "POST");
 
         let response = self
@@ -330,7 +384,8 @@ impl Client {
             .await
             .map_err(|e| {
                 let before_write = e.is_connect() || e.is_builder();
-                let reason = error_chain(e);
+                let hint = if is_certificate_error(&e) { CERTIFICATE_HINT } else { "" };
+                let reason = format!("{}{hint}", error_chain(e));
                 tracing::debug!(app = %self.app, path, reason = %redact_usersig(&reason), "request failed");
                 if before_write { not_sent(format!("{}: {reason}", self.base)) } else { maybe_sent(reason) }
             })?;
@@ -338,7 +393,10 @@ impl Client {
         let status = response.status();
         let bytes = read_capped(response).await.map_err(maybe_sent)?;
         if status != reqwest::StatusCode::OK {
-            return Err(maybe_sent(format!("HTTP status {status}{}", snippet(&bytes))));
+            return Err(maybe_sent(format!(
+                "HTTP status {status}{}",
+                snippet(&bytes)
+            )));
         }
         let reply = parse_reply(&bytes).map_err(maybe_sent)?;
         if reply.error_code != 0 {
@@ -374,7 +432,14 @@ pub fn display_url(app: &AppSettings, path: &str) -> String {
 /// `{base}/{path}?sdkappid=..&identifier=..&usersig=..&random=..&contenttype=json`.
 ///
 /// Values are form-encoded; a UserSig's alphabet `[A-Za-z0-9*_-]` passes through unchanged.
-fn request_url(base: &str, path: &str, sdkappid: u64, identifier: &str, sig: &str, random: u32) -> Result<Url, String> {
+fn request_url(
+    base: &str,
+    path: &str,
+    sdkappid: u64,
+    identifier: &str,
+    sig: &str,
+    random: u32,
+) -> Result<Url, String> {
     let mut url = Url::parse(&format!("{base}/{path}")).map_err(|e| e.to_string())?;
     url.query_pairs_mut()
         .append_pair("sdkappid", &sdkappid.to_string())
@@ -385,14 +450,22 @@ fn request_url(base: &str, path: &str, sdkappid: u64, identifier: &str, sig: &st
     Ok(url)
 }
 
-fn load_ca_file(app: &str, path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+fn load_ca_file(
+    app: &str,
+    path: &std::path::Path,
+) -> Result<Vec<reqwest::Certificate>, ClientError> {
     let pem = std::fs::read(path).map_err(|source| ClientError::CaFileRead {
         app: app.to_owned(),
         path: path.to_owned(),
         source,
     })?;
-    let invalid = |reason: Option<String>| ClientError::CaFileInvalid { app: app.to_owned(), path: path.to_owned(), reason };
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| invalid(Some(error_chain(e))))?;
+    let invalid = |reason: Option<String>| ClientError::CaFileInvalid {
+        app: app.to_owned(),
+        path: path.to_owned(),
+        reason,
+    };
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| invalid(Some(error_chain(e))))?;
     if certs.is_empty() {
         return Err(invalid(None));
     }
@@ -418,9 +491,11 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String>
 
 /// Parses the common response envelope (reference §2.3).
 fn parse_reply(bytes: &[u8]) -> Result<ApiReply, String> {
-    let raw: Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("answer is not JSON ({e}){}", snippet(bytes)))?;
-    let obj = raw.as_object().ok_or_else(|| format!("answer is not a JSON object{}", snippet(bytes)))?;
+    let raw: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("answer is not JSON ({e}){}", snippet(bytes)))?;
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| format!("answer is not a JSON object{}", snippet(bytes)))?;
     let error_code = obj
         .get("ErrorCode")
         .and_then(Value::as_u64)
@@ -447,6 +522,29 @@ fn snippet(bytes: &[u8]) -> String {
     format!(": {:?}{more}", text.trim())
 }
 
+const CERTIFICATE_HINT: &str = "\nhint: for a corporate proxy or a self-signed server, set ca_file in crier.yaml to its CA certificate (PEM)";
+
+/// Whether the TLS handshake refused the server's certificate.
+///
+/// The rustls error sits inside (nested) `io::Error`s, whose `source()` skips their payload,
+/// so payloads are unwrapped explicitly.
+fn is_certificate_error(err: &reqwest::Error) -> bool {
+    let mut next = err.source();
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
+
 /// An error and its sources on one line, without the URL (which carries the UserSig), redacted.
 fn error_chain(err: reqwest::Error) -> String {
     let err = err.without_url();
@@ -470,7 +568,15 @@ mod tests {
 
     #[test]
     fn url_has_the_five_params_and_a_raw_usersig() {
-        let url = request_url("http://h:1/pre", "v4/timpush/push", 1_400_000_000, "ad min", "eJx*a-b_", 7).unwrap();
+        let url = request_url(
+            "http://h:1/pre",
+            "v4/timpush/push",
+            1_400_000_000,
+            "ad min",
+            "eJx*a-b_",
+            7,
+        )
+        .unwrap();
         assert_eq!(
             url.as_str(),
             "http://h:1/pre/v4/timpush/push?sdkappid=1400000000&identifier=ad+min&usersig=eJx*a-b_&random=7&contenttype=json"
@@ -479,20 +585,38 @@ mod tests {
 
     #[test]
     fn parses_the_envelope() {
-        let r = parse_reply(br#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"TaskId":"t-1"}"#).unwrap();
+        let r =
+            parse_reply(br#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"TaskId":"t-1"}"#)
+                .unwrap();
         assert_eq!(
-            (r.action_status.as_str(), r.error_code, r.error_info.as_str(), r.task_id.as_deref()),
+            (
+                r.action_status.as_str(),
+                r.error_code,
+                r.error_info.as_str(),
+                r.task_id.as_deref()
+            ),
             ("OK", 0, "", Some("t-1"))
         );
-        let r: ApiReply = parse_reply(br#"{"ActionStatus":"FAIL","ErrorInfo":"quota","ErrorCode":90047}"#).unwrap();
+        let r: ApiReply =
+            parse_reply(br#"{"ActionStatus":"FAIL","ErrorInfo":"quota","ErrorCode":90047}"#)
+                .unwrap();
         assert_eq!((r.error_code, r.task_id), (90047, None));
     }
 
     #[test]
     fn refuses_answers_without_a_numeric_error_code() {
-        for bad in [&b"<html>"[..], b"[]", br#"{"ActionStatus":"OK"}"#, br#"{"ErrorCode":"0"}"#, br#"{"ErrorCode":-1}"#]
-        {
-            assert!(parse_reply(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"<html>"[..],
+            b"[]",
+            br#"{"ActionStatus":"OK"}"#,
+            br#"{"ErrorCode":"0"}"#,
+            br#"{"ErrorCode":-1}"#,
+        ] {
+            assert!(
+                parse_reply(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -506,11 +630,25 @@ mod tests {
     #[test]
     fn phases_map_to_classes() {
         let p = || "v4/x".to_owned();
-        assert_eq!(CallError::NotSent { path: p(), reason: String::new() }.class(), Some(ErrorClass::Retry));
-        let maybe = CallError::MaybeSent { path: p(), reason: String::new() };
+        assert_eq!(
+            CallError::NotSent {
+                path: p(),
+                reason: String::new()
+            }
+            .class(),
+            Some(ErrorClass::Retry)
+        );
+        let maybe = CallError::MaybeSent {
+            path: p(),
+            reason: String::new(),
+        };
         assert_eq!(maybe.class(), None);
         assert!(maybe.is_in_doubt());
-        let api = CallError::Api { path: p(), code: 90047, info: String::new() };
+        let api = CallError::Api {
+            path: p(),
+            code: 90047,
+            info: String::new(),
+        };
         assert_eq!(api.class(), Some(ErrorClass::DeferToNextQuotaDay));
         assert!(!api.is_in_doubt());
     }

@@ -28,7 +28,10 @@ impl ErrorClass {
     /// Whether the same request may be sent again (after the class's wait).
     #[must_use]
     pub const fn retries(self) -> bool {
-        matches!(self, Self::Retry | Self::ResignThenRetry | Self::WaitMinuteThenRetry | Self::WaitThenRetry)
+        matches!(
+            self,
+            Self::Retry | Self::ResignThenRetry | Self::WaitMinuteThenRetry | Self::WaitThenRetry
+        )
     }
 
     /// A short human description, for logs and the ledger.
@@ -57,7 +60,9 @@ pub const fn classify(code: u32) -> ErrorClass {
         70050 => ErrorClass::WaitMinuteThenRetry,
         90024 => ErrorClass::WaitThenRetry,
         90047 => ErrorClass::DeferToNextQuotaDay,
-        70002..=70020 | 60006 | 60010 | 60016 | 60020 | 60021 | 90009 | 90045 => ErrorClass::FatalForApp,
+        70002..=70020 | 60006 | 60010 | 60016 | 60020 | 60021 | 90009 | 90045 => {
+            ErrorClass::FatalForApp
+        }
         _ => ErrorClass::FatalForRequest,
     }
 }
@@ -87,8 +92,11 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// 5 sends, waits of about 1 s, 2 s, 4 s, 8 s (each jittered down to half).
-    pub const DEFAULT: Self =
-        Self { max_attempts: 5, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30) };
+    pub const DEFAULT: Self = Self {
+        max_attempts: 5,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(30),
+    };
 
     /// The wait before send number `attempt + 1`, after `attempt` failed sends (`attempt` ≥ 1),
     /// or `None` when the attempts are used up.
@@ -102,8 +110,16 @@ impl RetryPolicy {
             return None;
         }
         let factor = 2u32.checked_pow(attempt - 1).unwrap_or(u32::MAX);
-        let nominal = self.base_delay.checked_mul(factor).unwrap_or(self.max_delay).min(self.max_delay);
-        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        let nominal = self
+            .base_delay
+            .checked_mul(factor)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay);
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         Some(nominal.mul_f64(0.5 + jitter / 2.0))
     }
 
@@ -133,7 +149,10 @@ mod tests {
 
     #[test]
     fn retry_with_backoff() {
-        check(&[91000, 60018, 60019, 60007, 60011, 70169, 70202], ErrorClass::Retry);
+        check(
+            &[91000, 60018, 60019, 60007, 60011, 70169, 70202],
+            ErrorClass::Retry,
+        );
     }
 
     #[test]
@@ -160,13 +179,19 @@ mod tests {
     fn fatal_for_app() {
         let range: Vec<u32> = (70002..=70020).collect();
         check(&range, ErrorClass::FatalForApp);
-        check(&[60006, 60010, 60016, 60020, 60021, 90009, 90045], ErrorClass::FatalForApp);
+        check(
+            &[60006, 60010, 60016, 60020, 60021, 90009, 90045],
+            ErrorClass::FatalForApp,
+        );
     }
 
     #[test]
     fn fatal_for_request_other_900xx() {
         check(
-            &[90000, 90001, 90002, 90005, 90007, 90020, 90022, 90026, 90032, 90033, 90039, 90040, 90056, 90999],
+            &[
+                90000, 90001, 90002, 90005, 90007, 90020, 90022, 90026, 90032, 90033, 90039, 90040,
+                90056, 90999,
+            ],
             ErrorClass::FatalForRequest,
         );
     }
@@ -175,7 +200,23 @@ mod tests {
     fn fatal_for_request_unknown_codes() {
         // Just outside the listed ranges, other public codes, and nonsense.
         check(
-            &[70021, 70000, 70051, 70107, 70500, 60002, 60003, 60008, 60009, 60017, 91001, 80002, 1, 0, u32::MAX],
+            &[
+                70021,
+                70000,
+                70051,
+                70107,
+                70500,
+                60002,
+                60003,
+                60008,
+                60009,
+                60017,
+                91001,
+                80002,
+                1,
+                0,
+                u32::MAX,
+            ],
             ErrorClass::FatalForRequest,
         );
     }
@@ -193,12 +234,20 @@ mod tests {
 
     #[test]
     fn backoff_doubles_within_bounds() {
-        let p = RetryPolicy { max_attempts: 6, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(5) };
+        let p = RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+        };
         // jitter 0 gives half the nominal delay, jitter → 1 approaches the nominal.
         assert_eq!(p.delay(1, 0.0), Some(Duration::from_millis(500)));
         assert_eq!(p.delay(2, 0.0), Some(Duration::from_secs(1)));
         assert_eq!(p.delay(3, 0.0), Some(Duration::from_secs(2)));
-        assert_eq!(p.delay(4, 0.0), Some(Duration::from_millis(2500)), "capped at max_delay");
+        assert_eq!(
+            p.delay(4, 0.0),
+            Some(Duration::from_millis(2500)),
+            "capped at max_delay"
+        );
         assert_eq!(p.delay(2, 0.5), Some(Duration::from_millis(1500)));
         assert_eq!(p.delay(3, 1.0), Some(Duration::from_secs(4)));
         assert_eq!(p.delay(5, 1.0), Some(Duration::from_secs(5)));
@@ -215,7 +264,11 @@ mod tests {
 
     #[test]
     fn backoff_survives_huge_attempts_and_bad_jitter() {
-        let p = RetryPolicy { max_attempts: u32::MAX, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30) };
+        let p = RetryPolicy {
+            max_attempts: u32::MAX,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+        };
         assert_eq!(p.delay(200, 1.0), Some(Duration::from_secs(30)));
         assert_eq!(p.delay(3, f64::NAN), Some(Duration::from_secs(2)));
         assert_eq!(p.delay(3, -4.0), Some(Duration::from_secs(2)));
@@ -224,11 +277,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn sleep_before_retry_waits_then_gives_up() {
-        let p = RetryPolicy { max_attempts: 2, base_delay: Duration::from_secs(10), max_delay: Duration::from_secs(10) };
+        let p = RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_secs(10),
+            max_delay: Duration::from_secs(10),
+        };
         let start = tokio::time::Instant::now();
         assert!(p.sleep_before_retry(1).await);
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_secs(5) && waited <= Duration::from_secs(10), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(5) && waited <= Duration::from_secs(10),
+            "{waited:?}"
+        );
         assert!(!p.sleep_before_retry(2).await);
     }
 }
