@@ -550,48 +550,6 @@ fn regions_and_explicit_endpoints() {
     assert_eq!((client.app_name(), client.sdkappid()), ("prod", SDKAPPID));
 }
 
-/// Collects everything logged, at every level, on the test's thread.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn log_lines_carry_no_usersig() {
-    let logs = LogBuf::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let (addr, _seen) = server(Act::Reply(200, OK)).await;
-    let client = client_for(addr, Arc::new(ManualClock::new(t0())));
-    client.call("v4/timpush/push", "{}").await.unwrap();
-    let (bad, _seen) = server(Act::Close).await;
-    let failing = client_for(bad, Arc::new(ManualClock::new(t0())));
-    failing.call("v4/timpush/push", "{}").await.unwrap_err();
-
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        text.contains("usersig=REDACTED"),
-        "the URL is logged, redacted: {text}"
-    );
-    assert!(text.contains("request failed"), "{text}");
-    assert!(!text.contains(&sig_at(T0)), "UserSig leaked: {text}");
-    assert!(!text.contains(KEY), "secret key leaked: {text}");
-}
-
 #[test]
 fn the_client_can_be_shared_across_tasks() {
     fn send_sync<T: Send + Sync>(_: &T) {}
