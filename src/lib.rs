@@ -17,4 +17,5 @@ pub mod schema;
 pub mod secrets;
 pub mod settings;
 pub mod spec;
+pub mod usersig_cmd;
 pub mod validate;
