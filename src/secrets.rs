@@ -50,12 +50,7 @@ pub fn redact_usersig(text: &str) -> String {
         out.push_str(&rest[..value_start]);
         out.push_str("REDACTED");
         let value_len = rest[value_start..]
-            .find(|c: char| {
-                matches!(
-                    c,
-                    '&' | ' ' | '"' | '\'' | ')' | '\n' | '\r' | '\t' | '#' | '>'
-                )
-            })
+            .find(['&', ' ', '"', '\'', ')', '\n', '\r', '\t', '#', '>'])
             .unwrap_or(rest.len() - value_start);
         rest = &rest[value_start + value_len..];
     }
