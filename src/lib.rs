@@ -13,6 +13,7 @@ pub mod duration;
 pub mod load;
 pub mod occurrence;
 pub mod render;
+pub mod schedule;
 pub mod schema;
 pub mod secrets;
 pub mod settings;

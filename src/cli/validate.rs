@@ -11,6 +11,9 @@ use clap::ValueEnum;
 use std::io::Write as _;
 use std::path::PathBuf;
 
+/// The push API's path (the wire module will own it).
+const PUSH_PATH: &str = "v4/timpush/push";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ValidateFormat {
     Human,
@@ -151,13 +154,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
     let ctx = Context { campaign: checked.name().to_owned(), app: checked.app.name.clone(), local: occurrence.local };
     let rendered = crate::render::render(&Renderer::new(), checked.campaign, &ctx, key.base_msg_random())
         .map_err(|e| anyhow::anyhow!("rendering failed: {}", e.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))?;
-    let url = format!(
-        "{}/{}?sdkappid={}&identifier={}&contenttype=json",
-        checked.app.endpoint.base_url(),
-        crate::api::wire::PUSH_PATH,
-        checked.app.sdkappid,
-        checked.app.admin
-    );
+    let url = crate::api::client::display_url(checked.app, PUSH_PATH);
     let mut out = anstream::stdout();
     match args.format {
         DataFormat::Human => {
@@ -165,7 +162,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             if let Some(note) = occurrence.dst {
                 writeln!(out, "# note: {note}")?;
             }
-            writeln!(out, "# usersig and random are added when the request is sent")?;
+            writeln!(out, "# the real UserSig and a fresh random are added when the request is sent")?;
             writeln!(out, "POST {url}")?;
             writeln!(out, "{}", rendered.body)?;
         }
