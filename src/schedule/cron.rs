@@ -9,7 +9,7 @@
 //! fires; a field that starts with `*` (such as `*/2`) counts as unrestricted, so `0 9 */2 * MON`
 //! means odd-numbered days that are Mondays, as in crontab.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use croner::parser::{CronParser, Seconds, Year};
 
 use super::error::{CronField, ScheduleError};
@@ -51,7 +51,10 @@ impl CronExpr {
     /// Whether the wall-clock minute `wall` matches (seconds are ignored).
     #[must_use]
     pub fn matches(&self, wall: NaiveDateTime) -> bool {
-        let minute = wall.with_second0();
+        let minute = wall
+            .date()
+            .and_hms_opt(wall.hour(), wall.minute(), 0)
+            .unwrap_or(wall);
         self.cron.is_time_matching(&minute).unwrap_or(false)
     }
 
@@ -71,19 +74,6 @@ impl CronExpr {
     #[must_use]
     pub fn next_wall(&self, wall: NaiveDateTime, inclusive: bool) -> Option<NaiveDateTime> {
         self.cron.find_next_occurrence(&wall, inclusive).ok()
-    }
-}
-
-trait WithSecond0 {
-    fn with_second0(self) -> Self;
-}
-
-impl WithSecond0 for NaiveDateTime {
-    fn with_second0(self) -> Self {
-        use chrono::Timelike as _;
-        self.with_second(0)
-            .and_then(|t| t.with_nanosecond(0))
-            .unwrap_or(self)
     }
 }
 

@@ -72,6 +72,11 @@ const DEFAULT_FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
     None => NaiveDate::MIN,
 };
 
+const YEAR_ONE: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
 /// Every date pattern that 5-field cron can express repeats within this many days (a 29 February
 /// comes at least every 8 years; a weekday every 7 days), so a search this long is conclusive.
 const CALENDAR_CYCLE_DAYS: u64 = 9 * 366;
@@ -260,10 +265,9 @@ impl CronSchedule {
             .naive_utc()
             .checked_add_signed(chrono::TimeDelta::seconds(i64::from(now.min(before))))
             .unwrap_or_else(|| from.naive_utc());
-        match self.start {
-            Some(start) => wall.max(start.and_time(NaiveTime::MIN)),
-            None => wall,
-        }
+        // croner matches nothing before year 1; starting there skips its year-by-year walk.
+        let floor = self.start.unwrap_or(YEAR_ONE).max(YEAR_ONE);
+        wall.max(floor.and_time(NaiveTime::MIN))
     }
 
     /// The first wall-clock time after the window, if it has an end.

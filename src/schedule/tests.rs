@@ -354,6 +354,16 @@ fn a_cron_that_never_fires_in_its_window_is_an_error() {
 }
 
 #[test]
+fn the_earliest_possible_query_is_answered() {
+    let s = cron("0 10 * * *", Asia::Shanghai);
+    let first = s.first_at_or_after(DateTime::<Utc>::MIN_UTC).unwrap();
+    assert_eq!(
+        first.local.format("%Y-%m-%d %H:%M").to_string(),
+        "0001-01-01 10:00"
+    );
+}
+
+#[test]
 fn first_without_start_is_deterministic() {
     let s = cron("0 10 * * MON", Asia::Shanghai);
     // 2000-01-03 was the first Monday of 2000.
