@@ -143,7 +143,11 @@ fn one_of_message(pointer: &str) -> String {
     }
 }
 
-fn exactly_one_message(pointer: &str, schema: &Value, schema_path: &str) -> String {
+fn exactly_one_message(pointer: &str, instance: &Value, schema: &Value, schema_path: &str) -> String {
+    if pointer == "/audience" && instance.get("tags").is_some() && instance.get("attrs").is_some() {
+        return "audience cannot combine `tags` and `attrs`: the API pushes by tag or by attribute, never both (90039)"
+            .to_owned();
+    }
     let keys = known_keys(schema, schema_path);
     let list = keys
         .iter()
@@ -230,7 +234,7 @@ fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<Sche
             vec![at(one_of_message(&pointer))]
         }
         ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
-            vec![at(exactly_one_message(&pointer, schema, &schema_path))]
+            vec![at(exactly_one_message(&pointer, instance, schema, &schema_path))]
         }
         ValidationErrorKind::MinItems { limit } => {
             vec![at(format!(

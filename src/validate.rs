@@ -62,8 +62,16 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
+    /// Where a problem about `pointer` is shown: a mapping or list at its key, a scalar at itself.
+    fn place(&self, pointer: &str) -> Pos {
+        match self.campaign.doc.value.pointer(pointer) {
+            Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) => self.campaign.doc.positions.key(pointer),
+            _ => self.campaign.pos(pointer),
+        }
+    }
+
     fn error(&mut self, pointer: &str, message: impl Into<String>) {
-        let pos = self.campaign.pos(pointer);
+        let pos = self.place(pointer);
         self.out.push(Diagnostic::error(&self.campaign.file, pos, message));
     }
 
@@ -73,7 +81,7 @@ impl Sink<'_> {
     }
 
     fn warning(&mut self, pointer: &str, message: impl Into<String>) {
-        let pos = self.campaign.pos(pointer);
+        let pos = self.place(pointer);
         self.out.push(Diagnostic::warning(&self.campaign.file, pos, message));
     }
 }

@@ -64,9 +64,13 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
     diags.extend(outcome.diagnostics);
     if !args.paths.is_empty() {
         let scope: Vec<PathBuf> = args.paths.iter().map(|p| std::path::absolute(env.cwd.join(p)).unwrap_or_else(|_| p.clone())).collect();
+        // Diagnostics about campaign files outside the given paths are left out; everything else
+        // (crier.yaml, unreadable folders) is always shown.
+        let campaign_files: std::collections::HashSet<&std::path::Path> =
+            ws.set.names.iter().map(|(_, f, _)| f.as_ref()).chain(ws.set.campaigns.iter().map(|c| c.file.as_ref())).collect();
         diags.retain(|d| {
             let abs = std::path::absolute(env.cwd.join(&d.file)).unwrap_or_else(|_| d.file.to_path_buf());
-            scope.iter().any(|s| abs.starts_with(s)) || abs == ws.settings.config_path
+            scope.iter().any(|s| abs.starts_with(s)) || !campaign_files.contains(d.file.as_ref())
         });
     }
     crate::diag::sort(&mut diags);
