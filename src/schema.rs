@@ -31,6 +31,7 @@ struct Compiled {
 fn compile(text: &str) -> Compiled {
     let schema: Value = serde_json::from_str(text).expect("the embedded schema is valid JSON");
     let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
         .build(&schema)
         .expect("the embedded schema compiles");
     Compiled { schema, validator }
@@ -143,7 +144,12 @@ fn one_of_message(pointer: &str) -> String {
     }
 }
 
-fn exactly_one_message(pointer: &str, instance: &Value, schema: &Value, schema_path: &str) -> String {
+fn exactly_one_message(
+    pointer: &str,
+    instance: &Value,
+    schema: &Value,
+    schema_path: &str,
+) -> String {
     if pointer == "/audience" && instance.get("tags").is_some() && instance.get("attrs").is_some() {
         return "audience cannot combine `tags` and `attrs`: the API pushes by tag or by attribute, never both (90039)"
             .to_owned();
@@ -234,7 +240,12 @@ fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<Sche
             vec![at(one_of_message(&pointer))]
         }
         ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
-            vec![at(exactly_one_message(&pointer, instance, schema, &schema_path))]
+            vec![at(exactly_one_message(
+                &pointer,
+                instance,
+                schema,
+                &schema_path,
+            ))]
         }
         ValidationErrorKind::MinItems { limit } => {
             vec![at(format!(
@@ -255,6 +266,13 @@ fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<Sche
         }
         ValidationErrorKind::Maximum { limit } => {
             vec![at(format!("{} must be at most {limit}", dotted(&pointer)))]
+        }
+        ValidationErrorKind::Format { format } if format == "date" => {
+            vec![at(format!(
+                "{}: {} is not a date (YYYY-MM-DD)",
+                dotted(&pointer),
+                instance
+            ))]
         }
         ValidationErrorKind::MinLength { .. } => {
             vec![at(format!("{} must not be empty", dotted(&pointer)))]

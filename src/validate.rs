@@ -8,7 +8,7 @@ use crate::render::{self, APNS_BUDGET_BYTES, Context, MAX_BODY_BYTES, RESERVED_N
 use crate::schedule::{Schedule, ScheduleError};
 use crate::settings::{AppSettings, Settings};
 use crate::spec::Campaign;
-use crate::spec::campaign::{Audience, AttrCondition, Element, TagCondition};
+use crate::spec::campaign::{AttrCondition, Audience, Element, TagCondition};
 use chrono_tz::Tz;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -44,7 +44,12 @@ impl Checked<'_> {
     /// The key of this campaign's occurrence at `at`.
     #[must_use]
     pub fn key(&self, project: &str, at: chrono::DateTime<chrono::Utc>) -> OccurrenceKey {
-        OccurrenceKey { project: project.to_owned(), sdkappid: self.app.sdkappid, campaign: self.name().to_owned(), scheduled: at }
+        OccurrenceKey {
+            project: project.to_owned(),
+            sdkappid: self.app.sdkappid,
+            campaign: self.name().to_owned(),
+            scheduled: at,
+        }
     }
 }
 
@@ -65,29 +70,38 @@ impl Sink<'_> {
     /// Where a problem about `pointer` is shown: a mapping or list at its key, a scalar at itself.
     fn place(&self, pointer: &str) -> Pos {
         match self.campaign.doc.value.pointer(pointer) {
-            Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) => self.campaign.doc.positions.key(pointer),
+            Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) => {
+                self.campaign.doc.positions.key(pointer)
+            }
             _ => self.campaign.pos(pointer),
         }
     }
 
     fn error(&mut self, pointer: &str, message: impl Into<String>) {
         let pos = self.place(pointer);
-        self.out.push(Diagnostic::error(&self.campaign.file, pos, message));
+        self.out
+            .push(Diagnostic::error(&self.campaign.file, pos, message));
     }
 
     fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
         let pos = self.campaign.doc.positions.key(pointer);
-        self.out.push(Diagnostic::error(&self.campaign.file, pos, message));
+        self.out
+            .push(Diagnostic::error(&self.campaign.file, pos, message));
     }
 
     fn warning(&mut self, pointer: &str, message: impl Into<String>) {
         let pos = self.place(pointer);
-        self.out.push(Diagnostic::warning(&self.campaign.file, pos, message));
+        self.out
+            .push(Diagnostic::warning(&self.campaign.file, pos, message));
     }
 }
 
 fn names_list(names: &[String]) -> String {
-    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn check_app<'s>(sink: &mut Sink<'_>, settings: &'s Settings) -> Option<&'s AppSettings> {
@@ -97,7 +111,10 @@ fn check_app<'s>(sink: &mut Sink<'_>, settings: &'s Settings) -> Option<&'s AppS
         let known: Vec<String> = settings.apps.keys().cloned().collect();
         match given {
             Some(name) => {
-                let mut message = format!("unknown app `{name}` (crier.yaml apps: {})", names_list(&known));
+                let mut message = format!(
+                    "unknown app `{name}` (crier.yaml apps: {})",
+                    names_list(&known)
+                );
                 if let Some(close) = crate::schema::closest(name, &known) {
                     message.push_str(&format!("; did you mean `{close}`?"));
                 }
@@ -105,7 +122,11 @@ fn check_app<'s>(sink: &mut Sink<'_>, settings: &'s Settings) -> Option<&'s AppS
             }
             None => sink.error(
                 "/name",
-                format!("this campaign names no `app`, and crier.yaml has {} apps ({}): add `app:`", known.len(), names_list(&known)),
+                format!(
+                    "this campaign names no `app`, and crier.yaml has {} apps ({}): add `app:`",
+                    known.len(),
+                    names_list(&known)
+                ),
             ),
         }
     }
@@ -163,12 +184,18 @@ fn check_attrs(sink: &mut Sink<'_>, attrs: &AttrCondition, app: Option<&AppSetti
     for (map_name, map) in attrs.maps() {
         for (name, value) in map {
             names.insert(name.as_str());
-            let ptr = format!("/audience/attrs/{map_name}/{}", crate::spec::yaml::escape_pointer_segment(name));
+            let ptr = format!(
+                "/audience/attrs/{map_name}/{}",
+                crate::spec::yaml::escape_pointer_segment(name)
+            );
             if let Some(app) = app
                 && !app.attributes.iter().any(|a| a == name)
             {
                 let mut message = if app.attributes.is_empty() {
-                    format!("attribute `{name}` is not declared: app `{}` declares no attributes in crier.yaml (90033)", app.name)
+                    format!(
+                        "attribute `{name}` is not declared: app `{}` declares no attributes in crier.yaml (90033)",
+                        app.name
+                    )
                 } else {
                     format!(
                         "attribute `{name}` is not declared for app `{}` (crier.yaml attributes: {}) (90033)",
@@ -189,7 +216,13 @@ fn check_attrs(sink: &mut Sink<'_>, attrs: &AttrCondition, app: Option<&AppSetti
         }
     }
     if names.len() > MAX_ATTR_NAMES {
-        sink.error("/audience/attrs", format!("audience.attrs uses {} attribute names; an app has at most {MAX_ATTR_NAMES}", names.len()));
+        sink.error(
+            "/audience/attrs",
+            format!(
+                "audience.attrs uses {} attribute names; an app has at most {MAX_ATTR_NAMES}",
+                names.len()
+            ),
+        );
     }
 }
 
@@ -198,11 +231,28 @@ fn check_message(sink: &mut Sink<'_>) {
     if let Some(lt) = &message.lifetime
         && lt.value > MAX_LIFETIME
     {
-        sink.error("/message/lifetime", format!("lifetime {} is longer than 7d, the API's limit (90026)", lt.text));
+        sink.error(
+            "/message/lifetime",
+            format!(
+                "lifetime {} is longer than 7d, the API's limit (90026)",
+                lt.text
+            ),
+        );
     }
-    let customs: Vec<usize> = message.body.0.iter().enumerate().filter(|(_, e)| matches!(e, Element::Custom(_))).map(|(i, _)| i).collect();
+    let customs: Vec<usize> = message
+        .body
+        .0
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Element::Custom(_)))
+        .map(|(i, _)| i)
+        .collect();
     for i in customs.iter().skip(1) {
-        sink.error(&format!("/message/body/{i}/custom"), "a message may carry at most one `custom` element (the first is message.body[{}])".replace("{}", &customs[0].to_string()));
+        sink.error(
+            &format!("/message/body/{i}/custom"),
+            "a message may carry at most one `custom` element (the first is message.body[{}])"
+                .replace("{}", &customs[0].to_string()),
+        );
     }
 }
 
@@ -218,7 +268,12 @@ fn schedule_error(sink: &mut Sink<'_>, e: &ScheduleError) {
 
 fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Schedule)> {
     let spec = &sink.campaign.spec.schedule;
-    let zone = match spec.timezone.as_deref().map(crate::schedule::parse_zone).transpose() {
+    let zone = match spec
+        .timezone
+        .as_deref()
+        .map(crate::schedule::parse_zone)
+        .transpose()
+    {
         Ok(z) => z.unwrap_or(settings.defaults.timezone),
         Err(e) => {
             schedule_error(sink, &e);
@@ -228,7 +283,10 @@ fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Sched
     let schedule = if let Some(at) = &spec.at {
         for (key, day) in [("start", spec.start), ("end", spec.end)] {
             if day.is_some() {
-                sink.error(&format!("/schedule/{key}"), format!("`{key}` applies to cron schedules only; a one-off runs once at `at`"));
+                sink.error(
+                    &format!("/schedule/{key}"),
+                    format!("`{key}` applies to cron schedules only; a one-off runs once at `at`"),
+                );
             }
         }
         match Schedule::once(at, zone) {
@@ -256,11 +314,26 @@ fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Sched
     Some((zone, schedule))
 }
 
-fn check_rendering(sink: &mut Sink<'_>, renderer: &Renderer, settings: &Settings, app: Option<&AppSettings>, schedule: &Schedule) {
-    let Some(first) = schedule.first() else { return };
+fn check_rendering(
+    sink: &mut Sink<'_>,
+    renderer: &Renderer,
+    settings: &Settings,
+    app: Option<&AppSettings>,
+    schedule: &Schedule,
+) {
+    let Some(first) = schedule.first() else {
+        return;
+    };
     let campaign = sink.campaign;
-    let app_name = app.map_or_else(|| campaign.spec.app.clone().unwrap_or_default(), |a| a.name.clone());
-    let ctx = Context { campaign: campaign.spec.name.0.clone(), app: app_name, local: first.local };
+    let app_name = app.map_or_else(
+        || campaign.spec.app.clone().unwrap_or_default(),
+        |a| a.name.clone(),
+    );
+    let ctx = Context {
+        campaign: campaign.spec.name.0.clone(),
+        app: app_name,
+        local: first.local,
+    };
     let key = OccurrenceKey {
         project: settings.project.clone(),
         sdkappid: app.map_or(0, |a| a.sdkappid),
@@ -299,8 +372,15 @@ fn check_rendering(sink: &mut Sink<'_>, renderer: &Renderer, settings: &Settings
 
 /// Every rule for one campaign.
 #[must_use]
-pub fn check_campaign<'a>(campaign: &'a Campaign, settings: &'a Settings, renderer: &Renderer) -> (Option<Checked<'a>>, Vec<Diagnostic>) {
-    let mut sink = Sink { campaign, out: Vec::new() };
+pub fn check_campaign<'a>(
+    campaign: &'a Campaign,
+    settings: &'a Settings,
+    renderer: &Renderer,
+) -> (Option<Checked<'a>>, Vec<Diagnostic>) {
+    let mut sink = Sink {
+        campaign,
+        out: Vec::new(),
+    };
     let app = check_app(&mut sink, settings);
     check_vars(&mut sink);
     match &campaign.spec.audience {
@@ -319,7 +399,12 @@ pub fn check_campaign<'a>(campaign: &'a Campaign, settings: &'a Settings, render
             campaign,
             app,
             zone,
-            grace: campaign.spec.schedule.grace.as_ref().map_or(settings.defaults.grace, |g| g.value),
+            grace: campaign
+                .spec
+                .schedule
+                .grace
+                .as_ref()
+                .map_or(settings.defaults.grace, |g| g.value),
             schedule,
         }),
         _ => None,
@@ -346,7 +431,14 @@ pub fn check_names(names: &[(String, Arc<Path>, Pos)]) -> Vec<Diagnostic> {
                 .filter(|(j, _)| *j != i)
                 .map(|(_, (f, p))| format!("{}:{}:{}", f.display(), p.line, p.col))
                 .collect();
-            out.push(Diagnostic::error(file, *pos, format!("duplicate campaign name `{name}` (also in {})", others.join(", "))));
+            out.push(Diagnostic::error(
+                file,
+                *pos,
+                format!(
+                    "duplicate campaign name `{name}` (also in {})",
+                    others.join(", ")
+                ),
+            ));
         }
     }
     out
@@ -355,10 +447,16 @@ pub fn check_names(names: &[(String, Arc<Path>, Pos)]) -> Vec<Diagnostic> {
 /// Validates the campaign set against the settings: every per-campaign rule (in parallel) and
 /// the set-wide ones. Diagnostics come sorted.
 #[must_use]
-pub fn validate<'a>(settings: &'a Settings, campaigns: &'a [Campaign], names: &[(String, Arc<Path>, Pos)]) -> Outcome<'a> {
+pub fn validate<'a>(
+    settings: &'a Settings,
+    campaigns: &'a [Campaign],
+    names: &[(String, Arc<Path>, Pos)],
+) -> Outcome<'a> {
     let renderer = Renderer::new();
-    let results: Vec<(Option<Checked<'a>>, Vec<Diagnostic>)> =
-        campaigns.par_iter().map(|c| check_campaign(c, settings, &renderer)).collect();
+    let results: Vec<(Option<Checked<'a>>, Vec<Diagnostic>)> = campaigns
+        .par_iter()
+        .map(|c| check_campaign(c, settings, &renderer))
+        .collect();
     let mut outcome = Outcome::default();
     for (checked, diags) in results {
         outcome.checked.extend(checked);
@@ -366,8 +464,11 @@ pub fn validate<'a>(settings: &'a Settings, campaigns: &'a [Campaign], names: &[
     }
     let duplicates = check_names(names);
     if !duplicates.is_empty() {
-        let dup_files: std::collections::HashSet<&Arc<Path>> = duplicates.iter().map(|d| &d.file).collect();
-        outcome.checked.retain(|c| !dup_files.contains(&c.campaign.file));
+        let dup_files: std::collections::HashSet<&Arc<Path>> =
+            duplicates.iter().map(|d| &d.file).collect();
+        outcome
+            .checked
+            .retain(|c| !dup_files.contains(&c.campaign.file));
         outcome.diagnostics.extend(duplicates);
     }
     crate::diag::sort(&mut outcome.diagnostics);

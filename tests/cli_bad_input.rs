@@ -4,17 +4,30 @@ mod common;
 use common::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
 
 fn validate(repo: &Repo) -> (i32, String, String) {
-    let o = repo.crier().arg("validate").timeout(std::time::Duration::from_secs(60)).output().unwrap();
+    let o = repo
+        .crier()
+        .arg("validate")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
     (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
 }
 
 #[test]
 fn binary_bytes_are_located() {
     let repo = Repo::new(CONFIG);
-    repo.write("campaigns/bin.yaml", b"version: 1\nname: x\n\x00\x9f\x92\x96 zz\n");
+    repo.write(
+        "campaigns/bin.yaml",
+        b"version: 1\nname: x\n\x00\x9f\x92\x96 zz\n",
+    );
     let (code, out, err) = validate(&repo);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.starts_with("campaigns/bin.yaml:3:2: error: file is not valid UTF-8 text (binary data?)"), "{out}");
+    assert!(
+        out.starts_with(
+            "campaigns/bin.yaml:3:2: error: file is not valid UTF-8 text (binary data?)"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -34,32 +47,56 @@ fn a_huge_file_is_refused() {
     repo.write("campaigns/big.yaml", big);
     let (code, out, _) = validate(&repo);
     assert_eq!(code, 1);
-    assert!(out.starts_with("campaigns/big.yaml:1:1: error: file is larger than 1048576 bytes (1 MiB)"), "{out}");
+    assert!(
+        out.starts_with("campaigns/big.yaml:1:1: error: file is larger than 1048576 bytes (1 MiB)"),
+        "{out}"
+    );
 }
 
 #[test]
 fn deep_nesting_and_alias_bombs_do_not_hang() {
     let repo = Repo::new(CONFIG);
-    repo.write("campaigns/deep.yaml", format!("a: {}{}\n", "[".repeat(50_000), "]".repeat(50_000)));
+    repo.write(
+        "campaigns/deep.yaml",
+        format!("a: {}{}\n", "[".repeat(50_000), "]".repeat(50_000)),
+    );
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
-        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
     }
     repo.write("campaigns/bomb.yaml", bomb);
     let (code, out, _) = validate(&repo);
     assert_eq!(code, 1);
-    assert!(out.contains("campaigns/bomb.yaml:") && out.contains("aliases expand to more than 100000 nodes"), "{out}");
+    assert!(
+        out.contains("campaigns/bomb.yaml:")
+            && out.contains("aliases expand to more than 100000 nodes"),
+        "{out}"
+    );
     assert!(out.contains("campaigns/deep.yaml:1:"), "{out}");
 }
 
 #[test]
 fn missing_crier_yaml_names_the_path_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
-    let o = assert_cmd::Command::cargo_bin("crier").unwrap().current_dir(dir.path()).arg("validate").output().unwrap();
+    let o = assert_cmd::Command::cargo_bin("crier")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("validate")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.starts_with("crier.yaml:1:1: error: cannot read file: no such file or directory"), "{out}");
-    assert!(out.contains("hint: run `crier init` to create one, or pass --config PATH"), "{out}");
+    assert!(
+        out.starts_with("crier.yaml:1:1: error: cannot read file: no such file or directory"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: run `crier init` to create one, or pass --config PATH"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -67,20 +104,33 @@ fn invalid_crier_yaml_is_located() {
     let repo = Repo::new("project: t\napps: [oops\n");
     let (code, out, _) = validate(&repo);
     assert_eq!(code, 1);
-    assert!(out.starts_with("crier.yaml:3:1: error: invalid YAML:"), "{out}");
-    let repo = Repo::new("apps:\n  prod: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\n");
+    assert!(
+        out.starts_with("crier.yaml:3:1: error: invalid YAML:"),
+        "{out}"
+    );
+    let repo =
+        Repo::new("apps:\n  prod: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\n");
     let (code, out, _) = validate(&repo);
     assert_eq!(code, 1);
-    assert!(out.starts_with("crier.yaml:1:1: error: missing required key `project` in (top level)"), "{out}");
+    assert!(
+        out.starts_with("crier.yaml:1:1: error: missing required key `project` in (top level)"),
+        "{out}"
+    );
 }
 
 #[test]
 fn unreadable_campaigns_folder_is_reported() {
-    let repo = Repo::new(&CONFIG.replace("attributes: [level, city]\n", "attributes: [level, city]\ncampaigns: notadir\n"));
+    let repo = Repo::new(&CONFIG.replace(
+        "attributes: [level, city]\n",
+        "attributes: [level, city]\ncampaigns: notadir\n",
+    ));
     repo.write("notadir", "just a file");
     let (code, out, _) = validate(&repo);
     assert_eq!(code, 1);
-    assert!(out.starts_with("notadir:1:1: error: cannot read directory:"), "{out}");
+    assert!(
+        out.starts_with("notadir:1:1: error: cannot read directory:"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -27,7 +27,10 @@ fn expectations(files: &[PathBuf]) -> Vec<String> {
 
 fn run_case(case: &Path) -> Result<(), String> {
     let files: Vec<PathBuf> = if case.is_dir() {
-        let mut f: Vec<_> = std::fs::read_dir(case).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut f: Vec<_> = std::fs::read_dir(case)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         f.sort();
         f
     } else {
@@ -35,9 +38,17 @@ fn run_case(case: &Path) -> Result<(), String> {
     };
     let repo = tempfile::tempdir().unwrap();
     std::fs::create_dir(repo.path().join("campaigns")).unwrap();
-    std::fs::copy(cases_dir().join("crier.yaml"), repo.path().join("crier.yaml")).unwrap();
+    std::fs::copy(
+        cases_dir().join("crier.yaml"),
+        repo.path().join("crier.yaml"),
+    )
+    .unwrap();
     for f in &files {
-        std::fs::copy(f, repo.path().join("campaigns").join(f.file_name().unwrap())).unwrap();
+        std::fs::copy(
+            f,
+            repo.path().join("campaigns").join(f.file_name().unwrap()),
+        )
+        .unwrap();
     }
     let out = assert_cmd::Command::cargo_bin("crier")
         .unwrap()
@@ -46,13 +57,26 @@ fn run_case(case: &Path) -> Result<(), String> {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
     let mut got: Vec<String> = report["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| format!("{}:{}:{}: {}: {}", d["file"].as_str().unwrap(), d["line"], d["column"], d["severity"].as_str().unwrap(), d["message"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}: {}",
+                d["file"].as_str().unwrap(),
+                d["line"],
+                d["column"],
+                d["severity"].as_str().unwrap(),
+                d["message"].as_str().unwrap()
+            )
+        })
         .collect();
     got.sort();
     let expected = expectations(&files);
@@ -60,7 +84,11 @@ fn run_case(case: &Path) -> Result<(), String> {
     let code = out.status.code();
     let want_code = if has_errors { 1 } else { 0 };
     if got != expected || code != Some(want_code) {
-        return Err(format!("exit {code:?} (want {want_code})\n  got:\n    {}\n  expected:\n    {}", got.join("\n    "), expected.join("\n    ")));
+        return Err(format!(
+            "exit {code:?} (want {want_code})\n  got:\n    {}\n  expected:\n    {}",
+            got.join("\n    "),
+            expected.join("\n    ")
+        ));
     }
     Ok(())
 }
@@ -76,7 +104,17 @@ fn every_validate_case() {
     assert!(cases.len() > 20, "the case folder is missing cases");
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|c| run_case(c).err().map(|e| format!("{}: {e}", c.file_name().unwrap().to_string_lossy())))
+        .filter_map(|c| {
+            run_case(c)
+                .err()
+                .map(|e| format!("{}: {e}", c.file_name().unwrap().to_string_lossy()))
+        })
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -1,5 +1,5 @@
 //! The provider's API: UserSig, wire types, error classes and the HTTP client.
 
-pub mod usersig;
 pub mod client;
 pub mod errors;
+pub mod usersig;

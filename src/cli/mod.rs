@@ -87,7 +87,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -95,7 +96,12 @@ pub fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) => {
             let mut err = anstream::stderr();
-            let _ = writeln!(err, "{} {}", output::error_label(), crate::secrets::redact_usersig(&format!("{e:#}")));
+            let _ = writeln!(
+                err,
+                "{} {}",
+                output::error_label(),
+                crate::secrets::redact_usersig(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }
@@ -107,7 +113,11 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Validate(args) => validate::validate(&env, &args),
         Command::Render(args) => validate::render(&env, &args),
         Command::Schema(args) => {
-            let text = if args.config_schema { crate::schema::CONFIG_SCHEMA } else { crate::schema::CAMPAIGN_SCHEMA };
+            let text = if args.config_schema {
+                crate::schema::CONFIG_SCHEMA
+            } else {
+                crate::schema::CAMPAIGN_SCHEMA
+            };
             print!("{text}");
             Ok(Status::Done)
         }

@@ -59,13 +59,14 @@ pub struct Workspace {
 /// The configuration's diagnostics, already printed; the caller exits 1.
 pub fn load_workspace(env: &Env, extra: &[PathBuf], github: bool) -> Result<Workspace, Status> {
     let mut sources = Sources::default();
-    let (settings, config_warnings) = match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
-        Ok(ok) => ok,
-        Err(diags) => {
-            print_diagnostics(&diags, &sources, github);
-            return Err(Status::Failed);
-        }
-    };
+    let (settings, config_warnings) =
+        match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+            Ok(ok) => ok,
+            Err(diags) => {
+                print_diagnostics(&diags, &sources, github);
+                return Err(Status::Failed);
+            }
+        };
     let (mut files, mut diags) = load::discover(&settings.campaigns_dir, &env.cwd);
     let (given, given_diags) = load::expand_paths(extra, &env.cwd);
     diags.extend(given_diags);
@@ -77,7 +78,12 @@ pub fn load_workspace(env: &Env, extra: &[PathBuf], github: bool) -> Result<Work
     }
     let mut set = load::load_campaigns(&files, &env.cwd, &mut sources);
     set.diagnostics.extend(diags);
-    Ok(Workspace { settings, set, sources, config_warnings })
+    Ok(Workspace {
+        settings,
+        set,
+        sources,
+        config_warnings,
+    })
 }
 
 pub fn error_label() -> String {
@@ -160,33 +166,48 @@ pub fn init(env: &Env, dir: &Path) -> anyhow::Result<Status> {
     let files: [(&str, &str); 4] = [
         ("crier.yaml", EXAMPLE_CONFIG),
         ("campaigns/welcome-weekly.yaml", EXAMPLE_CAMPAIGN),
-        ("schema/campaign.schema.json", crate::schema::CAMPAIGN_SCHEMA),
+        (
+            "schema/campaign.schema.json",
+            crate::schema::CAMPAIGN_SCHEMA,
+        ),
         ("schema/crier.schema.json", crate::schema::CONFIG_SCHEMA),
     ];
     for (name, _) in &files {
         let path = root.join(name);
-        anyhow::ensure!(!path.exists(), "{} already exists; crier init never overwrites a file", path.display());
+        anyhow::ensure!(
+            !path.exists(),
+            "{} already exists; crier init never overwrites a file",
+            path.display()
+        );
     }
     let mut out = anstream::stdout();
     for (name, text) in files {
         let path = root.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let _ = writeln!(out, "created {name}");
     }
     let gitignore = root.join(".gitignore");
     let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
-    if !existing.lines().any(|l| l.trim() == ".crier/" || l.trim() == ".crier") {
+    if !existing
+        .lines()
+        .any(|l| l.trim() == ".crier/" || l.trim() == ".crier")
+    {
         let mut text = existing;
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
         text.push_str(".crier/\n");
-        std::fs::write(&gitignore, text).with_context(|| format!("cannot write {}", gitignore.display()))?;
+        std::fs::write(&gitignore, text)
+            .with_context(|| format!("cannot write {}", gitignore.display()))?;
         let _ = writeln!(out, "added .crier/ to .gitignore");
     }
-    let _ = writeln!(out, "next: export CRIER_PROD_SECRET_KEY, edit crier.yaml, then run `crier validate`");
+    let _ = writeln!(
+        out,
+        "next: export CRIER_PROD_SECRET_KEY, edit crier.yaml, then run `crier validate`"
+    );
     Ok(Status::Done)
 }

@@ -58,18 +58,29 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
         Ok(ws) => ws,
         Err(status) => return Ok(status),
     };
-    let outcome: Outcome<'_> = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let outcome: Outcome<'_> =
+        crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
     let mut diags: Vec<Diagnostic> = ws.config_warnings.clone();
     diags.extend(ws.set.diagnostics.iter().cloned());
     diags.extend(outcome.diagnostics);
     if !args.paths.is_empty() {
-        let scope: Vec<PathBuf> = args.paths.iter().map(|p| std::path::absolute(env.cwd.join(p)).unwrap_or_else(|_| p.clone())).collect();
+        let scope: Vec<PathBuf> = args
+            .paths
+            .iter()
+            .map(|p| std::path::absolute(env.cwd.join(p)).unwrap_or_else(|_| p.clone()))
+            .collect();
         // Diagnostics about campaign files outside the given paths are left out; everything else
         // (crier.yaml, unreadable folders) is always shown.
-        let campaign_files: std::collections::HashSet<&std::path::Path> =
-            ws.set.names.iter().map(|(_, f, _)| f.as_ref()).chain(ws.set.campaigns.iter().map(|c| c.file.as_ref())).collect();
+        let campaign_files: std::collections::HashSet<&std::path::Path> = ws
+            .set
+            .names
+            .iter()
+            .map(|(_, f, _)| f.as_ref())
+            .chain(ws.set.campaigns.iter().map(|c| c.file.as_ref()))
+            .collect();
         diags.retain(|d| {
-            let abs = std::path::absolute(env.cwd.join(&d.file)).unwrap_or_else(|_| d.file.to_path_buf());
+            let abs =
+                std::path::absolute(env.cwd.join(&d.file)).unwrap_or_else(|_| d.file.to_path_buf());
             scope.iter().any(|s| abs.starts_with(s)) || !campaign_files.contains(d.file.as_ref())
         });
     }
@@ -100,8 +111,16 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
         ValidateFormat::Human | ValidateFormat::Github => {
             print_diagnostics(&diags, &ws.sources, github);
             let summary = if errors == 0 {
-                let w = if warnings == 0 { String::new() } else { format!(", {warnings} warning{}", plural(warnings)) };
-                format!("ok: {} campaign{} valid{w}", outcome.checked.len(), plural(outcome.checked.len()))
+                let w = if warnings == 0 {
+                    String::new()
+                } else {
+                    format!(", {warnings} warning{}", plural(warnings))
+                };
+                format!(
+                    "ok: {} campaign{} valid{w}",
+                    outcome.checked.len(),
+                    plural(outcome.checked.len())
+                )
             } else {
                 format!(
                     "{errors} error{}, {warnings} warning{} in {files} campaign file{}",
@@ -115,7 +134,11 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
             }
         }
     }
-    Ok(if errors == 0 { Status::Done } else { Status::Failed })
+    Ok(if errors == 0 {
+        Status::Done
+    } else {
+        Status::Failed
+    })
 }
 
 fn plural(n: usize) -> &'static str {
@@ -137,36 +160,84 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             .diagnostics
             .iter()
             .chain(&ws.set.diagnostics)
-            .filter(|d| d.is_error() && ws.set.names.iter().any(|(n, f, _)| n == &args.name && *f == d.file))
+            .filter(|d| {
+                d.is_error()
+                    && ws
+                        .set
+                        .names
+                        .iter()
+                        .any(|(n, f, _)| n == &args.name && *f == d.file)
+            })
             .cloned()
             .collect();
         if own.is_empty() {
             let known: Vec<&str> = ws.set.names.iter().map(|(n, _, _)| n.as_str()).collect();
-            anyhow::bail!("no campaign named `{}` (campaigns: {})", args.name, known.join(", "));
+            anyhow::bail!(
+                "no campaign named `{}` (campaigns: {})",
+                args.name,
+                known.join(", ")
+            );
         }
         print_diagnostics(&own, &ws.sources, false);
-        anyhow::bail!("campaign `{}` is not valid; fix the errors above", args.name);
+        anyhow::bail!(
+            "campaign `{}` is not valid; fix the errors above",
+            args.name
+        );
     };
     let at = match &args.at {
-        Some(text) => crate::schedule::parse_time(text, ws.settings.defaults.timezone).context("--at")?.at,
+        Some(text) => {
+            crate::schedule::parse_time(text, ws.settings.defaults.timezone)
+                .context("--at")?
+                .at
+        }
         None => env.clock.now(),
     };
     let occurrence = checked.schedule.first_at_or_after(at).with_context(|| {
-        format!("campaign `{}` has no occurrence at or after {}", args.name, at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        format!(
+            "campaign `{}` has no occurrence at or after {}",
+            args.name,
+            at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
     })?;
     let key = checked.key(&ws.settings.project, occurrence.at);
-    let ctx = Context { campaign: checked.name().to_owned(), app: checked.app.name.clone(), local: occurrence.local };
-    let rendered = crate::render::render(&Renderer::new(), checked.campaign, &ctx, key.base_msg_random())
-        .map_err(|e| anyhow::anyhow!("rendering failed: {}", e.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))?;
+    let ctx = Context {
+        campaign: checked.name().to_owned(),
+        app: checked.app.name.clone(),
+        local: occurrence.local,
+    };
+    let rendered = crate::render::render(
+        &Renderer::new(),
+        checked.campaign,
+        &ctx,
+        key.base_msg_random(),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "rendering failed: {}",
+            e.iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
     let url = crate::api::client::display_url(checked.app, PUSH_PATH);
     let mut out = anstream::stdout();
     match args.format {
         DataFormat::Human => {
-            writeln!(out, "# {} at {} ({})", checked.name(), occurrence.local.to_rfc3339_opts(SecondsFormat::Secs, false), occurrence.local.format("%Z"))?;
+            writeln!(
+                out,
+                "# {} at {} ({})",
+                checked.name(),
+                occurrence.local.to_rfc3339_opts(SecondsFormat::Secs, false),
+                occurrence.local.format("%Z")
+            )?;
             if let Some(note) = occurrence.dst {
                 writeln!(out, "# note: {note}")?;
             }
-            writeln!(out, "# the real UserSig and a fresh random are added when the request is sent")?;
+            writeln!(
+                out,
+                "# the real UserSig and a fresh random are added when the request is sent"
+            )?;
             writeln!(out, "POST {url}")?;
             writeln!(out, "{}", rendered.body)?;
         }

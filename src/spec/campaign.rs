@@ -32,6 +32,85 @@ impl From<DurationText> for String {
     }
 }
 
+/// An integer within `MIN..=MAX` (the schema's `minimum`/`maximum`/0-1 flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Bounded<const MIN: i64, const MAX: i64>(pub i64);
+
+impl<const MIN: i64, const MAX: i64> TryFrom<i64> for Bounded<MIN, MAX> {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(format!("{v} is outside {MIN}..={MAX}"))
+        }
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> From<Bounded<MIN, MAX>> for i64 {
+    fn from(b: Bounded<MIN, MAX>) -> Self {
+        b.0
+    }
+}
+
+/// A 0/1 flag of the API.
+pub type Flag = Bounded<0, 1>;
+
+/// A string that must be one of the listed values (the schema's `enum`).
+macro_rules! str_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant,)*
+        }
+    };
+}
+
+str_enum!(
+    /// HuaWeiImportance / HonorImportance.
+    Importance { Low => "LOW", Normal => "NORMAL" }
+);
+str_enum!(
+    /// GooglePriority.
+    GooglePriority { Normal => "normal", High => "high" }
+);
+str_enum!(
+    /// VIVONotifyType.
+    VivoNotifyType { One => "1", Two => "2", Three => "3", Four => "4" }
+);
+str_enum!(
+    /// ApnsInfo.InterruptionLevel.
+    InterruptionLevel { Active => "active", Critical => "critical", Passive => "passive", TimeSensitive => "time-sensitive" }
+);
+str_enum!(
+    /// LiveActivity.Event.
+    LiveActivityEvent { Update => "update", End => "end" }
+);
+
+/// OPPONotifyLevel: 1, 2 or 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct OppoNotifyLevel(pub u8);
+
+impl TryFrom<u8> for OppoNotifyLevel {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        if matches!(v, 1 | 2 | 16) {
+            Ok(Self(v))
+        } else {
+            Err(format!("{v} is not 1, 2 or 16"))
+        }
+    }
+}
+
+impl From<OppoNotifyLevel> for u8 {
+    fn from(v: OppoNotifyLevel) -> Self {
+        v.0
+    }
+}
+
 /// `version: 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
@@ -363,11 +442,36 @@ pub struct CustomElem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawLocation")]
 pub struct LocationElem {
     pub desc: String,
     pub latitude: f64,
     pub longitude: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocation {
+    desc: String,
+    latitude: f64,
+    longitude: f64,
+}
+
+impl TryFrom<RawLocation> for LocationElem {
+    type Error = &'static str;
+    fn try_from(r: RawLocation) -> Result<Self, Self::Error> {
+        if !(-90.0..=90.0).contains(&r.latitude) {
+            return Err("latitude must be between -90 and 90");
+        }
+        if !(-180.0..=180.0).contains(&r.longitude) {
+            return Err("longitude must be between -180 and 180");
+        }
+        Ok(Self {
+            desc: r.desc,
+            latitude: r.latitude,
+            longitude: r.longitude,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -514,9 +618,9 @@ pub struct OfflinePush {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext: Option<Ext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub badge_add_num: Option<u32>,
+    pub badge_add_num: Option<Bounded<1, 99>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub badge_set_num: Option<u32>,
+    pub badge_set_num: Option<Bounded<0, 999>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub android: Option<AndroidInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -547,43 +651,43 @@ api_struct!(
     /// OfflinePushInfo.AndroidInfo.
     AndroidInfo {
         sound: String => "Sound",
-        push_style: u8 => "PushStyle",
+        push_style: Flag => "PushStyle",
         xiaomi_channel_id: String => "XiaoMiChannelID",
         oppo_channel_id: String => "OPPOChannelID",
         oppo_category: String => "OPPOCategory",
         oppo_private_msg_template_id: String => "OPPOPrivateMsgTemplateId",
         oppo_private_title_parameters: IndexMap<String, String> => "OPPOPrivateTitleParameters",
         oppo_private_content_parameters: IndexMap<String, String> => "OPPOPrivateContentParameters",
-        oppo_notify_level: u8 => "OPPONotifyLevel",
-        vivo_classification: u8 => "VIVOClassification",
+        oppo_notify_level: OppoNotifyLevel => "OPPONotifyLevel",
+        vivo_classification: Flag => "VIVOClassification",
         vivo_category: String => "VIVOCategory",
-        vivo_notify_type: String => "VIVONotifyType",
-        huawei_importance: String => "HuaWeiImportance",
+        vivo_notify_type: VivoNotifyType => "VIVONotifyType",
+        huawei_importance: Importance => "HuaWeiImportance",
         huawei_category: String => "HuaWeiCategory",
         huawei_image: String => "HuaWeiImage",
         huawei_channel_id: String => "HuaWeiChannelID",
         honor_image: String => "HonorImage",
-        honor_importance: String => "HonorImportance",
+        honor_importance: Importance => "HonorImportance",
         google_image: String => "GoogleImage",
-        google_priority: String => "GooglePriority",
+        google_priority: GooglePriority => "GooglePriority",
         google_channel_id: String => "GoogleChannelID",
-        meizu_notice_msg_type: u8 => "MeiZuNoticeMsgType",
-        ext_as_huawei_intent_param: u8 => "ExtAsHuaweiIntentParam",
+        meizu_notice_msg_type: Flag => "MeiZuNoticeMsgType",
+        ext_as_huawei_intent_param: Flag => "ExtAsHuaweiIntentParam",
     }
 );
 
 api_struct!(
     /// OfflinePushInfo.ApnsInfo.
     ApnsInfo {
-        badge_mode: u8 => "BadgeMode",
+        badge_mode: Flag => "BadgeMode",
         title: String => "Title",
         sub_title: String => "SubTitle",
         image: String => "Image",
-        mutable_content: u8 => "MutableContent",
+        mutable_content: Flag => "MutableContent",
         sound: String => "Sound",
-        interruption_level: String => "InterruptionLevel",
-        content_available: u8 => "ContentAvailable",
-        is_voip_push: u8 => "IsVoipPush",
+        interruption_level: InterruptionLevel => "InterruptionLevel",
+        content_available: Flag => "ContentAvailable",
+        is_voip_push: Flag => "IsVoipPush",
         live_activity: LiveActivity => "LiveActivity",
     }
 );
@@ -595,7 +699,7 @@ pub struct LiveActivity {
     #[serde(rename(serialize = "LaId"))]
     pub la_id: String,
     #[serde(rename(serialize = "Event"))]
-    pub event: String,
+    pub event: LiveActivityEvent,
     #[serde(rename(serialize = "ContentState"))]
     pub content_state: serde_json::Map<String, Value>,
     #[serde(
@@ -603,7 +707,7 @@ pub struct LiveActivity {
         rename(serialize = "DismissalDate"),
         skip_serializing_if = "Option::is_none"
     )]
-    pub dismissal_date: Option<i64>,
+    pub dismissal_date: Option<Bounded<0, { i64::MAX }>>,
 }
 
 api_struct!(
@@ -613,7 +717,7 @@ api_struct!(
         category: String => "Category",
         image: String => "Image",
         sound: String => "Sound",
-        sound_duration: u8 => "SoundDuration",
+        sound_duration: Bounded<1, 60> => "SoundDuration",
     }
 );
 

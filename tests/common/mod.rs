@@ -52,7 +52,9 @@ impl Repo {
 
     pub fn crier(&self) -> assert_cmd::Command {
         let mut c = assert_cmd::Command::cargo_bin("crier").unwrap();
-        c.current_dir(self.dir.path()).env("NO_COLOR", "1").env_remove("CRIER_NOW");
+        c.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("CRIER_NOW");
         c
     }
 }
