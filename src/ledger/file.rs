@@ -21,7 +21,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::fold::{LedgerSnapshot, check_transition};
 use super::jsonl;
 use super::lock::{self, LockGuard, LockHolder, LockState};
-use super::record::{OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind};
+use super::record::{
+    OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind,
+};
 use super::{Ledger, LedgerError, LedgerRead, LedgerWarning, LedgerWriter};
 use crate::clock::Clock;
 
@@ -33,8 +35,7 @@ pub const LOCK_FILE: &str = "ledger.lock";
 pub const TORN_FILE: &str = "ledger.jsonl.torn";
 
 /// The reason recorded for an intent found without an outcome under the lock.
-pub const NO_OUTCOME_REASON: &str =
-    "no outcome was recorded for this attempt: the process that wrote the intent ended before it could record one";
+pub const NO_OUTCOME_REASON: &str = "no outcome was recorded for this attempt: the process that wrote the intent ended before it could record one";
 
 /// The embedded ledger in one folder.
 #[derive(Debug, Clone)]
@@ -70,7 +71,10 @@ impl FileLedger {
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
-        move |source| LedgerError::Io { path: path.to_owned(), source }
+        move |source| LedgerError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     /// See [`Ledger::read`].
@@ -84,13 +88,23 @@ impl FileLedger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LedgerRead::default()),
             Err(e) => return Err(Self::io(&path)(e)),
         };
-        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse { path: path.clone(), source })?;
+        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         let warnings = parsed
             .torn
             .iter()
-            .map(|t| LedgerWarning::TornTailIgnored { path: path.clone(), offset: t.offset, bytes: t.bytes.len() as u64 })
+            .map(|t| LedgerWarning::TornTailIgnored {
+                path: path.clone(),
+                offset: t.offset,
+                bytes: t.bytes.len() as u64,
+            })
             .collect();
-        Ok(LedgerRead { snapshot: LedgerSnapshot::fold(&parsed.records), warnings })
+        Ok(LedgerRead {
+            snapshot: LedgerSnapshot::fold(&parsed.records),
+            warnings,
+        })
     }
 
     /// See [`Ledger::lock_state`].
@@ -105,7 +119,12 @@ impl FileLedger {
     ///
     /// # Errors
     /// A timeout naming the holder, I/O errors, an unreadable ledger.
-    pub fn lock_sync(&self, holder: &LockHolder, timeout: Duration, clock: &dyn Clock) -> Result<FileWriter, LedgerError> {
+    pub fn lock_sync(
+        &self,
+        holder: &LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<FileWriter, LedgerError> {
         std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let guard = lock::acquire(&self.lock_path(), holder, timeout)?;
         self.open_writer(guard, clock)
@@ -122,11 +141,16 @@ impl FileLedger {
             .map_err(Self::io(&path))?;
         if !existed {
             // Make the new file's directory entry durable too.
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(Self::io(&self.dir))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(Self::io(&self.dir))?;
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(Self::io(&path))?;
-        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse { path: path.clone(), source })?;
+        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         let now = clock.now();
         let mut warnings = Vec::new();
         let mut repair = None;
@@ -141,7 +165,11 @@ impl FileLedger {
                 bytes: len,
                 moved_to: self.torn_path(),
             });
-            repair = Some(RepairRecord { offset: torn.offset, bytes: len, moved_to: TORN_FILE.to_owned() });
+            repair = Some(RepairRecord {
+                offset: torn.offset,
+                bytes: len,
+                moved_to: TORN_FILE.to_owned(),
+            });
         }
         let mut writer = FileWriter {
             _guard: guard,
@@ -166,13 +194,18 @@ impl FileLedger {
                 let record = OccurrenceRecord {
                     key: o.key.clone(),
                     app: o.app.clone(),
-                    state: OccurrenceState::InDoubt { reason: NO_OUTCOME_REASON.to_owned() },
+                    state: OccurrenceState::InDoubt {
+                        reason: NO_OUTCOME_REASON.to_owned(),
+                    },
                 };
                 (record, o.last_seq)
             })
             .collect();
         for (record, intent_seq) in dangling {
-            warnings.push(LedgerWarning::IntentWithoutOutcome { id: record.key.id(), intent_seq });
+            warnings.push(LedgerWarning::IntentWithoutOutcome {
+                id: record.key.id(),
+                intent_seq,
+            });
             writer.append_sync(now, RecordBody::Occurrence(record))?;
         }
         writer.warnings = warnings;
@@ -191,7 +224,11 @@ impl FileLedger {
         });
         let mut line = entry.to_string();
         line.push('\n');
-        let mut out = OpenOptions::new().append(true).create(true).open(&path).map_err(Self::io(&path))?;
+        let mut out = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
         out.write_all(line.as_bytes()).map_err(Self::io(&path))?;
         out.sync_data().map_err(Self::io(&path))
     }
@@ -214,22 +251,46 @@ impl FileWriter {
     /// # Errors
     /// A refused transition, a record carrying a UserSig, I/O errors (after which the writer
     /// refuses further appends: the file may end in a torn line that the next lock repairs).
-    pub fn append_sync(&mut self, at: DateTime<Utc>, body: RecordBody) -> Result<Record, LedgerError> {
+    pub fn append_sync(
+        &mut self,
+        at: DateTime<Utc>,
+        body: RecordBody,
+    ) -> Result<Record, LedgerError> {
         if self.poisoned {
-            return Err(LedgerError::Poisoned { path: self.path.clone() });
+            return Err(LedgerError::Poisoned {
+                path: self.path.clone(),
+            });
         }
         if let RecordBody::Occurrence(occ) = &body {
-            check_transition(self.snapshot.occurrence(&occ.key), &occ.key.id(), &occ.state)?;
+            check_transition(
+                self.snapshot.occurrence(&occ.key),
+                &occ.key.id(),
+                &occ.state,
+            )?;
         }
-        let record = Record { v: SCHEMA_VERSION, seq: self.snapshot.seq + 1, at: at.trunc_subsecs(3), body };
+        let record = Record {
+            v: SCHEMA_VERSION,
+            seq: self.snapshot.seq + 1,
+            at: at.trunc_subsecs(3),
+            body,
+        };
         let line = jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
         let text = String::from_utf8_lossy(&line);
         if crate::secrets::redact_usersig(&text) != text {
-            return Err(LedgerError::SecretInRecord { what: format!("record {} of kind {}", record.seq, kind_name(&record.body)) });
+            return Err(LedgerError::SecretInRecord {
+                what: format!("record {} of kind {}", record.seq, kind_name(&record.body)),
+            });
         }
-        if let Err(source) = self.file.write_all(&line).and_then(|()| self.file.sync_data()) {
+        if let Err(source) = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+        {
             self.poisoned = true;
-            return Err(LedgerError::Io { path: self.path.clone(), source });
+            return Err(LedgerError::Io {
+                path: self.path.clone(),
+                source,
+            });
         }
         self.snapshot.apply(&record);
         Ok(record)
@@ -279,12 +340,18 @@ impl Ledger for FileLedger {
         self.lock_state_sync()
     }
 
-    async fn lock(&self, holder: LockHolder, timeout: Duration, clock: &dyn Clock) -> Result<FileWriter, LedgerError> {
+    async fn lock(
+        &self,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<FileWriter, LedgerError> {
         std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let lock_path = self.lock_path();
-        let guard = tokio::task::spawn_blocking(move || lock::acquire(&lock_path, &holder, timeout))
-            .await
-            .map_err(|e| LedgerError::Backend(format!("lock waiter failed: {e}")))??;
+        let guard =
+            tokio::task::spawn_blocking(move || lock::acquire(&lock_path, &holder, timeout))
+                .await
+                .map_err(|e| LedgerError::Backend(format!("lock waiter failed: {e}")))??;
         self.open_writer(guard, clock)
     }
 }

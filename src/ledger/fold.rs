@@ -133,47 +133,72 @@ impl LedgerSnapshot {
             RecordBody::Occurrence(occ) => self.apply_occurrence(record.seq, record.at, occ),
             RecordBody::Snapshot(snap) => self.apply_snapshot(record.seq, record.at, snap),
             RecordBody::TestSend(test) => {
-                self.test_sends.push(Stamped { seq: record.seq, at: record.at, value: test.clone() });
+                self.test_sends.push(Stamped {
+                    seq: record.seq,
+                    at: record.at,
+                    value: test.clone(),
+                });
             }
             RecordBody::Repair(repair) => {
-                self.repairs.push(Stamped { seq: record.seq, at: record.at, value: repair.clone() });
+                self.repairs.push(Stamped {
+                    seq: record.seq,
+                    at: record.at,
+                    value: repair.clone(),
+                });
             }
         }
     }
 
     fn apply_occurrence(&mut self, seq: u64, at: DateTime<Utc>, occ: &OccurrenceRecord) {
         let id = occ.key.id();
-        let view = self.occurrences.entry(id.clone()).or_insert_with(|| OccurrenceView {
-            id: id.clone(),
-            key: occ.key.clone(),
-            app: occ.app.clone(),
-            state: occ.state.clone(),
-            msg_random: None,
-            content_hash: None,
-            task_id: None,
-            attempts: 0,
-            last_seq: seq,
-            history: Vec::new(),
-        });
+        let view = self
+            .occurrences
+            .entry(id.clone())
+            .or_insert_with(|| OccurrenceView {
+                id: id.clone(),
+                key: occ.key.clone(),
+                app: occ.app.clone(),
+                state: occ.state.clone(),
+                msg_random: None,
+                content_hash: None,
+                task_id: None,
+                attempts: 0,
+                last_seq: seq,
+                history: Vec::new(),
+            });
         view.app.clone_from(&occ.app);
         view.state = occ.state.clone();
         view.last_seq = seq;
-        view.history.push(Stamped { seq, at, value: occ.state.clone() });
+        view.history.push(Stamped {
+            seq,
+            at,
+            value: occ.state.clone(),
+        });
         match &occ.state {
-            OccurrenceState::Intent { msg_random, content_hash, .. } => {
+            OccurrenceState::Intent {
+                msg_random,
+                content_hash,
+                ..
+            } => {
                 view.msg_random = Some(*msg_random);
                 view.content_hash = Some(content_hash.clone());
                 view.attempts += 1;
-                self.msg_randoms.entry(occ.key.sdkappid).or_default().push(MsgRandomUse {
-                    value: *msg_random,
-                    occurrence: id,
-                    at,
-                });
+                self.msg_randoms
+                    .entry(occ.key.sdkappid)
+                    .or_default()
+                    .push(MsgRandomUse {
+                        value: *msg_random,
+                        occurrence: id,
+                        at,
+                    });
             }
             OccurrenceState::Sent { task_id } | OccurrenceState::Recalled { task_id, .. } => {
                 view.task_id = Some(task_id.clone());
             }
-            OccurrenceState::ResolvedSent { task_id: Some(task_id), .. } => {
+            OccurrenceState::ResolvedSent {
+                task_id: Some(task_id),
+                ..
+            } => {
                 view.task_id = Some(task_id.clone());
             }
             _ => {}
@@ -186,13 +211,21 @@ impl LedgerSnapshot {
             .campaigns
             .keys()
             .map(|name| {
-                let since = previous.and_then(|p| p.first_applied.get(name)).copied().unwrap_or(at);
+                let since = previous
+                    .and_then(|p| p.first_applied.get(name))
+                    .copied()
+                    .unwrap_or(at);
                 (name.clone(), since)
             })
             .collect();
         self.applied.insert(
             snap.project.clone(),
-            AppliedSnapshot { seq, at, snapshot: snap.clone(), first_applied },
+            AppliedSnapshot {
+                seq,
+                at,
+                snapshot: snap.clone(),
+                first_applied,
+            },
         );
     }
 
@@ -215,25 +248,31 @@ impl LedgerSnapshot {
 
     /// The pushes of one app the provider accepted, with the time the acceptance was recorded
     /// (`sent`), or for `resolved_sent` the time of its last intent; for quota accounting.
-    pub fn accepted_pushes(&self, sdkappid: u64) -> impl Iterator<Item = (&OccurrenceView, DateTime<Utc>)> {
-        self.occurrences.values().filter(move |o| o.key.sdkappid == sdkappid).filter_map(|o| {
-            let sent_at = o.history.iter().rev().find_map(|h| match h.value {
-                OccurrenceState::Sent { .. } => Some(h.at),
-                _ => None,
-            });
-            let intent_at = || {
-                o.history.iter().rev().find_map(|h| match h.value {
-                    OccurrenceState::Intent { .. } => Some(h.at),
+    pub fn accepted_pushes(
+        &self,
+        sdkappid: u64,
+    ) -> impl Iterator<Item = (&OccurrenceView, DateTime<Utc>)> {
+        self.occurrences
+            .values()
+            .filter(move |o| o.key.sdkappid == sdkappid)
+            .filter_map(|o| {
+                let sent_at = o.history.iter().rev().find_map(|h| match h.value {
+                    OccurrenceState::Sent { .. } => Some(h.at),
                     _ => None,
-                })
-            };
-            match o.kind() {
-                StateKind::Sent | StateKind::Recalled => sent_at.or_else(intent_at),
-                StateKind::ResolvedSent => intent_at().or(sent_at),
-                _ => None,
-            }
-            .map(|at| (o, at))
-        })
+                });
+                let intent_at = || {
+                    o.history.iter().rev().find_map(|h| match h.value {
+                        OccurrenceState::Intent { .. } => Some(h.at),
+                        _ => None,
+                    })
+                };
+                match o.kind() {
+                    StateKind::Sent | StateKind::Recalled => sent_at.or_else(intent_at),
+                    StateKind::ResolvedSent => intent_at().or(sent_at),
+                    _ => None,
+                }
+                .map(|at| (o, at))
+            })
     }
 }
 
@@ -241,8 +280,14 @@ impl LedgerSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("{id}: cannot record `{to}` after `{}`", from.map_or("nothing", StateKind::name))]
-    NotAllowed { id: String, from: Option<StateKind>, to: StateKind },
-    #[error("{id}: the intent uses MsgRandom {got} but the occurrence already used {recorded}; a retry must reuse it")]
+    NotAllowed {
+        id: String,
+        from: Option<StateKind>,
+        to: StateKind,
+    },
+    #[error(
+        "{id}: the intent uses MsgRandom {got} but the occurrence already used {recorded}; a retry must reuse it"
+    )]
     MsgRandomChanged { id: String, recorded: u32, got: u32 },
     #[error("{id}: attempt {got} does not follow attempt {recorded}")]
     AttemptOutOfOrder { id: String, recorded: u32, got: u32 },
@@ -264,34 +309,70 @@ pub enum TransitionError {
 ///
 /// # Errors
 /// [`TransitionError`] when `next` may not follow the occurrence's latest state.
-pub fn check_transition(current: Option<&OccurrenceView>, id: &str, next: &OccurrenceState) -> Result<(), TransitionError> {
+pub fn check_transition(
+    current: Option<&OccurrenceView>,
+    id: &str,
+    next: &OccurrenceState,
+) -> Result<(), TransitionError> {
     use StateKind as K;
     let from = current.map(OccurrenceView::kind);
     let to = next.kind();
     let allowed = match to {
-        K::Intent => matches!(from, None | Some(K::Intent | K::InDoubt | K::Deferred | K::ResolvedNotSent)),
+        K::Intent => matches!(
+            from,
+            None | Some(K::Intent | K::InDoubt | K::Deferred | K::ResolvedNotSent)
+        ),
         K::Sent | K::Failed | K::InDoubt => from == Some(K::Intent),
-        K::Deferred => matches!(from, None | Some(K::Intent | K::Deferred | K::ResolvedNotSent)),
+        K::Deferred => matches!(
+            from,
+            None | Some(K::Intent | K::Deferred | K::ResolvedNotSent)
+        ),
         K::Missed | K::Skipped => matches!(from, None | Some(K::Deferred | K::ResolvedNotSent)),
-        K::ResolvedSent | K::ResolvedNotSent => matches!(from, Some(K::InDoubt | K::Failed | K::Intent)),
+        K::ResolvedSent | K::ResolvedNotSent => {
+            matches!(from, Some(K::InDoubt | K::Failed | K::Intent))
+        }
         K::Recalled => matches!(from, Some(K::Sent | K::ResolvedSent)),
     };
     if !allowed {
-        return Err(TransitionError::NotAllowed { id: id.to_owned(), from, to });
+        return Err(TransitionError::NotAllowed {
+            id: id.to_owned(),
+            from,
+            to,
+        });
     }
-    if let (Some(view), OccurrenceState::Intent { msg_random, attempt, .. }) = (current, next) {
+    if let (
+        Some(view),
+        OccurrenceState::Intent {
+            msg_random,
+            attempt,
+            ..
+        },
+    ) = (current, next)
+    {
         if let Some(recorded) = view.msg_random
             && recorded != *msg_random
         {
-            return Err(TransitionError::MsgRandomChanged { id: id.to_owned(), recorded, got: *msg_random });
+            return Err(TransitionError::MsgRandomChanged {
+                id: id.to_owned(),
+                recorded,
+                got: *msg_random,
+            });
         }
         if *attempt != view.attempts + 1 {
-            return Err(TransitionError::AttemptOutOfOrder { id: id.to_owned(), recorded: view.attempts, got: *attempt });
+            return Err(TransitionError::AttemptOutOfOrder {
+                id: id.to_owned(),
+                recorded: view.attempts,
+                got: *attempt,
+            });
         }
     } else if let (None, OccurrenceState::Intent { attempt, .. }) = (current, next)
         && *attempt != 1
     {
-        return Err(TransitionError::AttemptOutOfOrder { id: id.to_owned(), recorded: 0, got: *attempt });
+        return Err(TransitionError::AttemptOutOfOrder {
+            id: id.to_owned(),
+            recorded: 0,
+            got: *attempt,
+        });
     }
     Ok(())
 }
@@ -331,20 +412,35 @@ mod tests {
             v: SCHEMA_VERSION,
             seq,
             at: at(t),
-            body: RecordBody::Occurrence(OccurrenceRecord { key: key(campaign), app: "prod".into(), state }),
+            body: RecordBody::Occurrence(OccurrenceRecord {
+                key: key(campaign),
+                app: "prod".into(),
+                state,
+            }),
         }
     }
 
     fn snapshot(seq: u64, t: &str, names: &[&str]) -> Record {
         let campaigns: IndexMap<_, _> = names
             .iter()
-            .map(|n| ((*n).to_owned(), CampaignSnapshot { hash: format!("sha256:{n}"), campaign: serde_json::json!({"name": n}) }))
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    CampaignSnapshot {
+                        hash: format!("sha256:{n}"),
+                        campaign: serde_json::json!({"name": n}),
+                    },
+                )
+            })
             .collect();
         Record {
             v: SCHEMA_VERSION,
             seq,
             at: at(t),
-            body: RecordBody::Snapshot(SnapshotRecord { project: "shop".into(), campaigns }),
+            body: RecordBody::Snapshot(SnapshotRecord {
+                project: "shop".into(),
+                campaigns,
+            }),
         }
     }
 
@@ -358,9 +454,21 @@ mod tests {
     #[test]
     fn intent_then_sent_keeps_history_msg_random_and_task_id() {
         let records = [
-            Record { v: 1, seq: 1, at: at("01:00:00"), body: RecordBody::header() },
+            Record {
+                v: 1,
+                seq: 1,
+                at: at("01:00:00"),
+                body: RecordBody::header(),
+            },
             occ(2, "02:00:01", "sale", intent(77, 1)),
-            occ(3, "02:00:02", "sale", OccurrenceState::Sent { task_id: "task-1".into() }),
+            occ(
+                3,
+                "02:00:02",
+                "sale",
+                OccurrenceState::Sent {
+                    task_id: "task-1".into(),
+                },
+            ),
         ];
         let s = LedgerSnapshot::fold(&records);
         assert_eq!(s.seq, 3);
@@ -373,37 +481,98 @@ mod tests {
         assert_eq!(v.history.iter().map(|h| h.seq).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(v.request(), Some(&serde_json::json!({"MsgRandom": 77})));
         assert!(!v.needs_decision());
-        assert_eq!(s.msg_randoms_of(1_400_000_000), [MsgRandomUse { value: 77, occurrence: key("sale").id(), at: at("02:00:01") }]);
-        assert_eq!(s.accepted_pushes(1_400_000_000).map(|(_, t)| t).collect::<Vec<_>>(), [at("02:00:02")]);
+        assert_eq!(
+            s.msg_randoms_of(1_400_000_000),
+            [MsgRandomUse {
+                value: 77,
+                occurrence: key("sale").id(),
+                at: at("02:00:01")
+            }]
+        );
+        assert_eq!(
+            s.accepted_pushes(1_400_000_000)
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
+            [at("02:00:02")]
+        );
     }
 
     #[test]
     fn failed_in_doubt_and_dangling_intent_states() {
         let records = [
             occ(1, "02:00:01", "a", intent(1, 1)),
-            occ(2, "02:00:02", "a", OccurrenceState::Failed { error_code: 90_033, error_info: "bad attr".into() }),
+            occ(
+                2,
+                "02:00:02",
+                "a",
+                OccurrenceState::Failed {
+                    error_code: 90_033,
+                    error_info: "bad attr".into(),
+                },
+            ),
             occ(3, "02:00:03", "b", intent(2, 1)),
-            occ(4, "02:00:04", "b", OccurrenceState::InDoubt { reason: "timeout".into() }),
+            occ(
+                4,
+                "02:00:04",
+                "b",
+                OccurrenceState::InDoubt {
+                    reason: "timeout".into(),
+                },
+            ),
             occ(5, "02:00:05", "c", intent(3, 1)),
         ];
         let s = LedgerSnapshot::fold(&records);
         let a = s.occurrence(&key("a")).unwrap();
-        assert_eq!(a.state, OccurrenceState::Failed { error_code: 90_033, error_info: "bad attr".into() });
+        assert_eq!(
+            a.state,
+            OccurrenceState::Failed {
+                error_code: 90_033,
+                error_info: "bad attr".into()
+            }
+        );
         assert!(!a.needs_decision());
         assert!(s.occurrence(&key("b")).unwrap().needs_decision());
         assert!(s.occurrence(&key("c")).unwrap().needs_decision());
         assert_eq!(s.accepted_pushes(1_400_000_000).count(), 0);
-        assert_eq!(s.touched_since(3).map(|o| o.key.campaign.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(
+            s.touched_since(3)
+                .map(|o| o.key.campaign.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
     }
 
     #[test]
     fn retry_counts_attempts_and_resolution_sets_task_id() {
         let records = [
             occ(1, "02:00:01", "a", intent(9, 1)),
-            occ(2, "02:00:02", "a", OccurrenceState::InDoubt { reason: "reset".into() }),
+            occ(
+                2,
+                "02:00:02",
+                "a",
+                OccurrenceState::InDoubt {
+                    reason: "reset".into(),
+                },
+            ),
             occ(3, "02:10:00", "a", intent(9, 2)),
-            occ(4, "02:10:01", "a", OccurrenceState::InDoubt { reason: "reset".into() }),
-            occ(5, "03:00:00", "a", OccurrenceState::ResolvedSent { task_id: Some("T".into()), by: "ops".into(), note: None }),
+            occ(
+                4,
+                "02:10:01",
+                "a",
+                OccurrenceState::InDoubt {
+                    reason: "reset".into(),
+                },
+            ),
+            occ(
+                5,
+                "03:00:00",
+                "a",
+                OccurrenceState::ResolvedSent {
+                    task_id: Some("T".into()),
+                    by: "ops".into(),
+                    note: None,
+                },
+            ),
         ];
         let s = LedgerSnapshot::fold(&records);
         let a = s.occurrence(&key("a")).unwrap();
@@ -411,19 +580,51 @@ mod tests {
         assert_eq!(a.kind(), StateKind::ResolvedSent);
         assert_eq!(a.task_id.as_deref(), Some("T"));
         assert_eq!(s.msg_randoms_of(1_400_000_000).len(), 2);
-        assert_eq!(s.accepted_pushes(1_400_000_000).map(|(_, t)| t).collect::<Vec<_>>(), [at("02:10:00")]);
+        assert_eq!(
+            s.accepted_pushes(1_400_000_000)
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
+            [at("02:10:00")]
+        );
     }
 
     #[test]
     fn deferred_missed_skipped_and_recalled_are_latest_states() {
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let records = [
-            occ(1, "02:00:00", "a", OccurrenceState::Deferred { quota_day: day }),
+            occ(
+                1,
+                "02:00:00",
+                "a",
+                OccurrenceState::Deferred { quota_day: day },
+            ),
             occ(2, "02:20:00", "a", OccurrenceState::Missed),
-            occ(3, "02:00:00", "b", OccurrenceState::Skipped { why: "app paused".into() }),
+            occ(
+                3,
+                "02:00:00",
+                "b",
+                OccurrenceState::Skipped {
+                    why: "app paused".into(),
+                },
+            ),
             occ(4, "02:00:01", "c", intent(5, 1)),
-            occ(5, "02:00:02", "c", OccurrenceState::Sent { task_id: "t".into() }),
-            occ(6, "05:00:00", "c", OccurrenceState::Recalled { task_id: "t".into(), request: None }),
+            occ(
+                5,
+                "02:00:02",
+                "c",
+                OccurrenceState::Sent {
+                    task_id: "t".into(),
+                },
+            ),
+            occ(
+                6,
+                "05:00:00",
+                "c",
+                OccurrenceState::Recalled {
+                    task_id: "t".into(),
+                    request: None,
+                },
+            ),
         ];
         let s = LedgerSnapshot::fold(&records);
         assert_eq!(s.occurrence(&key("a")).unwrap().kind(), StateKind::Missed);
@@ -432,7 +633,12 @@ mod tests {
         let c = s.occurrence(&key("c")).unwrap();
         assert_eq!(c.kind(), StateKind::Recalled);
         assert_eq!(c.task_id.as_deref(), Some("t"));
-        assert_eq!(s.accepted_pushes(1_400_000_000).map(|(_, t)| t).collect::<Vec<_>>(), [at("02:00:02")]);
+        assert_eq!(
+            s.accepted_pushes(1_400_000_000)
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
+            [at("02:00:02")]
+        );
     }
 
     #[test]
@@ -445,9 +651,16 @@ mod tests {
         let s = LedgerSnapshot::fold(&records);
         let applied = &s.applied["shop"];
         assert_eq!(applied.seq, 3);
-        assert_eq!(applied.snapshot.campaigns.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(
+            applied.snapshot.campaigns.keys().collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
         assert_eq!(applied.first_applied["a"], at("01:00:00"));
-        assert_eq!(applied.first_applied["b"], at("03:00:00"), "b was dropped at seq 2, so it starts over");
+        assert_eq!(
+            applied.first_applied["b"],
+            at("03:00:00"),
+            "b was dropped at seq 2, so it starts over"
+        );
         assert_eq!(applied.first_applied["c"], at("02:00:00"));
     }
 
@@ -455,10 +668,16 @@ mod tests {
     fn transitions_follow_the_table() {
         let id = key("a").id();
         let fold = |states: &[OccurrenceState]| {
-            let records: Vec<_> = states.iter().enumerate().map(|(i, s)| occ(i as u64 + 1, "02:00:00", "a", s.clone())).collect();
+            let records: Vec<_> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| occ(i as u64 + 1, "02:00:00", "a", s.clone()))
+                .collect();
             LedgerSnapshot::fold(&records)
         };
-        let sent = OccurrenceState::Sent { task_id: "t".into() };
+        let sent = OccurrenceState::Sent {
+            task_id: "t".into(),
+        };
         let in_doubt = OccurrenceState::InDoubt { reason: "x".into() };
         // A first intent, then its outcome.
         assert!(check_transition(None, &id, &intent(1, 1)).is_ok());
@@ -469,25 +688,72 @@ mod tests {
         let s = fold(&[intent(1, 1), sent.clone()]);
         assert_eq!(
             check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)),
-            Err(TransitionError::NotAllowed { id: id.clone(), from: Some(StateKind::Sent), to: StateKind::Intent })
+            Err(TransitionError::NotAllowed {
+                id: id.clone(),
+                from: Some(StateKind::Sent),
+                to: StateKind::Intent
+            })
         );
-        assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Recalled { task_id: "t".into(), request: None }).is_ok());
+        assert!(
+            check_transition(
+                s.occurrence(&key("a")),
+                &id,
+                &OccurrenceState::Recalled {
+                    task_id: "t".into(),
+                    request: None
+                }
+            )
+            .is_ok()
+        );
         assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Missed).is_err());
         // A retry after in_doubt reuses the MsgRandom and counts the attempt.
         let s = fold(&[intent(1, 1), in_doubt.clone()]);
         let v = s.occurrence(&key("a"));
         assert!(check_transition(v, &id, &intent(1, 2)).is_ok());
-        assert!(matches!(check_transition(v, &id, &intent(2, 2)), Err(TransitionError::MsgRandomChanged { recorded: 1, got: 2, .. })));
-        assert!(matches!(check_transition(v, &id, &intent(1, 1)), Err(TransitionError::AttemptOutOfOrder { .. })));
-        assert!(check_transition(v, &id, &OccurrenceState::ResolvedNotSent { by: "o".into(), note: None }).is_ok());
+        assert!(matches!(
+            check_transition(v, &id, &intent(2, 2)),
+            Err(TransitionError::MsgRandomChanged {
+                recorded: 1,
+                got: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_transition(v, &id, &intent(1, 1)),
+            Err(TransitionError::AttemptOutOfOrder { .. })
+        ));
+        assert!(
+            check_transition(
+                v,
+                &id,
+                &OccurrenceState::ResolvedNotSent {
+                    by: "o".into(),
+                    note: None
+                }
+            )
+            .is_ok()
+        );
         // Failed is final except for an operator.
-        let s = fold(&[intent(1, 1), OccurrenceState::Failed { error_code: 90_001, error_info: String::new() }]);
+        let s = fold(&[
+            intent(1, 1),
+            OccurrenceState::Failed {
+                error_code: 90_001,
+                error_info: String::new(),
+            },
+        ]);
         assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_err());
         // Missed is recorded once.
         let s = fold(&[OccurrenceState::Missed]);
         assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Missed).is_err());
         // An operator's "not sent" lets the next apply send it.
-        let s = fold(&[intent(1, 1), in_doubt, OccurrenceState::ResolvedNotSent { by: "o".into(), note: None }]);
+        let s = fold(&[
+            intent(1, 1),
+            in_doubt,
+            OccurrenceState::ResolvedNotSent {
+                by: "o".into(),
+                note: None,
+            },
+        ]);
         assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_ok());
     }
 }

@@ -16,12 +16,18 @@ use super::record::{Record, RecordBody, SCHEMA_VERSION};
 pub enum ParseError {
     #[error("line {line}: not a ledger record: {reason}")]
     Corrupt { line: usize, reason: String },
-    #[error("line {line}: written by a newer crier (schema version {version}, this build reads up to {SCHEMA_VERSION}); upgrade crier")]
+    #[error(
+        "line {line}: written by a newer crier (schema version {version}, this build reads up to {SCHEMA_VERSION}); upgrade crier"
+    )]
     NewerSchema { line: usize, version: u64 },
     #[error("line 1: not a crier ledger (the first record is not a header)")]
     NoHeader,
     #[error("line {line}: sequence number {got} does not follow {previous}")]
-    SeqGap { line: usize, previous: u64, got: u64 },
+    SeqGap {
+        line: usize,
+        previous: u64,
+        got: u64,
+    },
 }
 
 /// The unfinished last line of a ledger file.
@@ -62,38 +68,74 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
         line_no += 1;
         let rest = &bytes[offset..];
         let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            return Ok(Parsed { records, torn: Some(TornTail { offset: offset as u64, bytes: rest.to_vec() }) });
+            return Ok(Parsed {
+                records,
+                torn: Some(TornTail {
+                    offset: offset as u64,
+                    bytes: rest.to_vec(),
+                }),
+            });
         };
         let line = &rest[..nl];
         let is_last = offset + nl + 1 == bytes.len();
         let value: serde_json::Value = match serde_json::from_slice(line) {
             Ok(v) => v,
             Err(_) if is_last => {
-                return Ok(Parsed { records, torn: Some(TornTail { offset: offset as u64, bytes: rest.to_vec() }) });
+                return Ok(Parsed {
+                    records,
+                    torn: Some(TornTail {
+                        offset: offset as u64,
+                        bytes: rest.to_vec(),
+                    }),
+                });
             }
-            Err(e) => return Err(ParseError::Corrupt { line: line_no, reason: e.to_string() }),
+            Err(e) => {
+                return Err(ParseError::Corrupt {
+                    line: line_no,
+                    reason: e.to_string(),
+                });
+            }
         };
         let record = decode(value, line_no)?;
         match records.last() {
-            None if !matches!(record.body, RecordBody::Header { .. }) => return Err(ParseError::NoHeader),
+            None if !matches!(record.body, RecordBody::Header { .. }) => {
+                return Err(ParseError::NoHeader);
+            }
             Some(prev) if record.seq != prev.seq + 1 => {
-                return Err(ParseError::SeqGap { line: line_no, previous: prev.seq, got: record.seq });
+                return Err(ParseError::SeqGap {
+                    line: line_no,
+                    previous: prev.seq,
+                    got: record.seq,
+                });
             }
             _ => {}
         }
         records.push(record);
         offset += nl + 1;
     }
-    Ok(Parsed { records, torn: None })
+    Ok(Parsed {
+        records,
+        torn: None,
+    })
 }
 
 fn decode(value: serde_json::Value, line: usize) -> Result<Record, ParseError> {
     match value.get("v").and_then(serde_json::Value::as_u64) {
-        Some(version) if version > u64::from(SCHEMA_VERSION) => return Err(ParseError::NewerSchema { line, version }),
+        Some(version) if version > u64::from(SCHEMA_VERSION) => {
+            return Err(ParseError::NewerSchema { line, version });
+        }
         Some(_) => {}
-        None => return Err(ParseError::Corrupt { line, reason: "no schema version `v`".into() }),
+        None => {
+            return Err(ParseError::Corrupt {
+                line,
+                reason: "no schema version `v`".into(),
+            });
+        }
     }
-    serde_json::from_value(value).map_err(|e| ParseError::Corrupt { line, reason: e.to_string() })
+    serde_json::from_value(value).map_err(|e| ParseError::Corrupt {
+        line,
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -101,11 +143,21 @@ mod tests {
     use super::*;
 
     fn line(seq: u64, body: &RecordBody) -> Vec<u8> {
-        encode(&Record { v: SCHEMA_VERSION, seq, at: "2026-12-01T02:00:00Z".parse().unwrap(), body: body.clone() }).unwrap()
+        encode(&Record {
+            v: SCHEMA_VERSION,
+            seq,
+            at: "2026-12-01T02:00:00Z".parse().unwrap(),
+            body: body.clone(),
+        })
+        .unwrap()
     }
 
     fn repair(offset: u64) -> RecordBody {
-        RecordBody::Repair(super::super::record::RepairRecord { offset, bytes: 1, moved_to: "x".into() })
+        RecordBody::Repair(super::super::record::RepairRecord {
+            offset,
+            bytes: 1,
+            moved_to: "x".into(),
+        })
     }
 
     fn good(n: u64) -> Vec<u8> {
@@ -118,9 +170,18 @@ mod tests {
 
     #[test]
     fn empty_and_good_files_parse() {
-        assert_eq!(parse(b"").unwrap(), Parsed { records: vec![], torn: None });
+        assert_eq!(
+            parse(b"").unwrap(),
+            Parsed {
+                records: vec![],
+                torn: None
+            }
+        );
         let parsed = parse(&good(3)).unwrap();
-        assert_eq!(parsed.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            parsed.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
         assert_eq!(parsed.torn, None);
     }
 
@@ -133,7 +194,13 @@ mod tests {
         bytes.extend(&third);
         let parsed = parse(&bytes).unwrap();
         assert_eq!(parsed.records.len(), 2);
-        assert_eq!(parsed.torn, Some(TornTail { offset, bytes: third }));
+        assert_eq!(
+            parsed.torn,
+            Some(TornTail {
+                offset,
+                bytes: third
+            })
+        );
     }
 
     #[test]
@@ -159,21 +226,34 @@ mod tests {
         let mut bytes = line(1, &RecordBody::header());
         bytes.extend(b"{\"v\":1,\"seq\":2,\"at\n");
         bytes.extend(line(3, &repair(3)));
-        assert!(matches!(parse(&bytes), Err(ParseError::Corrupt { line: 2, .. })));
+        assert!(matches!(
+            parse(&bytes),
+            Err(ParseError::Corrupt { line: 2, .. })
+        ));
     }
 
     #[test]
     fn valid_json_that_is_not_a_record_is_an_error_even_last() {
         let mut bytes = good(1);
-        bytes.extend(b"{\"v\":1,\"seq\":2,\"at\":\"2026-12-01T02:00:00Z\",\"kind\":\"nonsense\"}\n");
-        assert!(matches!(parse(&bytes), Err(ParseError::Corrupt { line: 2, .. })));
+        bytes
+            .extend(b"{\"v\":1,\"seq\":2,\"at\":\"2026-12-01T02:00:00Z\",\"kind\":\"nonsense\"}\n");
+        assert!(matches!(
+            parse(&bytes),
+            Err(ParseError::Corrupt { line: 2, .. })
+        ));
     }
 
     #[test]
     fn a_newer_schema_is_refused() {
         let mut bytes = good(1);
         bytes.extend(b"{\"v\":2,\"seq\":2}\n");
-        assert_eq!(parse(&bytes), Err(ParseError::NewerSchema { line: 2, version: 2 }));
+        assert_eq!(
+            parse(&bytes),
+            Err(ParseError::NewerSchema {
+                line: 2,
+                version: 2
+            })
+        );
     }
 
     #[test]
@@ -181,6 +261,13 @@ mod tests {
         assert_eq!(parse(&line(1, &repair(1))), Err(ParseError::NoHeader));
         let mut bytes = good(2);
         bytes.extend(line(4, &repair(4)));
-        assert_eq!(parse(&bytes), Err(ParseError::SeqGap { line: 3, previous: 2, got: 4 }));
+        assert_eq!(
+            parse(&bytes),
+            Err(ParseError::SeqGap {
+                line: 3,
+                previous: 2,
+                got: 4
+            })
+        );
     }
 }

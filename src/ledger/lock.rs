@@ -36,7 +36,9 @@ impl LockHolder {
         Self {
             pid: std::process::id(),
             hostname: hostname(),
-            user: std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into()),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
             command: shorten(&command, 200),
             started_at: now,
         }
@@ -52,7 +54,8 @@ impl std::fmt::Display for LockHolder {
             self.user,
             self.hostname,
             self.command,
-            self.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            self.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )
     }
 }
@@ -60,7 +63,12 @@ impl std::fmt::Display for LockHolder {
 fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
+        .find_map(|p| {
+            std::fs::read_to_string(p)
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        })
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "unknown".into())
 }
@@ -78,9 +86,16 @@ fn shorten(text: &str, max_chars: usize) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("the ledger at {path} is locked by {}; waited {}", holder.as_ref().map_or_else(|| "another process (holder unknown)".to_owned(), ToString::to_string), crate::duration::Human(*waited))]
-    Timeout { path: PathBuf, holder: Option<LockHolder>, waited: Duration },
+    Timeout {
+        path: PathBuf,
+        holder: Option<Box<LockHolder>>,
+        waited: Duration,
+    },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The held writer lock; released (and the holder text cleared) on drop.
@@ -116,7 +131,10 @@ fn open(path: &Path) -> Result<File, LockError> {
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|source| LockError::Io { path: path.to_owned(), source })
+        .map_err(|source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Takes the lock at `path` (creating the file), waiting up to `timeout`, then writes `holder`
@@ -124,7 +142,11 @@ fn open(path: &Path) -> Result<File, LockError> {
 ///
 /// # Errors
 /// [`LockError::Timeout`] naming the current holder when the lock stayed busy; I/O errors.
-pub fn acquire(path: &Path, holder: &LockHolder, timeout: Duration) -> Result<LockGuard, LockError> {
+pub fn acquire(
+    path: &Path,
+    holder: &LockHolder,
+    timeout: Duration,
+) -> Result<LockGuard, LockError> {
     let mut file = open(path)?;
     let start = Instant::now();
     loop {
@@ -133,20 +155,35 @@ pub fn acquire(path: &Path, holder: &LockHolder, timeout: Duration) -> Result<Lo
             Err(TryLockError::WouldBlock) => {
                 let waited = start.elapsed();
                 if waited >= timeout {
-                    return Err(LockError::Timeout { path: path.to_owned(), holder: read_holder(&mut file), waited });
+                    return Err(LockError::Timeout {
+                        path: path.to_owned(),
+                        holder: read_holder(&mut file).map(Box::new),
+                        waited,
+                    });
                 }
                 std::thread::sleep(POLL.min(timeout - waited));
             }
-            Err(TryLockError::Error(source)) => return Err(LockError::Io { path: path.to_owned(), source }),
+            Err(TryLockError::Error(source)) => {
+                return Err(LockError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         }
     }
-    let io = |source| LockError::Io { path: path.to_owned(), source };
+    let io = |source| LockError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let text = serde_json::to_vec(holder).expect("a LockHolder always serialises");
     file.set_len(0).map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(&text).map_err(io)?;
     file.sync_data().map_err(io)?;
-    Ok(LockGuard { file, path: path.to_owned() })
+    Ok(LockGuard {
+        file,
+        path: path.to_owned(),
+    })
 }
 
 /// Whether the lock at `path` is held and by whom, without waiting (for `crier status`).
@@ -158,7 +195,12 @@ pub fn probe(path: &Path) -> Result<LockState, LockError> {
     let mut file = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockState::Free),
-        Err(source) => return Err(LockError::Io { path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(LockError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
     match file.try_lock() {
         Ok(()) => {
@@ -166,7 +208,10 @@ pub fn probe(path: &Path) -> Result<LockState, LockError> {
             Ok(LockState::Free)
         }
         Err(TryLockError::WouldBlock) => Ok(LockState::Held(read_holder(&mut file))),
-        Err(TryLockError::Error(source)) => Err(LockError::Io { path: path.to_owned(), source }),
+        Err(TryLockError::Error(source)) => Err(LockError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -209,16 +254,26 @@ mod tests {
         assert_eq!(probe(&path).unwrap(), LockState::Held(Some(holder(1))));
         let err = acquire(&path, &holder(2), Duration::from_millis(120)).unwrap_err();
         match &err {
-            LockError::Timeout { holder: h, waited, .. } => {
-                assert_eq!(h.as_ref(), Some(&holder(1)));
+            LockError::Timeout {
+                holder: h, waited, ..
+            } => {
+                assert_eq!(h.as_deref(), Some(&holder(1)));
                 assert!(*waited >= Duration::from_millis(120));
             }
             LockError::Io { .. } => panic!("{err}"),
         }
-        assert!(err.to_string().contains("locked by pid 1 (u@h, `crier apply`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("locked by pid 1 (u@h, `crier apply`"),
+            "{err}"
+        );
         drop(guard);
         assert_eq!(probe(&path).unwrap(), LockState::Free);
-        assert_eq!(std::fs::read(&path).unwrap(), b"", "released lock names nobody");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"",
+            "released lock names nobody"
+        );
         let _again = acquire(&path, &holder(2), Duration::ZERO).unwrap();
         assert_eq!(probe(&path).unwrap(), LockState::Held(Some(holder(2))));
     }

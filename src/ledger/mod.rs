@@ -96,7 +96,11 @@ pub trait LedgerWriter: Send {
 
     /// Appends one record with the next sequence number and returns it once it is durable.
     /// An occurrence record must follow [`check_transition`].
-    fn append(&mut self, at: DateTime<Utc>, body: RecordBody) -> impl Future<Output = Result<Record, LedgerError>> + Send;
+    fn append(
+        &mut self,
+        at: DateTime<Utc>,
+        body: RecordBody,
+    ) -> impl Future<Output = Result<Record, LedgerError>> + Send;
 
     /// The sequence number of the last record.
     fn current_seq(&self) -> u64 {
@@ -116,9 +120,18 @@ pub struct LedgerRead {
 #[serde(tag = "warning", rename_all = "snake_case")]
 pub enum LedgerWarning {
     /// A read without the lock found an unfinished last line and left it out.
-    TornTailIgnored { path: PathBuf, offset: u64, bytes: u64 },
+    TornTailIgnored {
+        path: PathBuf,
+        offset: u64,
+        bytes: u64,
+    },
     /// A writer moved an unfinished last line aside.
-    TornTailRepaired { path: PathBuf, offset: u64, bytes: u64, moved_to: PathBuf },
+    TornTailRepaired {
+        path: PathBuf,
+        offset: u64,
+        bytes: u64,
+        moved_to: PathBuf,
+    },
     /// An intent had no outcome (its process ended mid-send); it is now `in_doubt`.
     IntentWithoutOutcome { id: String, intent_seq: u64 },
 }
@@ -126,12 +139,21 @@ pub enum LedgerWarning {
 impl std::fmt::Display for LedgerWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::TornTailIgnored { path, offset, bytes } => write!(
+            Self::TornTailIgnored {
+                path,
+                offset,
+                bytes,
+            } => write!(
                 f,
                 "{}: the last line is incomplete ({bytes} bytes at offset {offset}: a crash mid-write, or a write in progress); left out of this view, the next apply repairs it",
                 path.display()
             ),
-            Self::TornTailRepaired { path, offset, bytes, moved_to } => write!(
+            Self::TornTailRepaired {
+                path,
+                offset,
+                bytes,
+                moved_to,
+            } => write!(
                 f,
                 "{}: repaired a torn last line (a crash mid-write): {bytes} bytes at offset {offset} moved to {}",
                 path.display(),
@@ -149,16 +171,24 @@ impl std::fmt::Display for LedgerWarning {
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Parse { path: PathBuf, source: jsonl::ParseError },
+    Parse {
+        path: PathBuf,
+        source: jsonl::ParseError,
+    },
     #[error(transparent)]
     Lock(#[from] lock::LockError),
     #[error("refusing to record: {0}")]
     Transition(#[from] TransitionError),
     #[error("refusing to record a UserSig in the ledger ({what})")]
     SecretInRecord { what: String },
-    #[error("{path}: a write failed earlier in this run; take the lock again to check and repair the ledger")]
+    #[error(
+        "{path}: a write failed earlier in this run; take the lock again to check and repair the ledger"
+    )]
     Poisoned { path: PathBuf },
     #[error("{0}")]
     Backend(String),

@@ -38,13 +38,24 @@ pub struct MsgRandomChoice {
 /// Picks the MsgRandom for `key` given the MsgRandoms its app used (all of them, in record
 /// order; see [`super::LedgerSnapshot::msg_randoms_of`]). See the module documentation.
 #[must_use]
-pub fn pick_msg_random(key: &OccurrenceKey, app_uses: &[MsgRandomUse], now: DateTime<Utc>) -> MsgRandomChoice {
+pub fn pick_msg_random(
+    key: &OccurrenceKey,
+    app_uses: &[MsgRandomUse],
+    now: DateTime<Utc>,
+) -> MsgRandomChoice {
     let id = key.id();
     if let Some(recorded) = app_uses.iter().rev().find(|u| u.occurrence == id) {
-        return MsgRandomChoice { value: recorded.value, reused: true, perturbation: None };
+        return MsgRandomChoice {
+            value: recorded.value,
+            reused: true,
+            perturbation: None,
+        };
     }
     let since = now - COLLISION_WINDOW;
-    let recent: Vec<&MsgRandomUse> = app_uses.iter().filter(|u| u.at >= since && u.occurrence != id).collect();
+    let recent: Vec<&MsgRandomUse> = app_uses
+        .iter()
+        .filter(|u| u.at >= since && u.occurrence != id)
+        .collect();
     let taken: BTreeSet<u32> = recent.iter().map(|u| u.value).collect();
     let base = key.base_msg_random();
     let steps = steps_to_free(base, &taken);
@@ -57,9 +68,17 @@ pub fn pick_msg_random(key: &OccurrenceKey, app_uses: &[MsgRandomUse], now: Date
             .collect();
         collided_with.sort();
         collided_with.dedup();
-        Perturbation { base, steps, collided_with }
+        Perturbation {
+            base,
+            steps,
+            collided_with,
+        }
     });
-    MsgRandomChoice { value, reused: false, perturbation }
+    MsgRandomChoice {
+        value,
+        reused: false,
+        perturbation,
+    }
 }
 
 /// How many wrapping `+1` steps from `base` reach a value not in `taken`. Terminates after at
@@ -86,7 +105,11 @@ mod tests {
     }
 
     fn used(value: u32, occurrence: &str, at: &str) -> MsgRandomUse {
-        MsgRandomUse { value, occurrence: occurrence.into(), at: at.parse().unwrap() }
+        MsgRandomUse {
+            value,
+            occurrence: occurrence.into(),
+            at: at.parse().unwrap(),
+        }
     }
 
     fn now() -> DateTime<Utc> {
@@ -96,8 +119,23 @@ mod tests {
     #[test]
     fn no_collision_takes_the_base() {
         let k = key("sale");
-        let choice = pick_msg_random(&k, &[used(k.base_msg_random().wrapping_add(1), "x", "2026-12-07T00:00:00Z")], now());
-        assert_eq!(choice, MsgRandomChoice { value: k.base_msg_random(), reused: false, perturbation: None });
+        let choice = pick_msg_random(
+            &k,
+            &[used(
+                k.base_msg_random().wrapping_add(1),
+                "x",
+                "2026-12-07T00:00:00Z",
+            )],
+            now(),
+        );
+        assert_eq!(
+            choice,
+            MsgRandomChoice {
+                value: k.base_msg_random(),
+                reused: false,
+                perturbation: None
+            }
+        );
     }
 
     #[test]
@@ -114,7 +152,11 @@ mod tests {
         assert!(!choice.reused);
         assert_eq!(
             choice.perturbation,
-            Some(Perturbation { base, steps: 2, collided_with: vec!["other-1".into(), "other-2".into()] })
+            Some(Perturbation {
+                base,
+                steps: 2,
+                collided_with: vec!["other-1".into(), "other-2".into()]
+            })
         );
     }
 
@@ -130,10 +172,21 @@ mod tests {
         let k = key("sale");
         let uses = [
             used(k.base_msg_random(), "other", "2026-12-07T00:00:00Z"),
-            used(k.base_msg_random().wrapping_add(1), &k.id(), "2026-12-08T02:00:01Z"),
+            used(
+                k.base_msg_random().wrapping_add(1),
+                &k.id(),
+                "2026-12-08T02:00:01Z",
+            ),
         ];
         let choice = pick_msg_random(&k, &uses, now());
-        assert_eq!(choice, MsgRandomChoice { value: k.base_msg_random().wrapping_add(1), reused: true, perturbation: None });
+        assert_eq!(
+            choice,
+            MsgRandomChoice {
+                value: k.base_msg_random().wrapping_add(1),
+                reused: true,
+                perturbation: None
+            }
+        );
     }
 
     #[test]

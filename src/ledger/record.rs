@@ -205,7 +205,9 @@ impl std::fmt::Display for StateKind {
 
 /// An unknown state name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown state `{0}` (expected one of: intent, sent, failed, in_doubt, deferred, missed, skipped, resolved_sent, resolved_not_sent, recalled)")]
+#[error(
+    "unknown state `{0}` (expected one of: intent, sent, failed, in_doubt, deferred, missed, skipped, resolved_sent, resolved_not_sent, recalled)"
+)]
 pub struct UnknownState(pub String);
 
 impl std::str::FromStr for StateKind {
@@ -337,15 +339,36 @@ mod tests {
     #[test]
     fn every_state_round_trips() {
         let states = [
-            OccurrenceState::Sent { task_id: "t1".into() },
-            OccurrenceState::Failed { error_code: 90_033, error_info: "attr".into() },
-            OccurrenceState::InDoubt { reason: "timeout".into() },
-            OccurrenceState::Deferred { quota_day: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap() },
+            OccurrenceState::Sent {
+                task_id: "t1".into(),
+            },
+            OccurrenceState::Failed {
+                error_code: 90_033,
+                error_info: "attr".into(),
+            },
+            OccurrenceState::InDoubt {
+                reason: "timeout".into(),
+            },
+            OccurrenceState::Deferred {
+                quota_day: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            },
             OccurrenceState::Missed,
-            OccurrenceState::Skipped { why: "campaign paused".into() },
-            OccurrenceState::ResolvedSent { task_id: None, by: "ops".into(), note: Some("seen".into()) },
-            OccurrenceState::ResolvedNotSent { by: "ops".into(), note: None },
-            OccurrenceState::Recalled { task_id: "t1".into(), request: None },
+            OccurrenceState::Skipped {
+                why: "campaign paused".into(),
+            },
+            OccurrenceState::ResolvedSent {
+                task_id: None,
+                by: "ops".into(),
+                note: Some("seen".into()),
+            },
+            OccurrenceState::ResolvedNotSent {
+                by: "ops".into(),
+                note: None,
+            },
+            OccurrenceState::Recalled {
+                task_id: "t1".into(),
+                request: None,
+            },
         ];
         for (i, state) in states.into_iter().enumerate() {
             let kind = state.kind();
@@ -353,7 +376,11 @@ mod tests {
                 v: SCHEMA_VERSION,
                 seq: i as u64 + 1,
                 at: "2026-12-01T02:00:01Z".parse().unwrap(),
-                body: RecordBody::Occurrence(OccurrenceRecord { key: key(), app: "prod".into(), state }),
+                body: RecordBody::Occurrence(OccurrenceRecord {
+                    key: key(),
+                    app: "prod".into(),
+                    state,
+                }),
             };
             let line = serde_json::to_string(&record).unwrap();
             assert!(line.contains(&format!(r#""state":"{kind}""#)), "{line}");
@@ -366,11 +393,17 @@ mod tests {
         let mut campaigns = IndexMap::new();
         campaigns.insert(
             "sale".to_owned(),
-            CampaignSnapshot { hash: "sha256:00".into(), campaign: serde_json::json!({"name": "sale"}) },
+            CampaignSnapshot {
+                hash: "sha256:00".into(),
+                campaign: serde_json::json!({"name": "sale"}),
+            },
         );
         let bodies = [
             RecordBody::header(),
-            RecordBody::Snapshot(SnapshotRecord { project: "shop".into(), campaigns }),
+            RecordBody::Snapshot(SnapshotRecord {
+                project: "shop".into(),
+                campaigns,
+            }),
             RecordBody::TestSend(TestSendRecord {
                 project: "shop".into(),
                 app: "prod".into(),
@@ -382,12 +415,24 @@ mod tests {
                 error_code: None,
                 error_info: None,
             }),
-            RecordBody::Repair(RepairRecord { offset: 10, bytes: 3, moved_to: "ledger.jsonl.torn".into() }),
+            RecordBody::Repair(RepairRecord {
+                offset: 10,
+                bytes: 3,
+                moved_to: "ledger.jsonl.torn".into(),
+            }),
         ];
         for body in bodies {
-            let record = Record { v: 1, seq: 1, at: "2026-12-01T02:00:01.5Z".parse().unwrap(), body };
+            let record = Record {
+                v: 1,
+                seq: 1,
+                at: "2026-12-01T02:00:01.5Z".parse().unwrap(),
+                body,
+            };
             let line = serde_json::to_string(&record).unwrap();
-            assert!(line.contains(r#""at":"2026-12-01T02:00:01.500Z""#), "{line}");
+            assert!(
+                line.contains(r#""at":"2026-12-01T02:00:01.500Z""#),
+                "{line}"
+            );
             assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), record);
         }
     }
@@ -395,7 +440,10 @@ mod tests {
     #[test]
     fn state_names_parse_with_either_separator() {
         assert_eq!("in_doubt".parse::<StateKind>().unwrap(), StateKind::InDoubt);
-        assert_eq!("resolved-not-sent".parse::<StateKind>().unwrap(), StateKind::ResolvedNotSent);
+        assert_eq!(
+            "resolved-not-sent".parse::<StateKind>().unwrap(),
+            StateKind::ResolvedNotSent
+        );
         assert!("done".parse::<StateKind>().is_err());
         for kind in StateKind::ALL {
             assert_eq!(kind.name().parse::<StateKind>().unwrap(), kind);

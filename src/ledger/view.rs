@@ -70,20 +70,31 @@ impl OccurrenceLine {
 #[must_use]
 pub fn describe_state(state: &OccurrenceState) -> String {
     match state {
-        OccurrenceState::Intent { msg_random, attempt, .. } => {
+        OccurrenceState::Intent {
+            msg_random,
+            attempt,
+            ..
+        } => {
             format!("attempt {attempt} started (MsgRandom {msg_random}), no outcome recorded yet")
         }
         OccurrenceState::Sent { task_id } => format!("TaskId {task_id}"),
-        OccurrenceState::Failed { error_code, error_info } => format!("ErrorCode {error_code}: {error_info}"),
+        OccurrenceState::Failed {
+            error_code,
+            error_info,
+        } => format!("ErrorCode {error_code}: {error_info}"),
         OccurrenceState::InDoubt { reason } => reason.clone(),
         OccurrenceState::Deferred { quota_day } => format!("quota day {quota_day} full"),
         OccurrenceState::Missed => "past grace, never sent".to_owned(),
         OccurrenceState::Skipped { why } => why.clone(),
         OccurrenceState::ResolvedSent { task_id, by, note } => {
-            let task = task_id.as_ref().map_or_else(|| "no TaskId".to_owned(), |t| format!("TaskId {t}"));
+            let task = task_id
+                .as_ref()
+                .map_or_else(|| "no TaskId".to_owned(), |t| format!("TaskId {t}"));
             with_note(format!("sent per {by}, {task}"), note.as_deref())
         }
-        OccurrenceState::ResolvedNotSent { by, note } => with_note(format!("not sent per {by}"), note.as_deref()),
+        OccurrenceState::ResolvedNotSent { by, note } => {
+            with_note(format!("not sent per {by}"), note.as_deref())
+        }
         OccurrenceState::Recalled { task_id, .. } => format!("TaskId {task_id} recalled"),
     }
 }
@@ -98,8 +109,14 @@ fn with_note(text: String, note: Option<&str>) -> String {
 /// `crier ledger list`: matching occurrences by scheduled time, then campaign name.
 #[must_use]
 pub fn list(snapshot: &LedgerSnapshot, filter: &ListFilter) -> Vec<OccurrenceLine> {
-    let mut out: Vec<&OccurrenceView> = snapshot.occurrences.values().filter(|o| filter.matches(o)).collect();
-    out.sort_by(|a, b| (a.key.scheduled, &a.key.campaign, &a.id).cmp(&(b.key.scheduled, &b.key.campaign, &b.id)));
+    let mut out: Vec<&OccurrenceView> = snapshot
+        .occurrences
+        .values()
+        .filter(|o| filter.matches(o))
+        .collect();
+    out.sort_by(|a, b| {
+        (a.key.scheduled, &a.key.campaign, &a.id).cmp(&(b.key.scheduled, &b.key.campaign, &b.id))
+    });
     out.into_iter().map(OccurrenceLine::of).collect()
 }
 
@@ -109,7 +126,10 @@ pub enum FindError {
     #[error("no occurrence `{0}` in the ledger (see `crier ledger list`)")]
     NotFound(String),
     #[error("`{query}` matches {} occurrences: {}", candidates.len(), candidates.join(", "))]
-    Ambiguous { query: String, candidates: Vec<String> },
+    Ambiguous {
+        query: String,
+        candidates: Vec<String>,
+    },
 }
 
 /// `crier ledger show ID`: the occurrence whose id is `query`, or the only one whose id starts
@@ -117,12 +137,19 @@ pub enum FindError {
 ///
 /// # Errors
 /// [`FindError`] when none or several match.
-pub fn find<'a>(snapshot: &'a LedgerSnapshot, query: &str) -> Result<&'a OccurrenceView, FindError> {
+pub fn find<'a>(
+    snapshot: &'a LedgerSnapshot,
+    query: &str,
+) -> Result<&'a OccurrenceView, FindError> {
     let query = query.trim();
     if let Some(o) = snapshot.occurrences.get(query) {
         return Ok(o);
     }
-    let found: Vec<&OccurrenceView> = snapshot.occurrences.values().filter(|o| o.id.starts_with(query)).collect();
+    let found: Vec<&OccurrenceView> = snapshot
+        .occurrences
+        .values()
+        .filter(|o| o.id.starts_with(query))
+        .collect();
     match found.as_slice() {
         [one] if !query.is_empty() => Ok(one),
         [] => Err(FindError::NotFound(query.to_owned())),
@@ -180,8 +207,16 @@ pub fn status(snapshot: &LedgerSnapshot, lock: LockState, warnings: &[LedgerWarn
     Status {
         seq: snapshot.seq,
         counts,
-        needs_decision: all.iter().filter(|l| matches!(l.state, StateKind::InDoubt | StateKind::Intent)).cloned().collect(),
-        deferred: all.iter().filter(|l| l.state == StateKind::Deferred).cloned().collect(),
+        needs_decision: all
+            .iter()
+            .filter(|l| matches!(l.state, StateKind::InDoubt | StateKind::Intent))
+            .cloned()
+            .collect(),
+        deferred: all
+            .iter()
+            .filter(|l| l.state == StateKind::Deferred)
+            .cloned()
+            .collect(),
         last_applied: snapshot
             .applied
             .iter()
@@ -211,7 +246,9 @@ pub enum Decision {
 pub enum ResolveError {
     #[error(transparent)]
     Find(#[from] FindError),
-    #[error("{id} is `{state}`: only in_doubt, failed or an intent without outcome can be resolved")]
+    #[error(
+        "{id} is `{state}`: only in_doubt, failed or an intent without outcome can be resolved"
+    )]
     NotUndecided { id: String, state: StateKind },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -229,15 +266,25 @@ pub fn resolution(
     note: Option<String>,
 ) -> Result<RecordBody, ResolveError> {
     let o = find(snapshot, query)?;
-    if !matches!(o.kind(), StateKind::InDoubt | StateKind::Failed | StateKind::Intent) {
-        return Err(ResolveError::NotUndecided { id: o.id.clone(), state: o.kind() });
+    if !matches!(
+        o.kind(),
+        StateKind::InDoubt | StateKind::Failed | StateKind::Intent
+    ) {
+        return Err(ResolveError::NotUndecided {
+            id: o.id.clone(),
+            state: o.kind(),
+        });
     }
     let by = by.to_owned();
     let state = match decision {
         Decision::Sent { task_id } => OccurrenceState::ResolvedSent { task_id, by, note },
         Decision::NotSent => OccurrenceState::ResolvedNotSent { by, note },
     };
-    Ok(RecordBody::Occurrence(OccurrenceRecord { key: o.key.clone(), app: o.app.clone(), state }))
+    Ok(RecordBody::Occurrence(OccurrenceRecord {
+        key: o.key.clone(),
+        app: o.app.clone(),
+        state,
+    }))
 }
 
 /// `crier ledger resolve`: checks and appends the resolution through a writer (lock held).
@@ -279,7 +326,11 @@ mod tests {
                 v: SCHEMA_VERSION,
                 seq: i as u64 + 1,
                 at: "2026-12-01T02:00:00Z".parse().unwrap(),
-                body: RecordBody::Occurrence(OccurrenceRecord { key: key(c, *d), app: "prod".into(), state: s.clone() }),
+                body: RecordBody::Occurrence(OccurrenceRecord {
+                    key: key(c, *d),
+                    app: "prod".into(),
+                    state: s.clone(),
+                }),
             })
             .collect();
         LedgerSnapshot::fold(&records)
@@ -298,10 +349,28 @@ mod tests {
     fn sample() -> LedgerSnapshot {
         snapshot(&[
             ("b", 1, intent()),
-            ("b", 1, OccurrenceState::Sent { task_id: "T1".into() }),
+            (
+                "b",
+                1,
+                OccurrenceState::Sent {
+                    task_id: "T1".into(),
+                },
+            ),
             ("a", 1, intent()),
-            ("a", 1, OccurrenceState::InDoubt { reason: "timeout".into() }),
-            ("a", 2, OccurrenceState::Deferred { quota_day: "2026-12-02".parse().unwrap() }),
+            (
+                "a",
+                1,
+                OccurrenceState::InDoubt {
+                    reason: "timeout".into(),
+                },
+            ),
+            (
+                "a",
+                2,
+                OccurrenceState::Deferred {
+                    quota_day: "2026-12-02".parse().unwrap(),
+                },
+            ),
             ("c", 3, intent()),
         ])
     }
@@ -310,18 +379,32 @@ mod tests {
     fn list_sorts_and_filters() {
         let s = sample();
         let all = list(&s, &ListFilter::default());
-        assert_eq!(all.iter().map(|l| (l.campaign.as_str(), l.state)).collect::<Vec<_>>(), [
-            ("a", StateKind::InDoubt),
-            ("b", StateKind::Sent),
-            ("a", StateKind::Deferred),
-            ("c", StateKind::Intent),
-        ]);
+        assert_eq!(
+            all.iter()
+                .map(|l| (l.campaign.as_str(), l.state))
+                .collect::<Vec<_>>(),
+            [
+                ("a", StateKind::InDoubt),
+                ("b", StateKind::Sent),
+                ("a", StateKind::Deferred),
+                ("c", StateKind::Intent),
+            ]
+        );
         assert_eq!(all[1].detail, "TaskId T1");
-        let filter = ListFilter { states: vec![StateKind::Sent, StateKind::Deferred], ..ListFilter::default() };
+        let filter = ListFilter {
+            states: vec![StateKind::Sent, StateKind::Deferred],
+            ..ListFilter::default()
+        };
         assert_eq!(list(&s, &filter).len(), 2);
-        let filter = ListFilter { campaign: Some("a".into()), ..ListFilter::default() };
+        let filter = ListFilter {
+            campaign: Some("a".into()),
+            ..ListFilter::default()
+        };
         assert_eq!(list(&s, &filter).len(), 2);
-        let filter = ListFilter { app: Some("other".into()), ..ListFilter::default() };
+        let filter = ListFilter {
+            app: Some("other".into()),
+            ..ListFilter::default()
+        };
         assert!(list(&s, &filter).is_empty());
     }
 
@@ -331,7 +414,9 @@ mod tests {
         let id = key("a", 2).id();
         assert_eq!(find(&s, &id).unwrap().id, id);
         assert_eq!(find(&s, "shop/1400000000/c@").unwrap().key.campaign, "c");
-        assert!(matches!(find(&s, "shop/1400000000/a@"), Err(FindError::Ambiguous { candidates, .. }) if candidates.len() == 2));
+        assert!(
+            matches!(find(&s, "shop/1400000000/a@"), Err(FindError::Ambiguous { candidates, .. }) if candidates.len() == 2)
+        );
         assert!(matches!(find(&s, "nope"), Err(FindError::NotFound(_))));
         assert!(find(&s, "").is_err());
     }
@@ -343,7 +428,13 @@ mod tests {
         assert_eq!(st.counts[&StateKind::Sent], 1);
         assert_eq!(st.counts[&StateKind::InDoubt], 1);
         assert_eq!(st.counts[&StateKind::Missed], 0);
-        assert_eq!(st.needs_decision.iter().map(|l| l.campaign.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(
+            st.needs_decision
+                .iter()
+                .map(|l| l.campaign.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "c"]
+        );
         assert_eq!(st.deferred.len(), 1);
         assert!(st.needs_attention());
         let json = serde_json::to_value(&st).unwrap();
@@ -354,16 +445,38 @@ mod tests {
     #[test]
     fn resolution_only_for_undecided_occurrences() {
         let s = sample();
-        let body = resolution(&s, &key("a", 1).id(), Decision::Sent { task_id: Some("T9".into()) }, "ops", None).unwrap();
+        let body = resolution(
+            &s,
+            &key("a", 1).id(),
+            Decision::Sent {
+                task_id: Some("T9".into()),
+            },
+            "ops",
+            None,
+        )
+        .unwrap();
         match body {
             RecordBody::Occurrence(o) => {
-                assert_eq!(o.state, OccurrenceState::ResolvedSent { task_id: Some("T9".into()), by: "ops".into(), note: None });
+                assert_eq!(
+                    o.state,
+                    OccurrenceState::ResolvedSent {
+                        task_id: Some("T9".into()),
+                        by: "ops".into(),
+                        note: None
+                    }
+                );
                 assert_eq!(o.key, key("a", 1));
             }
             other => panic!("{other:?}"),
         }
         assert!(resolution(&s, &key("c", 3).id(), Decision::NotSent, "ops", None).is_ok());
         let err = resolution(&s, &key("b", 1).id(), Decision::NotSent, "ops", None).unwrap_err();
-        assert_eq!(err.to_string(), format!("{} is `sent`: only in_doubt, failed or an intent without outcome can be resolved", key("b", 1).id()));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is `sent`: only in_doubt, failed or an intent without outcome can be resolved",
+                key("b", 1).id()
+            )
+        );
     }
 }
