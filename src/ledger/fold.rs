@@ -481,6 +481,13 @@ mod tests {
         assert_eq!(v.history.iter().map(|h| h.seq).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(v.request(), Some(&serde_json::json!({"MsgRandom": 77})));
         assert!(!v.needs_decision());
+        // `crier ledger show --format json` prints the view: history entries carry their state.
+        let json = serde_json::to_value(v).unwrap();
+        assert_eq!(
+            json["history"][1],
+            serde_json::json!({"seq": 3, "at": "2026-12-01T02:00:02.000Z", "state": "sent", "task_id": "task-1"})
+        );
+        assert_eq!(json["state"]["state"], "sent");
         assert_eq!(
             s.msg_randoms_of(1_400_000_000),
             [MsgRandomUse {

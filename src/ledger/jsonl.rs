@@ -101,6 +101,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
             None if !matches!(record.body, RecordBody::Header { .. }) => {
                 return Err(ParseError::NoHeader);
             }
+            None if record.seq != 1 => {
+                return Err(ParseError::SeqGap {
+                    line: line_no,
+                    previous: 0,
+                    got: record.seq,
+                });
+            }
             Some(prev) if record.seq != prev.seq + 1 => {
                 return Err(ParseError::SeqGap {
                     line: line_no,
@@ -259,6 +266,14 @@ mod tests {
     #[test]
     fn the_first_record_must_be_the_header_and_seqs_must_follow() {
         assert_eq!(parse(&line(1, &repair(1))), Err(ParseError::NoHeader));
+        assert_eq!(
+            parse(&line(5, &RecordBody::header())),
+            Err(ParseError::SeqGap {
+                line: 1,
+                previous: 0,
+                got: 5
+            })
+        );
         let mut bytes = good(2);
         bytes.extend(line(4, &repair(4)));
         assert_eq!(

@@ -192,7 +192,8 @@ pub fn acquire(
 /// # Errors
 /// I/O errors other than a missing file.
 pub fn probe(path: &Path) -> Result<LockState, LockError> {
-    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+    // Read-only is enough for flock, so `crier status` works on a read-only checkout.
+    let mut file = match OpenOptions::new().read(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockState::Free),
         Err(source) => {

@@ -160,6 +160,18 @@ pub fn find<'a>(
     }
 }
 
+/// `crier recall --task-id T`: the occurrence whose TaskId is `task_id`.
+#[must_use]
+pub fn find_by_task_id<'a>(
+    snapshot: &'a LedgerSnapshot,
+    task_id: &str,
+) -> Option<&'a OccurrenceView> {
+    snapshot
+        .occurrences
+        .values()
+        .find(|o| o.task_id.as_deref() == Some(task_id))
+}
+
 /// `crier status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
@@ -419,6 +431,8 @@ mod tests {
         );
         assert!(matches!(find(&s, "nope"), Err(FindError::NotFound(_))));
         assert!(find(&s, "").is_err());
+        assert_eq!(find_by_task_id(&s, "T1").unwrap().key.campaign, "b");
+        assert!(find_by_task_id(&s, "T2").is_none());
     }
 
     #[test]
