@@ -5,6 +5,7 @@
 //! with `api`, `ledger` and `clock` at the edges, `emulator` as the server side of the API,
 //! and `cli` the only place that prints.
 
+pub mod ledger;
 pub mod api;
 pub mod diag;
 pub mod duration;
@@ -12,4 +13,3 @@ pub mod settings;
 pub mod clock;
 pub mod occurrence;
 pub mod secrets;
-pub mod ledger;
