@@ -445,6 +445,18 @@ mod tests {
             StateKind::ResolvedNotSent
         );
         assert!("done".parse::<StateKind>().is_err());
+        let delivered: Vec<StateKind> = StateKind::ALL
+            .into_iter()
+            .filter(|k| k.is_delivered())
+            .collect();
+        assert_eq!(
+            delivered,
+            [
+                StateKind::Sent,
+                StateKind::ResolvedSent,
+                StateKind::Recalled
+            ]
+        );
         for kind in StateKind::ALL {
             assert_eq!(kind.name().parse::<StateKind>().unwrap(), kind);
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());

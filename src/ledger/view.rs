@@ -201,7 +201,7 @@ pub struct AppliedLine {
 }
 
 impl Status {
-    /// True when something needs an operator (`crier status` exits 1 then? the CLI decides).
+    /// True when an occurrence awaits an operator's decision (the CLI picks the exit code).
     #[must_use]
     pub fn needs_attention(&self) -> bool {
         !self.needs_decision.is_empty()
