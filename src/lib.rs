@@ -5,6 +5,7 @@
 //! with `api`, `ledger` and `clock` at the edges, `emulator` as the server side of the API,
 //! and `cli` the only place that prints.
 
+pub mod ledger;
 pub mod api;
 pub mod cli;
 pub mod clock;

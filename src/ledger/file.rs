@@ -1,0 +1,357 @@
+//! The embedded file ledger: a folder (`ledger.path`, default `.crier/ledger`) holding
+//!
+//! - `ledger.jsonl`: the records, one JSON object per line ([`super::jsonl`]);
+//! - `ledger.lock`: the writer lock and its holder ([`super::lock`]);
+//! - `ledger.jsonl.torn`: bytes of torn last lines set aside by repairs (only after a crash),
+//!   one JSON line each: `{"at","offset","bytes","text" (lossy UTF-8),"base64" (exact)}`.
+//!
+//! Local disk only: `flock` on NFS and other network file systems is not reliable.
+//!
+//! The blocking methods (`*_sync`) do the work; the [`Ledger`] implementation calls them,
+//! moving only the lock wait to a blocking thread (file appends are short, synced writes).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::fold::{LedgerSnapshot, check_transition};
+use super::jsonl;
+use super::lock::{self, LockGuard, LockHolder, LockState};
+use super::record::{
+    OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind,
+};
+use super::{Ledger, LedgerError, LedgerRead, LedgerWarning, LedgerWriter};
+use crate::clock::Clock;
+
+/// The records file in the ledger folder.
+pub const RECORDS_FILE: &str = "ledger.jsonl";
+/// The lock file in the ledger folder.
+pub const LOCK_FILE: &str = "ledger.lock";
+/// Where repairs put torn bytes.
+pub const TORN_FILE: &str = "ledger.jsonl.torn";
+
+/// The reason recorded for an intent found without an outcome under the lock.
+pub const NO_OUTCOME_REASON: &str = "no outcome was recorded for this attempt: the process that wrote the intent ended before it could record one";
+
+/// The embedded ledger in one folder.
+#[derive(Debug, Clone)]
+pub struct FileLedger {
+    dir: PathBuf,
+}
+
+impl FileLedger {
+    /// The ledger in `dir` (nothing is created until a writer takes the lock).
+    #[must_use]
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    #[must_use]
+    pub fn records_path(&self) -> PathBuf {
+        self.dir.join(RECORDS_FILE)
+    }
+
+    #[must_use]
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_FILE)
+    }
+
+    #[must_use]
+    pub fn torn_path(&self) -> PathBuf {
+        self.dir.join(TORN_FILE)
+    }
+
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
+        move |source| LedgerError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// See [`Ledger::read`].
+    ///
+    /// # Errors
+    /// I/O errors, and a ledger that cannot be read safely ([`jsonl::ParseError`]).
+    pub fn read_sync(&self) -> Result<LedgerRead, LedgerError> {
+        let path = self.records_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LedgerRead::default()),
+            Err(e) => return Err(Self::io(&path)(e)),
+        };
+        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        let warnings = parsed
+            .torn
+            .iter()
+            .map(|t| LedgerWarning::TornTailIgnored {
+                path: path.clone(),
+                offset: t.offset,
+                bytes: t.bytes.len() as u64,
+            })
+            .collect();
+        Ok(LedgerRead {
+            snapshot: LedgerSnapshot::fold(&parsed.records),
+            warnings,
+        })
+    }
+
+    /// See [`Ledger::lock_state`].
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn lock_state_sync(&self) -> Result<LockState, LedgerError> {
+        Ok(lock::probe(&self.lock_path())?)
+    }
+
+    /// See [`Ledger::lock`]; blocks the thread while waiting.
+    ///
+    /// # Errors
+    /// A timeout naming the holder, I/O errors, an unreadable ledger.
+    pub fn lock_sync(
+        &self,
+        holder: &LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<FileWriter, LedgerError> {
+        std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let guard = lock::acquire(&self.lock_path(), holder, timeout)?;
+        self.open_writer(guard, clock)
+    }
+
+    fn open_writer(&self, guard: LockGuard, clock: &dyn Clock) -> Result<FileWriter, LedgerError> {
+        let path = self.records_path();
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
+        if !existed {
+            // Make the new file's directory entry durable too.
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(Self::io(&self.dir))?;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(Self::io(&path))?;
+        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        let now = clock.now();
+        let mut warnings = Vec::new();
+        let mut repair = None;
+        if let Some(torn) = &parsed.torn {
+            self.set_aside(torn, now)?;
+            file.set_len(torn.offset).map_err(Self::io(&path))?;
+            file.sync_data().map_err(Self::io(&path))?;
+            let len = torn.bytes.len() as u64;
+            warnings.push(LedgerWarning::TornTailRepaired {
+                path: path.clone(),
+                offset: torn.offset,
+                bytes: len,
+                moved_to: self.torn_path(),
+            });
+            repair = Some(RepairRecord {
+                offset: torn.offset,
+                bytes: len,
+                moved_to: TORN_FILE.to_owned(),
+            });
+        }
+        let mut writer = FileWriter {
+            _guard: guard,
+            file,
+            path,
+            snapshot: LedgerSnapshot::fold(&parsed.records),
+            warnings: Vec::new(),
+            poisoned: false,
+        };
+        if parsed.records.is_empty() {
+            writer.append_sync(now, RecordBody::header())?;
+        }
+        if let Some(repair) = repair {
+            writer.append_sync(now, RecordBody::Repair(repair))?;
+        }
+        let dangling: Vec<(OccurrenceRecord, u64)> = writer
+            .snapshot
+            .occurrences
+            .values()
+            .filter(|o| o.kind() == StateKind::Intent)
+            .map(|o| {
+                let record = OccurrenceRecord {
+                    key: o.key.clone(),
+                    app: o.app.clone(),
+                    state: OccurrenceState::InDoubt {
+                        reason: NO_OUTCOME_REASON.to_owned(),
+                    },
+                };
+                (record, o.last_seq)
+            })
+            .collect();
+        for (record, intent_seq) in dangling {
+            warnings.push(LedgerWarning::IntentWithoutOutcome {
+                id: record.key.id(),
+                intent_seq,
+            });
+            writer.append_sync(now, RecordBody::Occurrence(record))?;
+        }
+        writer.warnings = warnings;
+        Ok(writer)
+    }
+
+    /// Appends the torn bytes to `ledger.jsonl.torn` and syncs it, before anything is truncated.
+    fn set_aside(&self, torn: &jsonl::TornTail, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        let path = self.torn_path();
+        let entry = serde_json::json!({
+            "at": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "offset": torn.offset,
+            "bytes": torn.bytes.len(),
+            "text": String::from_utf8_lossy(&torn.bytes),
+            "base64": base64::engine::general_purpose::STANDARD.encode(&torn.bytes),
+        });
+        let mut line = entry.to_string();
+        line.push('\n');
+        let mut out = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
+        out.write_all(line.as_bytes()).map_err(Self::io(&path))?;
+        out.sync_data().map_err(Self::io(&path))
+    }
+}
+
+/// The writer of a [`FileLedger`]: holds the lock and the open records file.
+#[derive(Debug)]
+pub struct FileWriter {
+    _guard: LockGuard,
+    file: File,
+    path: PathBuf,
+    snapshot: LedgerSnapshot,
+    warnings: Vec<LedgerWarning>,
+    poisoned: bool,
+}
+
+impl FileWriter {
+    /// See [`LedgerWriter::append`]; `at` is kept to the millisecond.
+    ///
+    /// # Errors
+    /// A refused transition, a record carrying a UserSig, I/O errors (after which the writer
+    /// refuses further appends: the file may end in a torn line that the next lock repairs).
+    pub fn append_sync(
+        &mut self,
+        at: DateTime<Utc>,
+        body: RecordBody,
+    ) -> Result<Record, LedgerError> {
+        if self.poisoned {
+            return Err(LedgerError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        if let RecordBody::Occurrence(occ) = &body {
+            check_transition(
+                self.snapshot.occurrence(&occ.key),
+                &occ.key.id(),
+                &occ.state,
+            )?;
+        }
+        let record = Record {
+            v: SCHEMA_VERSION,
+            seq: self.snapshot.seq + 1,
+            at: at.trunc_subsecs(3),
+            body,
+        };
+        let line = jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        let text = String::from_utf8_lossy(&line);
+        if crate::secrets::redact_usersig(&text) != text {
+            return Err(LedgerError::SecretInRecord {
+                what: format!("record {} of kind {}", record.seq, kind_name(&record.body)),
+            });
+        }
+        if let Err(source) = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+        {
+            self.poisoned = true;
+            return Err(LedgerError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        self.snapshot.apply(&record);
+        Ok(record)
+    }
+}
+
+fn kind_name(body: &RecordBody) -> &'static str {
+    match body {
+        RecordBody::Header { .. } => "header",
+        RecordBody::Occurrence(_) => "occurrence",
+        RecordBody::Snapshot(_) => "snapshot",
+        RecordBody::TestSend(_) => "test_send",
+        RecordBody::Repair(_) => "repair",
+    }
+}
+
+impl LedgerWriter for FileWriter {
+    fn snapshot(&self) -> &LedgerSnapshot {
+        &self.snapshot
+    }
+
+    fn warnings(&self) -> &[LedgerWarning] {
+        &self.warnings
+    }
+
+    async fn append(&mut self, at: DateTime<Utc>, body: RecordBody) -> Result<Record, LedgerError> {
+        self.append_sync(at, body)
+    }
+}
+
+impl Ledger for FileLedger {
+    type Writer = FileWriter;
+
+    fn describe(&self) -> String {
+        format!("file ledger at {}", self.dir.display())
+    }
+
+    async fn read(&self) -> Result<LedgerRead, LedgerError> {
+        self.read_sync()
+    }
+
+    async fn current_seq(&self) -> Result<u64, LedgerError> {
+        Ok(self.read_sync()?.snapshot.seq)
+    }
+
+    async fn lock_state(&self) -> Result<LockState, LedgerError> {
+        self.lock_state_sync()
+    }
+
+    async fn lock(
+        &self,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<FileWriter, LedgerError> {
+        std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let lock_path = self.lock_path();
+        let guard =
+            tokio::task::spawn_blocking(move || lock::acquire(&lock_path, &holder, timeout))
+                .await
+                .map_err(|e| LedgerError::Backend(format!("lock waiter failed: {e}")))??;
+        self.open_writer(guard, clock)
+    }
+}

@@ -1,0 +1,766 @@
+//! The fold: records in, [`LedgerSnapshot`] out. Pure: no I/O, no clock.
+//!
+//! Also the transition table ([`check_transition`]) that a writer enforces before it appends an
+//! occurrence record, so a dispatcher bug cannot record (and then perform) a second send.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::record::{
+    OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SnapshotRecord, StateKind,
+    TestSendRecord,
+};
+use crate::occurrence::OccurrenceKey;
+
+/// Everything the ledger knows, folded from its records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LedgerSnapshot {
+    /// The sequence number of the last record (0 for an empty ledger).
+    pub seq: u64,
+    /// Every occurrence ever recorded, by [`OccurrenceKey::id`].
+    pub occurrences: BTreeMap<String, OccurrenceView>,
+    /// The latest applied snapshot per project.
+    pub applied: BTreeMap<String, AppliedSnapshot>,
+    /// MsgRandoms used by occurrence intents, per sdkappid, in record order.
+    pub msg_randoms: BTreeMap<u64, Vec<MsgRandomUse>>,
+    /// Test sends, in record order.
+    pub test_sends: Vec<Stamped<TestSendRecord>>,
+    /// Repairs of torn tails, in record order.
+    pub repairs: Vec<Stamped<RepairRecord>>,
+}
+
+/// A record's payload with its sequence number and time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stamped<T> {
+    pub seq: u64,
+    #[serde(with = "super::record::millis")]
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub value: T,
+}
+
+/// One occurrence: its latest state and its whole history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OccurrenceView {
+    pub id: String,
+    pub key: OccurrenceKey,
+    pub app: String,
+    /// The latest state.
+    pub state: OccurrenceState,
+    /// The MsgRandom of the latest intent, if any.
+    pub msg_random: Option<u32>,
+    /// The content hash of the latest intent, if any.
+    pub content_hash: Option<String>,
+    /// The TaskId from `sent`, `resolved_sent` or `recalled`, if any.
+    pub task_id: Option<String>,
+    /// How many intents were recorded (each is one attempt).
+    pub attempts: u32,
+    /// Sequence number of the latest record of this occurrence (plan files compare it).
+    pub last_seq: u64,
+    /// Every record of this occurrence, oldest first.
+    pub history: Vec<Stamped<OccurrenceState>>,
+}
+
+impl OccurrenceView {
+    #[must_use]
+    pub fn kind(&self) -> StateKind {
+        self.state.kind()
+    }
+
+    /// When the latest record was written.
+    #[must_use]
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.history.last().map_or(self.key.scheduled, |h| h.at)
+    }
+
+    /// The rendered request of the latest intent, if any.
+    #[must_use]
+    pub fn request(&self) -> Option<&serde_json::Value> {
+        self.history.iter().rev().find_map(|h| match &h.value {
+            OccurrenceState::Intent { request, .. } => Some(request),
+            _ => None,
+        })
+    }
+
+    /// True when an operator (or `--retry-in-doubt`) must decide: the request may have reached
+    /// the provider (`in_doubt`), or an intent has no outcome (its writer ended mid-send).
+    #[must_use]
+    pub fn needs_decision(&self) -> bool {
+        matches!(self.kind(), StateKind::InDoubt | StateKind::Intent)
+    }
+}
+
+/// The latest applied snapshot of one project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppliedSnapshot {
+    pub seq: u64,
+    #[serde(with = "super::record::millis")]
+    pub at: DateTime<Utc>,
+    pub snapshot: SnapshotRecord,
+    /// Per campaign of this snapshot: when it first appeared in an applied snapshot, counting
+    /// from the start of its current unbroken presence (a campaign dropped by one snapshot and
+    /// added again later starts over). Missed and skipped are only recorded after this instant.
+    pub first_applied: BTreeMap<String, DateTime<Utc>>,
+}
+
+/// One use of a MsgRandom: the value, the occurrence and the time of its intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MsgRandomUse {
+    pub value: u32,
+    pub occurrence: String,
+    #[serde(with = "super::record::millis")]
+    pub at: DateTime<Utc>,
+}
+
+impl LedgerSnapshot {
+    /// Folds records, oldest first.
+    #[must_use]
+    pub fn fold<'a>(records: impl IntoIterator<Item = &'a Record>) -> Self {
+        let mut snapshot = Self::default();
+        for record in records {
+            snapshot.apply(record);
+        }
+        snapshot
+    }
+
+    /// Adds one record (the incremental step of [`Self::fold`]).
+    pub fn apply(&mut self, record: &Record) {
+        self.seq = self.seq.max(record.seq);
+        match &record.body {
+            RecordBody::Header { .. } => {}
+            RecordBody::Occurrence(occ) => self.apply_occurrence(record.seq, record.at, occ),
+            RecordBody::Snapshot(snap) => self.apply_snapshot(record.seq, record.at, snap),
+            RecordBody::TestSend(test) => {
+                self.test_sends.push(Stamped {
+                    seq: record.seq,
+                    at: record.at,
+                    value: test.clone(),
+                });
+            }
+            RecordBody::Repair(repair) => {
+                self.repairs.push(Stamped {
+                    seq: record.seq,
+                    at: record.at,
+                    value: repair.clone(),
+                });
+            }
+        }
+    }
+
+    fn apply_occurrence(&mut self, seq: u64, at: DateTime<Utc>, occ: &OccurrenceRecord) {
+        let id = occ.key.id();
+        let view = self
+            .occurrences
+            .entry(id.clone())
+            .or_insert_with(|| OccurrenceView {
+                id: id.clone(),
+                key: occ.key.clone(),
+                app: occ.app.clone(),
+                state: occ.state.clone(),
+                msg_random: None,
+                content_hash: None,
+                task_id: None,
+                attempts: 0,
+                last_seq: seq,
+                history: Vec::new(),
+            });
+        view.app.clone_from(&occ.app);
+        view.state = occ.state.clone();
+        view.last_seq = seq;
+        view.history.push(Stamped {
+            seq,
+            at,
+            value: occ.state.clone(),
+        });
+        match &occ.state {
+            OccurrenceState::Intent {
+                msg_random,
+                content_hash,
+                ..
+            } => {
+                view.msg_random = Some(*msg_random);
+                view.content_hash = Some(content_hash.clone());
+                view.attempts += 1;
+                self.msg_randoms
+                    .entry(occ.key.sdkappid)
+                    .or_default()
+                    .push(MsgRandomUse {
+                        value: *msg_random,
+                        occurrence: id,
+                        at,
+                    });
+            }
+            OccurrenceState::Sent { task_id } | OccurrenceState::Recalled { task_id, .. } => {
+                view.task_id = Some(task_id.clone());
+            }
+            OccurrenceState::ResolvedSent {
+                task_id: Some(task_id),
+                ..
+            } => {
+                view.task_id = Some(task_id.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_snapshot(&mut self, seq: u64, at: DateTime<Utc>, snap: &SnapshotRecord) {
+        let previous = self.applied.get(&snap.project);
+        let first_applied = snap
+            .campaigns
+            .keys()
+            .map(|name| {
+                let since = previous
+                    .and_then(|p| p.first_applied.get(name))
+                    .copied()
+                    .unwrap_or(at);
+                (name.clone(), since)
+            })
+            .collect();
+        self.applied.insert(
+            snap.project.clone(),
+            AppliedSnapshot {
+                seq,
+                at,
+                snapshot: snap.clone(),
+                first_applied,
+            },
+        );
+    }
+
+    /// The occurrence with this id.
+    #[must_use]
+    pub fn occurrence(&self, key: &OccurrenceKey) -> Option<&OccurrenceView> {
+        self.occurrences.get(&key.id())
+    }
+
+    /// The MsgRandoms of one app (sdkappid), in record order.
+    #[must_use]
+    pub fn msg_randoms_of(&self, sdkappid: u64) -> &[MsgRandomUse] {
+        self.msg_randoms.get(&sdkappid).map_or(&[], Vec::as_slice)
+    }
+
+    /// Occurrences with a record newer than `seq` (a plan file's sequence number).
+    pub fn touched_since(&self, seq: u64) -> impl Iterator<Item = &OccurrenceView> {
+        self.occurrences.values().filter(move |o| o.last_seq > seq)
+    }
+
+    /// The pushes of one app the provider accepted, with the time the acceptance was recorded
+    /// (`sent`), or for `resolved_sent` the time of its last intent; for quota accounting.
+    pub fn accepted_pushes(
+        &self,
+        sdkappid: u64,
+    ) -> impl Iterator<Item = (&OccurrenceView, DateTime<Utc>)> {
+        self.occurrences
+            .values()
+            .filter(move |o| o.key.sdkappid == sdkappid)
+            .filter_map(|o| {
+                let sent_at = o.history.iter().rev().find_map(|h| match h.value {
+                    OccurrenceState::Sent { .. } => Some(h.at),
+                    _ => None,
+                });
+                let intent_at = || {
+                    o.history.iter().rev().find_map(|h| match h.value {
+                        OccurrenceState::Intent { .. } => Some(h.at),
+                        _ => None,
+                    })
+                };
+                match o.kind() {
+                    StateKind::Sent | StateKind::Recalled => sent_at.or_else(intent_at),
+                    StateKind::ResolvedSent => intent_at().or(sent_at),
+                    _ => None,
+                }
+                .map(|at| (o, at))
+            })
+    }
+}
+
+/// An occurrence record the state machine refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("{id}: cannot record `{to}` after `{}`", from.map_or("nothing", StateKind::name))]
+    NotAllowed {
+        id: String,
+        from: Option<StateKind>,
+        to: StateKind,
+    },
+    #[error(
+        "{id}: the intent uses MsgRandom {got} but the occurrence already used {recorded}; a retry must reuse it"
+    )]
+    MsgRandomChanged { id: String, recorded: u32, got: u32 },
+    #[error("{id}: attempt {got} does not follow attempt {recorded}")]
+    AttemptOutOfOrder { id: String, recorded: u32, got: u32 },
+}
+
+/// Which states may follow which (rows: latest state, or none).
+///
+/// | next | allowed after |
+/// |---|---|
+/// | `intent` | none, `intent` (a retry after a failure before the request was written), `in_doubt` (`--retry-in-doubt`), `deferred`, `resolved_not_sent` |
+/// | `sent`, `failed`, `in_doubt` | `intent` (the outcome of that attempt) |
+/// | `deferred` | none, `intent` (answered 90047), `deferred`, `resolved_not_sent` |
+/// | `missed`, `skipped` | none, `deferred`, `resolved_not_sent` |
+/// | `resolved_sent`, `resolved_not_sent` | `in_doubt`, `failed`, `intent` (no outcome recorded) |
+/// | `recalled` | `sent`, `resolved_sent` |
+///
+/// Nothing follows `missed`, `skipped` or `recalled`; only an operator follows `failed`.
+/// An intent must reuse the occurrence's recorded MsgRandom and carry the next attempt number.
+///
+/// # Errors
+/// [`TransitionError`] when `next` may not follow the occurrence's latest state.
+pub fn check_transition(
+    current: Option<&OccurrenceView>,
+    id: &str,
+    next: &OccurrenceState,
+) -> Result<(), TransitionError> {
+    use StateKind as K;
+    let from = current.map(OccurrenceView::kind);
+    let to = next.kind();
+    let allowed = match to {
+        K::Intent => matches!(
+            from,
+            None | Some(K::Intent | K::InDoubt | K::Deferred | K::ResolvedNotSent)
+        ),
+        K::Sent | K::Failed | K::InDoubt => from == Some(K::Intent),
+        K::Deferred => matches!(
+            from,
+            None | Some(K::Intent | K::Deferred | K::ResolvedNotSent)
+        ),
+        K::Missed | K::Skipped => matches!(from, None | Some(K::Deferred | K::ResolvedNotSent)),
+        K::ResolvedSent | K::ResolvedNotSent => {
+            matches!(from, Some(K::InDoubt | K::Failed | K::Intent))
+        }
+        K::Recalled => matches!(from, Some(K::Sent | K::ResolvedSent)),
+    };
+    if !allowed {
+        return Err(TransitionError::NotAllowed {
+            id: id.to_owned(),
+            from,
+            to,
+        });
+    }
+    if let (
+        Some(view),
+        OccurrenceState::Intent {
+            msg_random,
+            attempt,
+            ..
+        },
+    ) = (current, next)
+    {
+        if let Some(recorded) = view.msg_random
+            && recorded != *msg_random
+        {
+            return Err(TransitionError::MsgRandomChanged {
+                id: id.to_owned(),
+                recorded,
+                got: *msg_random,
+            });
+        }
+        if *attempt != view.attempts + 1 {
+            return Err(TransitionError::AttemptOutOfOrder {
+                id: id.to_owned(),
+                recorded: view.attempts,
+                got: *attempt,
+            });
+        }
+    } else if let (None, OccurrenceState::Intent { attempt, .. }) = (current, next)
+        && *attempt != 1
+    {
+        return Err(TransitionError::AttemptOutOfOrder {
+            id: id.to_owned(),
+            recorded: 0,
+            got: *attempt,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::record::{CampaignSnapshot, SCHEMA_VERSION};
+    use chrono::NaiveDate;
+    use indexmap::IndexMap;
+
+    fn key(campaign: &str) -> OccurrenceKey {
+        OccurrenceKey {
+            project: "shop".into(),
+            sdkappid: 1_400_000_000,
+            campaign: campaign.into(),
+            scheduled: "2026-12-01T02:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        format!("2026-12-01T{s}Z").parse().unwrap()
+    }
+
+    fn intent(msg_random: u32, attempt: u32) -> OccurrenceState {
+        OccurrenceState::Intent {
+            msg_random,
+            perturbation: None,
+            content_hash: format!("sha256:{attempt}"),
+            request: serde_json::json!({"MsgRandom": msg_random}),
+            attempt,
+        }
+    }
+
+    fn occ(seq: u64, t: &str, campaign: &str, state: OccurrenceState) -> Record {
+        Record {
+            v: SCHEMA_VERSION,
+            seq,
+            at: at(t),
+            body: RecordBody::Occurrence(OccurrenceRecord {
+                key: key(campaign),
+                app: "prod".into(),
+                state,
+            }),
+        }
+    }
+
+    fn snapshot(seq: u64, t: &str, names: &[&str]) -> Record {
+        let campaigns: IndexMap<_, _> = names
+            .iter()
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    CampaignSnapshot {
+                        hash: format!("sha256:{n}"),
+                        campaign: serde_json::json!({"name": n}),
+                    },
+                )
+            })
+            .collect();
+        Record {
+            v: SCHEMA_VERSION,
+            seq,
+            at: at(t),
+            body: RecordBody::Snapshot(SnapshotRecord {
+                project: "shop".into(),
+                campaigns,
+            }),
+        }
+    }
+
+    #[test]
+    fn empty_fold_is_the_default() {
+        let s = LedgerSnapshot::fold(&[]);
+        assert_eq!(s.seq, 0);
+        assert!(s.occurrences.is_empty());
+    }
+
+    #[test]
+    fn intent_then_sent_keeps_history_msg_random_and_task_id() {
+        let records = [
+            Record {
+                v: 1,
+                seq: 1,
+                at: at("01:00:00"),
+                body: RecordBody::header(),
+            },
+            occ(2, "02:00:01", "sale", intent(77, 1)),
+            occ(
+                3,
+                "02:00:02",
+                "sale",
+                OccurrenceState::Sent {
+                    task_id: "task-1".into(),
+                },
+            ),
+        ];
+        let s = LedgerSnapshot::fold(&records);
+        assert_eq!(s.seq, 3);
+        let v = s.occurrence(&key("sale")).unwrap();
+        assert_eq!(v.kind(), StateKind::Sent);
+        assert_eq!(v.msg_random, Some(77));
+        assert_eq!(v.task_id.as_deref(), Some("task-1"));
+        assert_eq!(v.attempts, 1);
+        assert_eq!(v.last_seq, 3);
+        assert_eq!(v.history.iter().map(|h| h.seq).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(v.request(), Some(&serde_json::json!({"MsgRandom": 77})));
+        assert!(!v.needs_decision());
+        // `crier ledger show --format json` prints the view: history entries carry their state.
+        let json = serde_json::to_value(v).unwrap();
+        assert_eq!(
+            json["history"][1],
+            serde_json::json!({"seq": 3, "at": "2026-12-01T02:00:02.000Z", "state": "sent", "task_id": "task-1"})
+        );
+        assert_eq!(json["state"]["state"], "sent");
+        assert_eq!(
+            s.msg_randoms_of(1_400_000_000),
+            [MsgRandomUse {
+                value: 77,
+                occurrence: key("sale").id(),
+                at: at("02:00:01")
+            }]
+        );
+        assert_eq!(
+            s.accepted_pushes(1_400_000_000)
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
+            [at("02:00:02")]
+        );
+    }
+
+    #[test]
+    fn failed_in_doubt_and_dangling_intent_states() {
+        let records = [
+            occ(1, "02:00:01", "a", intent(1, 1)),
+            occ(
+                2,
+                "02:00:02",
+                "a",
+                OccurrenceState::Failed {
+                    error_code: 90_033,
+                    error_info: "bad attr".into(),
+                },
+            ),
+            occ(3, "02:00:03", "b", intent(2, 1)),
+            occ(
+                4,
+                "02:00:04",
+                "b",
+                OccurrenceState::InDoubt {
+                    reason: "timeout".into(),
+                },
+            ),
+            occ(5, "02:00:05", "c", intent(3, 1)),
+        ];
+        let s = LedgerSnapshot::fold(&records);
+        let a = s.occurrence(&key("a")).unwrap();
+        assert_eq!(
+            a.state,
+            OccurrenceState::Failed {
+                error_code: 90_033,
+                error_info: "bad attr".into()
+            }
+        );
+        assert!(!a.needs_decision());
+        assert!(s.occurrence(&key("b")).unwrap().needs_decision());
+        assert!(s.occurrence(&key("c")).unwrap().needs_decision());
+        assert_eq!(s.accepted_pushes(1_400_000_000).count(), 0);
+        assert_eq!(
+            s.touched_since(3)
+                .map(|o| o.key.campaign.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+    }
+
+    #[test]
+    fn retry_counts_attempts_and_resolution_sets_task_id() {
+        let records = [
+            occ(1, "02:00:01", "a", intent(9, 1)),
+            occ(
+                2,
+                "02:00:02",
+                "a",
+                OccurrenceState::InDoubt {
+                    reason: "reset".into(),
+                },
+            ),
+            occ(3, "02:10:00", "a", intent(9, 2)),
+            occ(
+                4,
+                "02:10:01",
+                "a",
+                OccurrenceState::InDoubt {
+                    reason: "reset".into(),
+                },
+            ),
+            occ(
+                5,
+                "03:00:00",
+                "a",
+                OccurrenceState::ResolvedSent {
+                    task_id: Some("T".into()),
+                    by: "ops".into(),
+                    note: None,
+                },
+            ),
+        ];
+        let s = LedgerSnapshot::fold(&records);
+        let a = s.occurrence(&key("a")).unwrap();
+        assert_eq!(a.attempts, 2);
+        assert_eq!(a.kind(), StateKind::ResolvedSent);
+        assert_eq!(a.task_id.as_deref(), Some("T"));
+        assert_eq!(s.msg_randoms_of(1_400_000_000).len(), 2);
+        assert_eq!(
+            s.accepted_pushes(1_400_000_000)
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
+            [at("02:10:00")]
+        );
+    }
+
+    #[test]
+    fn deferred_missed_skipped_and_recalled_are_latest_states() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let records = [
+            occ(
+                1,
+                "02:00:00",
+                "a",
+                OccurrenceState::Deferred { quota_day: day },
+            ),
+            occ(2, "02:20:00", "a", OccurrenceState::Missed),
+            occ(
+                3,
+                "02:00:00",
+                "b",
+                OccurrenceState::Skipped {
+                    why: "app paused".into(),
+                },
+            ),
+            occ(4, "02:00:01", "c", intent(5, 1)),
+            occ(
+                5,
+                "02:00:02",
+                "c",
+                OccurrenceState::Sent {
+                    task_id: "t".into(),
+                },
+            ),
+            occ(
+                6,
+                "05:00:00",
+                "c",
+                OccurrenceState::Recalled {
+                    task_id: "t".into(),
+                    request: None,
+                },
+            ),
+        ];
+        let s = LedgerSnapshot::fold(&records);
+        assert_eq!(s.occurrence(&key("a")).unwrap().kind(), StateKind::Missed);
+        assert_eq!(s.occurrence(&key("a")).unwrap().history.len(), 2);
+        assert_eq!(s.occurrence(&key("b")).unwrap().kind(), StateKind::Skipped);
+        let c = s.occurrence(&key("c")).unwrap();
+        assert_eq!(c.kind(), StateKind::Recalled);
+        assert_eq!(c.task_id.as_deref(), Some("t"));
+        assert_eq!(
+            s.accepted_pushes(1_400_000_000)
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
+            [at("02:00:02")]
+        );
+    }
+
+    #[test]
+    fn snapshots_keep_the_latest_and_when_each_campaign_first_appeared() {
+        let records = [
+            snapshot(1, "01:00:00", &["a", "b"]),
+            snapshot(2, "02:00:00", &["a", "c"]),
+            snapshot(3, "03:00:00", &["a", "b", "c"]),
+        ];
+        let s = LedgerSnapshot::fold(&records);
+        let applied = &s.applied["shop"];
+        assert_eq!(applied.seq, 3);
+        assert_eq!(
+            applied.snapshot.campaigns.keys().collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(applied.first_applied["a"], at("01:00:00"));
+        assert_eq!(
+            applied.first_applied["b"],
+            at("03:00:00"),
+            "b was dropped at seq 2, so it starts over"
+        );
+        assert_eq!(applied.first_applied["c"], at("02:00:00"));
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        let id = key("a").id();
+        let fold = |states: &[OccurrenceState]| {
+            let records: Vec<_> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| occ(i as u64 + 1, "02:00:00", "a", s.clone()))
+                .collect();
+            LedgerSnapshot::fold(&records)
+        };
+        let sent = OccurrenceState::Sent {
+            task_id: "t".into(),
+        };
+        let in_doubt = OccurrenceState::InDoubt { reason: "x".into() };
+        // A first intent, then its outcome.
+        assert!(check_transition(None, &id, &intent(1, 1)).is_ok());
+        assert!(check_transition(None, &id, &sent).is_err());
+        let s = fold(&[intent(1, 1)]);
+        assert!(check_transition(s.occurrence(&key("a")), &id, &sent).is_ok());
+        // Never an intent after a send: that would be a second push.
+        let s = fold(&[intent(1, 1), sent.clone()]);
+        assert_eq!(
+            check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)),
+            Err(TransitionError::NotAllowed {
+                id: id.clone(),
+                from: Some(StateKind::Sent),
+                to: StateKind::Intent
+            })
+        );
+        assert!(
+            check_transition(
+                s.occurrence(&key("a")),
+                &id,
+                &OccurrenceState::Recalled {
+                    task_id: "t".into(),
+                    request: None
+                }
+            )
+            .is_ok()
+        );
+        assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Missed).is_err());
+        // A retry after in_doubt reuses the MsgRandom and counts the attempt.
+        let s = fold(&[intent(1, 1), in_doubt.clone()]);
+        let v = s.occurrence(&key("a"));
+        assert!(check_transition(v, &id, &intent(1, 2)).is_ok());
+        assert!(matches!(
+            check_transition(v, &id, &intent(2, 2)),
+            Err(TransitionError::MsgRandomChanged {
+                recorded: 1,
+                got: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_transition(v, &id, &intent(1, 1)),
+            Err(TransitionError::AttemptOutOfOrder { .. })
+        ));
+        assert!(
+            check_transition(
+                v,
+                &id,
+                &OccurrenceState::ResolvedNotSent {
+                    by: "o".into(),
+                    note: None
+                }
+            )
+            .is_ok()
+        );
+        // Failed is final except for an operator.
+        let s = fold(&[
+            intent(1, 1),
+            OccurrenceState::Failed {
+                error_code: 90_001,
+                error_info: String::new(),
+            },
+        ]);
+        assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_err());
+        // Missed is recorded once.
+        let s = fold(&[OccurrenceState::Missed]);
+        assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Missed).is_err());
+        // An operator's "not sent" lets the next apply send it.
+        let s = fold(&[
+            intent(1, 1),
+            in_doubt,
+            OccurrenceState::ResolvedNotSent {
+                by: "o".into(),
+                note: None,
+            },
+        ]);
+        assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_ok());
+    }
+}

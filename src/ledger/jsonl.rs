@@ -1,0 +1,288 @@
+//! The `ledger.jsonl` text: encoding one record as one line, and reading the whole file back,
+//! with torn-tail detection. Pure: bytes in, records out.
+//!
+//! Reading rules:
+//! - every line ends with `\n`; a line is one JSON object, a [`Record`];
+//! - the last line is *torn* (a crash mid-write) when it has no `\n`, or when it is not valid
+//!   JSON: it is reported as [`TornTail`], never folded and never silently dropped;
+//! - any other line that is not a valid record, a record of a newer schema, a first record
+//!   that is not the header, or a sequence number that does not follow the previous one by
+//!   exactly 1 is an error naming the line: the ledger is never misread.
+
+use super::record::{Record, RecordBody, SCHEMA_VERSION};
+
+/// A ledger file that cannot be read safely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("line {line}: not a ledger record: {reason}")]
+    Corrupt { line: usize, reason: String },
+    #[error(
+        "line {line}: written by a newer crier (schema version {version}, this build reads up to {SCHEMA_VERSION}); upgrade crier"
+    )]
+    NewerSchema { line: usize, version: u64 },
+    #[error("line 1: not a crier ledger (the first record is not a header)")]
+    NoHeader,
+    #[error("line {line}: sequence number {got} does not follow {previous}")]
+    SeqGap {
+        line: usize,
+        previous: u64,
+        got: u64,
+    },
+}
+
+/// The unfinished last line of a ledger file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Byte offset where the torn line starts (= the length of the good part).
+    pub offset: u64,
+    /// The torn bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A ledger file, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub records: Vec<Record>,
+    pub torn: Option<TornTail>,
+}
+
+/// One record as one line, with its `\n`.
+///
+/// # Errors
+/// When the record cannot be serialised (it always can for the types of this module).
+pub fn encode(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
+    let mut line = serde_json::to_vec(record)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// Reads a whole ledger file.
+///
+/// # Errors
+/// [`ParseError`] as described in the module documentation.
+pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
+    let mut records: Vec<Record> = Vec::new();
+    let mut offset = 0usize;
+    let mut line_no = 0usize;
+    while offset < bytes.len() {
+        line_no += 1;
+        let rest = &bytes[offset..];
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            return Ok(Parsed {
+                records,
+                torn: Some(TornTail {
+                    offset: offset as u64,
+                    bytes: rest.to_vec(),
+                }),
+            });
+        };
+        let line = &rest[..nl];
+        let is_last = offset + nl + 1 == bytes.len();
+        let value: serde_json::Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(_) if is_last => {
+                return Ok(Parsed {
+                    records,
+                    torn: Some(TornTail {
+                        offset: offset as u64,
+                        bytes: rest.to_vec(),
+                    }),
+                });
+            }
+            Err(e) => {
+                return Err(ParseError::Corrupt {
+                    line: line_no,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let record = decode(value, line_no)?;
+        match records.last() {
+            None if !matches!(record.body, RecordBody::Header { .. }) => {
+                return Err(ParseError::NoHeader);
+            }
+            None if record.seq != 1 => {
+                return Err(ParseError::SeqGap {
+                    line: line_no,
+                    previous: 0,
+                    got: record.seq,
+                });
+            }
+            Some(prev) if record.seq != prev.seq + 1 => {
+                return Err(ParseError::SeqGap {
+                    line: line_no,
+                    previous: prev.seq,
+                    got: record.seq,
+                });
+            }
+            _ => {}
+        }
+        records.push(record);
+        offset += nl + 1;
+    }
+    Ok(Parsed {
+        records,
+        torn: None,
+    })
+}
+
+fn decode(value: serde_json::Value, line: usize) -> Result<Record, ParseError> {
+    match value.get("v").and_then(serde_json::Value::as_u64) {
+        Some(version) if version > u64::from(SCHEMA_VERSION) => {
+            return Err(ParseError::NewerSchema { line, version });
+        }
+        Some(_) => {}
+        None => {
+            return Err(ParseError::Corrupt {
+                line,
+                reason: "no schema version `v`".into(),
+            });
+        }
+    }
+    serde_json::from_value(value).map_err(|e| ParseError::Corrupt {
+        line,
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64, body: &RecordBody) -> Vec<u8> {
+        encode(&Record {
+            v: SCHEMA_VERSION,
+            seq,
+            at: "2026-12-01T02:00:00Z".parse().unwrap(),
+            body: body.clone(),
+        })
+        .unwrap()
+    }
+
+    fn repair(offset: u64) -> RecordBody {
+        RecordBody::Repair(super::super::record::RepairRecord {
+            offset,
+            bytes: 1,
+            moved_to: "x".into(),
+        })
+    }
+
+    fn good(n: u64) -> Vec<u8> {
+        let mut out = line(1, &RecordBody::header());
+        for seq in 2..=n {
+            out.extend(line(seq, &repair(seq)));
+        }
+        out
+    }
+
+    #[test]
+    fn empty_and_good_files_parse() {
+        assert_eq!(
+            parse(b"").unwrap(),
+            Parsed {
+                records: vec![],
+                torn: None
+            }
+        );
+        let parsed = parse(&good(3)).unwrap();
+        assert_eq!(
+            parsed.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(parsed.torn, None);
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_torn_even_if_it_parses() {
+        let mut bytes = good(2);
+        let offset = bytes.len() as u64;
+        let mut third = line(3, &repair(3));
+        third.pop();
+        bytes.extend(&third);
+        let parsed = parse(&bytes).unwrap();
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(
+            parsed.torn,
+            Some(TornTail {
+                offset,
+                bytes: third
+            })
+        );
+    }
+
+    #[test]
+    fn a_half_written_last_line_is_torn() {
+        let mut bytes = good(2);
+        let offset = bytes.len() as u64;
+        bytes.extend(b"{\"v\":1,\"seq\":3,\"at\":\"2026");
+        let parsed = parse(&bytes).unwrap();
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(parsed.torn.unwrap().offset, offset);
+    }
+
+    #[test]
+    fn a_garbage_last_line_with_newline_is_torn() {
+        let mut bytes = good(2);
+        bytes.extend(b"\0\0\0\0\n");
+        let parsed = parse(&bytes).unwrap();
+        assert_eq!(parsed.torn.unwrap().bytes, b"\0\0\0\0\n");
+    }
+
+    #[test]
+    fn a_corrupt_line_before_the_last_is_an_error() {
+        let mut bytes = line(1, &RecordBody::header());
+        bytes.extend(b"{\"v\":1,\"seq\":2,\"at\n");
+        bytes.extend(line(3, &repair(3)));
+        assert!(matches!(
+            parse(&bytes),
+            Err(ParseError::Corrupt { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn valid_json_that_is_not_a_record_is_an_error_even_last() {
+        let mut bytes = good(1);
+        bytes
+            .extend(b"{\"v\":1,\"seq\":2,\"at\":\"2026-12-01T02:00:00Z\",\"kind\":\"nonsense\"}\n");
+        assert!(matches!(
+            parse(&bytes),
+            Err(ParseError::Corrupt { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let mut bytes = good(1);
+        bytes.extend(b"{\"v\":2,\"seq\":2}\n");
+        assert_eq!(
+            parse(&bytes),
+            Err(ParseError::NewerSchema {
+                line: 2,
+                version: 2
+            })
+        );
+    }
+
+    #[test]
+    fn the_first_record_must_be_the_header_and_seqs_must_follow() {
+        assert_eq!(parse(&line(1, &repair(1))), Err(ParseError::NoHeader));
+        assert_eq!(
+            parse(&line(5, &RecordBody::header())),
+            Err(ParseError::SeqGap {
+                line: 1,
+                previous: 0,
+                got: 5
+            })
+        );
+        let mut bytes = good(2);
+        bytes.extend(line(4, &repair(4)));
+        assert_eq!(
+            parse(&bytes),
+            Err(ParseError::SeqGap {
+                line: 3,
+                previous: 2,
+                got: 4
+            })
+        );
+    }
+}

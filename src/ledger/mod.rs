@@ -1,0 +1,232 @@
+//! The run ledger: an append-only, schema-versioned record of every step `apply` takes, written
+//! durably before the step it guards, so that a push is sent at most once.
+//!
+//! - [`record`]: the record types (one JSON object per record; stable, readable by a person).
+//! - [`fold`]: records → [`LedgerSnapshot`] (pure), and the state transition table.
+//! - [`msg_random`]: MsgRandom from the occurrence key with the 7-day collision rule (pure).
+//! - [`jsonl`]: the `ledger.jsonl` encoding and torn-tail detection (pure).
+//! - [`lock`]: the writer lock (`flock` on `ledger.lock`, holder description inside).
+//! - [`file`]: the embedded file ledger (the only module here that touches the disk).
+//! - [`view`]: what `crier status` and `crier ledger list|show|resolve` show and do.
+//!
+//! # The trait
+//!
+//! [`Ledger`] is implemented by the file ledger here and by the PostgreSQL ledger later. Its
+//! methods return `impl Future + Send` (async functions in traits), so the trait is not
+//! dyn-compatible: the dispatcher and commands are generic over `L: Ledger`, and the CLI picks
+//! one implementation at start-up (an enum over both that forwards each method, once the
+//! second one exists). That keeps both implementations free of boxed futures and lets a writer
+//! be an associated type: appending is only possible through a [`LedgerWriter`], which exists
+//! only while its writer lock is held.
+//!
+//! # Invariants
+//!
+//! - Append-only: records are never rewritten; the only truncation is the removal of a torn
+//!   last line (a crash mid-write), whose bytes are first copied to `ledger.jsonl.torn` and
+//!   synced, and which is then recorded by a `repair` record.
+//! - [`LedgerWriter::append`] returns only after the record is on disk (`sync_data`); the
+//!   caller performs the step (sends the push) only after it returns.
+//! - Sequence numbers start at 1 (the header) and grow by exactly 1 per record.
+//! - No clock reads: times come from the caller (`at`, `now`, a [`Clock`]).
+//! - No secrets: a record whose text contains a UserSig is refused.
+//! - Local disk only: the file lock (`flock`) is unreliable on NFS and other network file
+//!   systems; use the PostgreSQL ledger to share one between machines.
+
+pub mod file;
+pub mod fold;
+pub mod jsonl;
+pub mod lock;
+pub mod msg_random;
+pub mod record;
+pub mod view;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+
+pub use file::{FileLedger, FileWriter};
+pub use fold::{LedgerSnapshot, MsgRandomUse, OccurrenceView, TransitionError, check_transition};
+pub use lock::{LockHolder, LockState};
+pub use msg_random::{MsgRandomChoice, pick_msg_random};
+pub use record::{OccurrenceRecord, OccurrenceState, Record, RecordBody, StateKind};
+
+/// A ledger: read it any time; append only through a writer, which holds the writer lock.
+pub trait Ledger: Send + Sync {
+    /// Appends records while it lives; dropping it releases the lock.
+    type Writer: LedgerWriter;
+
+    /// Where the ledger is, for messages (`file ledger at /repo/.crier/ledger`).
+    fn describe(&self) -> String;
+
+    /// Folds the whole ledger without taking the lock. A torn last line is reported as a
+    /// warning and left out (only a writer repairs it). A ledger that does not exist yet reads
+    /// as empty.
+    fn read(&self) -> impl Future<Output = Result<LedgerRead, LedgerError>> + Send;
+
+    /// The sequence number of the last record (0 when empty); plan files carry it.
+    fn current_seq(&self) -> impl Future<Output = Result<u64, LedgerError>> + Send;
+
+    /// Whether the writer lock is held now, and by whom (for `crier status`).
+    fn lock_state(&self) -> impl Future<Output = Result<LockState, LedgerError>> + Send;
+
+    /// Takes the writer lock, waiting up to `timeout`; creates the ledger when it does not
+    /// exist. Under the lock it repairs a torn tail and records every intent that has no
+    /// outcome as `in_doubt` (its writer is gone), reporting both as warnings of the writer.
+    ///
+    /// The error names the current holder when the wait times out.
+    fn lock(
+        &self,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> impl Future<Output = Result<Self::Writer, LedgerError>> + Send;
+}
+
+/// The one way to append: exists only while the writer lock is held.
+pub trait LedgerWriter: Send {
+    /// Everything recorded so far, including this writer's own appends.
+    fn snapshot(&self) -> &LedgerSnapshot;
+
+    /// What happened while taking the lock (repairs, intents turned in-doubt).
+    fn warnings(&self) -> &[LedgerWarning];
+
+    /// Appends one record with the next sequence number and returns it once it is durable.
+    /// An occurrence record must follow [`check_transition`].
+    fn append(
+        &mut self,
+        at: DateTime<Utc>,
+        body: RecordBody,
+    ) -> impl Future<Output = Result<Record, LedgerError>> + Send;
+
+    /// The sequence number of the last record.
+    fn current_seq(&self) -> u64 {
+        self.snapshot().seq
+    }
+}
+
+/// The result of [`Ledger::read`].
+#[derive(Debug, Clone, Default)]
+pub struct LedgerRead {
+    pub snapshot: LedgerSnapshot,
+    pub warnings: Vec<LedgerWarning>,
+}
+
+/// Something the operator should know; the CLI prints these as warnings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "warning", rename_all = "snake_case")]
+pub enum LedgerWarning {
+    /// A read without the lock found an unfinished last line and left it out.
+    TornTailIgnored {
+        path: PathBuf,
+        offset: u64,
+        bytes: u64,
+    },
+    /// A writer moved an unfinished last line aside.
+    TornTailRepaired {
+        path: PathBuf,
+        offset: u64,
+        bytes: u64,
+        moved_to: PathBuf,
+    },
+    /// An intent had no outcome (its process ended mid-send); it is now `in_doubt`.
+    IntentWithoutOutcome { id: String, intent_seq: u64 },
+}
+
+impl std::fmt::Display for LedgerWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TornTailIgnored {
+                path,
+                offset,
+                bytes,
+            } => write!(
+                f,
+                "{}: the last line is incomplete ({bytes} bytes at offset {offset}: a crash mid-write, or a write in progress); left out of this view, the next apply repairs it",
+                path.display()
+            ),
+            Self::TornTailRepaired {
+                path,
+                offset,
+                bytes,
+                moved_to,
+            } => write!(
+                f,
+                "{}: repaired a torn last line (a crash mid-write): {bytes} bytes at offset {offset} moved to {}",
+                path.display(),
+                moved_to.display()
+            ),
+            Self::IntentWithoutOutcome { id, intent_seq } => write!(
+                f,
+                "{id}: the intent recorded at seq {intent_seq} has no outcome (the process ended mid-send); recorded as in_doubt: `crier ledger resolve` or `apply --retry-in-doubt`"
+            ),
+        }
+    }
+}
+
+/// Ledger failures.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: jsonl::ParseError,
+    },
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error("refusing to record: {0}")]
+    Transition(#[from] TransitionError),
+    #[error("refusing to record a UserSig in the ledger ({what})")]
+    SecretInRecord { what: String },
+    #[error(
+        "{path}: a write failed earlier in this run; take the lock again to check and repair the ledger"
+    )]
+    Poisoned { path: PathBuf },
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// §4 CI rule: with `CI=true`, `apply` refuses a file ledger unless `--allow-ephemeral-ledger`
+/// (an empty ledger on a fresh runner would resend everything within grace). `ci` is the value
+/// of the `CI` variable; `true` (any case) and `1` count as set.
+#[must_use]
+pub fn ci_refuses_file_ledger(ci: Option<&str>, allow_ephemeral_ledger: bool) -> bool {
+    let in_ci = ci.is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1");
+    in_ci && !allow_ephemeral_ledger
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci_rule() {
+        assert!(ci_refuses_file_ledger(Some("true"), false));
+        assert!(ci_refuses_file_ledger(Some("TRUE"), false));
+        assert!(!ci_refuses_file_ledger(Some("true"), true));
+        assert!(!ci_refuses_file_ledger(Some("false"), false));
+        assert!(!ci_refuses_file_ledger(None, false));
+    }
+
+    #[test]
+    fn warnings_read_well() {
+        let w = LedgerWarning::TornTailRepaired {
+            path: "/l/ledger.jsonl".into(),
+            offset: 10,
+            bytes: 4,
+            moved_to: "/l/ledger.jsonl.torn".into(),
+        };
+        assert_eq!(
+            w.to_string(),
+            "/l/ledger.jsonl: repaired a torn last line (a crash mid-write): 4 bytes at offset 10 moved to /l/ledger.jsonl.torn"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Choosing the MsgRandom of an occurrence (§4). Pure: the caller passes `now`.
+//!
+//! # The rule
+//!
+//! 1. An occurrence that already has a recorded MsgRandom (a retry, `--retry-in-doubt`) reuses
+//!    it, always: the provider deduplicates on it.
+//! 2. Otherwise the base value is [`OccurrenceKey::base_msg_random`] (the first 32 bits of
+//!    SHA-256 of the occurrence id).
+//! 3. If the base equals a MsgRandom that another occurrence of the same app (sdkappid) used in
+//!    the 7 days before `now` (`now - 7d <= used_at`), the documented perturbation applies:
+//!    try `base + 1`, `base + 2`, … (wrapping from 4294967295 to 0) and take the first value that
+//!    no such occurrence used. The choice is recorded in the intent record as a
+//!    [`Perturbation`] (base, steps, the occurrences in the way).
+//!
+//! The same ledger and the same `now` always give the same value.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::fold::MsgRandomUse;
+use super::record::Perturbation;
+use crate::occurrence::OccurrenceKey;
+
+/// How far back a MsgRandom blocks another occurrence of the same app.
+pub const COLLISION_WINDOW: TimeDelta = TimeDelta::days(7);
+
+/// The chosen MsgRandom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgRandomChoice {
+    pub value: u32,
+    /// True when the occurrence's recorded value was reused.
+    pub reused: bool,
+    /// Present when the base value was moved (record it in the intent).
+    pub perturbation: Option<Perturbation>,
+}
+
+/// Picks the MsgRandom for `key` given the MsgRandoms its app used (all of them, in record
+/// order; see [`super::LedgerSnapshot::msg_randoms_of`]). See the module documentation.
+#[must_use]
+pub fn pick_msg_random(
+    key: &OccurrenceKey,
+    app_uses: &[MsgRandomUse],
+    now: DateTime<Utc>,
+) -> MsgRandomChoice {
+    let id = key.id();
+    if let Some(recorded) = app_uses.iter().rev().find(|u| u.occurrence == id) {
+        return MsgRandomChoice {
+            value: recorded.value,
+            reused: true,
+            perturbation: None,
+        };
+    }
+    let since = now - COLLISION_WINDOW;
+    let recent: Vec<&MsgRandomUse> = app_uses
+        .iter()
+        .filter(|u| u.at >= since && u.occurrence != id)
+        .collect();
+    let taken: BTreeSet<u32> = recent.iter().map(|u| u.value).collect();
+    let base = key.base_msg_random();
+    let steps = steps_to_free(base, &taken);
+    let value = base.wrapping_add(steps);
+    let perturbation = (steps > 0).then(|| {
+        let mut collided_with: Vec<String> = recent
+            .iter()
+            .filter(|u| (0..steps).any(|s| u.value == base.wrapping_add(s)))
+            .map(|u| u.occurrence.clone())
+            .collect();
+        collided_with.sort();
+        collided_with.dedup();
+        Perturbation {
+            base,
+            steps,
+            collided_with,
+        }
+    });
+    MsgRandomChoice {
+        value,
+        reused: false,
+        perturbation,
+    }
+}
+
+/// How many wrapping `+1` steps from `base` reach a value not in `taken`. Terminates after at
+/// most `taken.len()` steps (a ledger holds far fewer than 2^32 uses in 7 days).
+fn steps_to_free(base: u32, taken: &BTreeSet<u32>) -> u32 {
+    let mut steps: u32 = 0;
+    while taken.contains(&base.wrapping_add(steps)) {
+        steps += 1;
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(campaign: &str) -> OccurrenceKey {
+        OccurrenceKey {
+            project: "shop".into(),
+            sdkappid: 1_400_000_000,
+            campaign: campaign.into(),
+            scheduled: "2026-12-08T02:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn used(value: u32, occurrence: &str, at: &str) -> MsgRandomUse {
+        MsgRandomUse {
+            value,
+            occurrence: occurrence.into(),
+            at: at.parse().unwrap(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-12-08T02:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn no_collision_takes_the_base() {
+        let k = key("sale");
+        let choice = pick_msg_random(
+            &k,
+            &[used(
+                k.base_msg_random().wrapping_add(1),
+                "x",
+                "2026-12-07T00:00:00Z",
+            )],
+            now(),
+        );
+        assert_eq!(
+            choice,
+            MsgRandomChoice {
+                value: k.base_msg_random(),
+                reused: false,
+                perturbation: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_collision_within_seven_days_moves_to_the_next_free_value() {
+        let k = key("sale");
+        let base = k.base_msg_random();
+        let uses = [
+            used(base, "other-1", "2026-12-01T02:00:00Z"), // exactly 7 days ago: still blocks
+            used(base.wrapping_add(1), "other-2", "2026-12-07T00:00:00Z"),
+            used(base.wrapping_add(3), "other-3", "2026-12-07T00:00:00Z"),
+        ];
+        let choice = pick_msg_random(&k, &uses, now());
+        assert_eq!(choice.value, base.wrapping_add(2));
+        assert!(!choice.reused);
+        assert_eq!(
+            choice.perturbation,
+            Some(Perturbation {
+                base,
+                steps: 2,
+                collided_with: vec!["other-1".into(), "other-2".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn a_use_older_than_seven_days_does_not_block() {
+        let k = key("sale");
+        let uses = [used(k.base_msg_random(), "old", "2026-12-01T01:59:59.999Z")];
+        assert_eq!(pick_msg_random(&k, &uses, now()).value, k.base_msg_random());
+    }
+
+    #[test]
+    fn a_retry_reuses_the_recorded_value_even_if_it_was_perturbed() {
+        let k = key("sale");
+        let uses = [
+            used(k.base_msg_random(), "other", "2026-12-07T00:00:00Z"),
+            used(
+                k.base_msg_random().wrapping_add(1),
+                &k.id(),
+                "2026-12-08T02:00:01Z",
+            ),
+        ];
+        let choice = pick_msg_random(&k, &uses, now());
+        assert_eq!(
+            choice,
+            MsgRandomChoice {
+                value: k.base_msg_random().wrapping_add(1),
+                reused: true,
+                perturbation: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_perturbation_wraps_past_the_largest_value() {
+        let taken: BTreeSet<u32> = [u32::MAX - 1, u32::MAX, 0, 2].into_iter().collect();
+        assert_eq!(steps_to_free(u32::MAX - 1, &taken), 3);
+        assert_eq!(u32::MAX.wrapping_sub(1).wrapping_add(3), 1);
+        assert_eq!(steps_to_free(5, &taken), 0);
+    }
+}
