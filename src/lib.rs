@@ -5,12 +5,12 @@
 //! with `api`, `ledger` and `clock` at the edges, `emulator` as the server side of the API,
 //! and `cli` the only place that prints.
 
-pub mod ledger;
 pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod diag;
 pub mod duration;
+pub mod ledger;
 pub mod load;
 pub mod occurrence;
 pub mod render;
