@@ -13,6 +13,7 @@ pub mod duration;
 pub mod ledger;
 pub mod load;
 pub mod occurrence;
+pub mod plan;
 pub mod render;
 pub mod schedule;
 pub mod schema;

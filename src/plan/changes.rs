@@ -1,0 +1,194 @@
+//! The change view: current normalised campaigns against the last applied snapshot.
+
+use super::model::{Change, Changes, FieldChange, Send};
+use super::normalize::{campaign_from_snapshot, leaves};
+use super::{Input, delta};
+use crate::ledger::fold::{AppliedSnapshot, OccurrenceView};
+use crate::occurrence::OccurrenceKey;
+use crate::render::{Context, Renderer};
+use crate::schedule::Schedule;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The schedule a normalised campaign describes (its zone is resolved in the value).
+pub(super) fn schedule_of(v: &Value) -> Option<Schedule> {
+    let s = v.get("schedule")?;
+    let tz = crate::schedule::parse_zone(s.get("timezone")?.as_str()?).ok()?;
+    if let Some(at) = s.get("at").and_then(Value::as_str) {
+        return Schedule::once(at, tz).ok().map(|(s, _)| s);
+    }
+    let day = |k: &str| s.get(k).and_then(Value::as_str).and_then(|d| d.parse().ok());
+    Schedule::cron(s.get("cron")?.as_str()?, tz, day("start"), day("end")).ok()
+}
+
+fn sdkappid_of(v: &Value) -> u64 {
+    v.get("sdkappid").and_then(Value::as_u64).unwrap_or_default()
+}
+
+fn without(v: &Value, key: &str) -> Value {
+    let mut v = v.clone();
+    if let Value::Object(m) = &mut v {
+        m.remove(key);
+    }
+    v
+}
+
+/// Field-level differences between two values, by dotted path.
+fn field_diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let old: BTreeMap<String, Value> = leaves(old).into_iter().collect();
+    let new: BTreeMap<String, Value> = leaves(new).into_iter().collect();
+    let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    paths
+        .into_iter()
+        .filter(|p| old.get(*p) != new.get(*p))
+        .map(|p| FieldChange { path: p.clone(), old: old.get(p).cloned(), new: new.get(p).cloned() })
+        .collect()
+}
+
+/// The request body of a normalised campaign's next occurrence at or after `at`.
+fn next_request(input: &Input<'_>, renderer: &Renderer, v: &Value, app: &str, at: DateTime<Utc>) -> Option<Value> {
+    let campaign = campaign_from_snapshot(v).ok()?;
+    let occ = schedule_of(v)?.first_at_or_after(at)?;
+    let key = OccurrenceKey {
+        project: input.settings.project.clone(),
+        sdkappid: sdkappid_of(v),
+        campaign: campaign.spec.name.0.clone(),
+        scheduled: occ.at,
+    };
+    let ctx = Context { campaign: key.campaign.clone(), app: app.to_owned(), local: occ.local };
+    crate::render::render(renderer, &campaign, &ctx, key.base_msg_random()).ok().map(|r| r.request)
+}
+
+fn delivered<'l>(input: &'l Input<'_>, campaign: &str) -> Vec<&'l OccurrenceView> {
+    input
+        .ledger
+        .occurrences
+        .values()
+        .filter(|o| o.key.campaign == campaign && o.kind().is_delivered())
+        .collect()
+}
+
+fn local(v: &Value, at: DateTime<Utc>) -> String {
+    let tz = v
+        .pointer("/schedule/timezone")
+        .and_then(Value::as_str)
+        .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::UTC);
+    at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// Whether the sends of campaign `name` repeat an occurrence already delivered under another key
+/// (a renamed campaign, another sdkappid or project, a moved one-off).
+fn sends_again(input: &Input<'_>, name: &str, sources: &[&str], old: Option<&Value>, new: &Value, sends: &[&Send]) -> Option<String> {
+    for source in sources {
+        let done = delivered(input, source);
+        for s in sends.iter().filter(|s| s.campaign == name) {
+            if let Some(prev) = done.iter().find(|o| o.key.scheduled == s.key.scheduled && o.key != s.key) {
+                return Some(format!(
+                    "WILL SEND AGAIN: {} was already sent as {}; this change makes it a new occurrence",
+                    s.id, prev.id
+                ));
+            }
+        }
+        // A one-off: moving `at` (or renaming it) re-sends a message that already went out.
+        let is_once = |v: &Value| v.pointer("/schedule/at").is_some();
+        if is_once(new) && old.is_none_or(is_once) {
+            let new_at = schedule_of(new).and_then(|s| s.first()).map(|o| o.at);
+            if let Some(prev) = done.iter().find(|o| Some(o.key.scheduled) != new_at || o.key.sdkappid != sdkappid_of(new)) {
+                return Some(format!(
+                    "WILL SEND AGAIN: {source} was already sent at {}; the changed campaign is a new occurrence{}",
+                    local(new, prev.key.scheduled),
+                    new_at.map(|a| format!(" at {}", local(new, a))).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// A sent one-off whose key the change keeps: the edit has no effect.
+fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<String> {
+    new.pointer("/schedule/at")?;
+    let at = schedule_of(new)?.first()?.at;
+    let key = OccurrenceKey { project: input.settings.project.clone(), sdkappid: sdkappid_of(new), campaign: name.to_owned(), scheduled: at };
+    input
+        .ledger
+        .occurrence(&key)
+        .filter(|o| o.kind().is_delivered())
+        .map(|o| format!("no effect: already sent ({})", o.task_id.as_deref().map_or_else(|| "resolved by an operator".to_owned(), |t| format!("TaskId {t}"))))
+}
+
+pub(super) fn diff(
+    input: &Input<'_>,
+    normalized: &BTreeMap<String, Value>,
+    hashes: &BTreeMap<String, String>,
+    applied: Option<&AppliedSnapshot>,
+    due: &[Send],
+    upcoming: &[Send],
+) -> Changes {
+    let sends: Vec<&Send> = due.iter().chain(upcoming).collect();
+    let renderer = Renderer::new();
+    let empty = indexmap::IndexMap::new();
+    let old = applied.map_or(&empty, |a| &a.snapshot.campaigns);
+    let mut changes = Changes { first_apply: applied.is_none(), ..Changes::default() };
+    let deleted: Vec<&String> = old.keys().filter(|n| !normalized.contains_key(*n)).collect();
+    for (name, new) in normalized {
+        let app = new.get("app").and_then(Value::as_str).unwrap_or_default();
+        match old.get(name) {
+            None => {
+                let renamed_from: Vec<&str> = deleted
+                    .iter()
+                    .filter(|d| without(&old[d.as_str()].campaign, "name") == without(new, "name"))
+                    .map(|d| d.as_str())
+                    .collect();
+                let mut sources = renamed_from.clone();
+                sources.push(name);
+                changes.created.push(Change {
+                    campaign: name.clone(),
+                    fields: renamed_from.iter().map(|f| FieldChange { path: "name".into(), old: Some(Value::from(*f)), new: Some(Value::from(name.as_str())) }).collect(),
+                    request: Vec::new(),
+                    no_effect: None,
+                    sends_again: sends_again(input, name, &sources, None, new, &sends),
+                    dropped: Vec::new(),
+                });
+            }
+            Some(prev) if prev.hash == hashes[name] => changes.unchanged += 1,
+            Some(prev) => {
+                let fields = field_diff(&prev.campaign, new);
+                let request = match (
+                    next_request(input, &renderer, &prev.campaign, app, input.at),
+                    next_request(input, &renderer, new, app, input.at),
+                ) {
+                    (Some(o), Some(n)) => field_diff(&o, &n),
+                    _ => Vec::new(),
+                };
+                let sends_again = sends_again(input, name, &[name.as_str()], Some(&prev.campaign), new, &sends);
+                let no_effect = if fields.iter().all(|f| f.path == "description") {
+                    Some("no effect on sends: only the description changed".to_owned())
+                } else if sends_again.is_none() {
+                    already_sent_once(input, name, new)
+                } else {
+                    None
+                };
+                changes.updated.push(Change { campaign: name.clone(), fields, request, no_effect, sends_again, dropped: Vec::new() });
+            }
+        }
+    }
+    for name in deleted {
+        let prev = &old[name.as_str()].campaign;
+        let end = input.at + delta(input.horizon);
+        let dropped = schedule_of(prev)
+            .map(|s| s.occurrences(input.at, end).map(|o| local(prev, o.at)).collect())
+            .unwrap_or_default();
+        changes.deleted.push(Change {
+            campaign: name.clone(),
+            fields: Vec::new(),
+            request: Vec::new(),
+            no_effect: None,
+            sends_again: None,
+            dropped,
+        });
+    }
+    changes
+}

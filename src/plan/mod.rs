@@ -1,0 +1,257 @@
+//! `crier plan`: the reviewable dry run. [`build`] is a pure function of (campaign set, settings,
+//! ledger snapshot, time) that returns a [`Plan`] value; the CLI prints it, `apply` executes it.
+
+mod changes;
+pub mod format;
+pub mod model;
+pub mod normalize;
+mod warnings;
+
+pub use model::{Change, Changes, FieldChange, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning};
+
+use crate::ledger::fold::{LedgerSnapshot, MsgRandomUse};
+use crate::ledger::msg_random::pick_msg_random;
+use crate::ledger::record::StateKind;
+use crate::render::{Context, Renderer};
+use crate::schedule::Occurrence;
+use crate::settings::Settings;
+use crate::validate::Checked;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// What a plan is built from.
+pub struct Input<'a> {
+    pub settings: &'a Settings,
+    pub checked: &'a [Checked<'a>],
+    pub ledger: &'a LedgerSnapshot,
+    pub at: DateTime<Utc>,
+    pub horizon: Duration,
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// States after which an occurrence is never sent again by `apply`.
+const fn settled(kind: StateKind) -> bool {
+    matches!(
+        kind,
+        StateKind::Sent
+            | StateKind::Failed
+            | StateKind::Missed
+            | StateKind::Skipped
+            | StateKind::ResolvedSent
+            | StateKind::ResolvedNotSent
+            | StateKind::Recalled
+    )
+}
+
+/// Renders one occurrence into a [`Send`].
+struct Sender<'a> {
+    input: &'a Input<'a>,
+    renderer: Renderer,
+    /// MsgRandoms per sdkappid: the ledger's, plus those this plan picked.
+    uses: HashMap<u64, Vec<MsgRandomUse>>,
+    hashes: &'a BTreeMap<String, String>,
+}
+
+impl Sender<'_> {
+    fn send(&mut self, c: &Checked<'_>, occ: &Occurrence, warnings: &mut Vec<Warning>) -> Option<Send> {
+        let key = c.key(&self.input.settings.project, occ.at);
+        let id = key.id();
+        let uses = self
+            .uses
+            .entry(c.app.sdkappid)
+            .or_insert_with(|| self.input.ledger.msg_randoms_of(c.app.sdkappid).to_vec());
+        let choice = pick_msg_random(&key, uses, self.input.at);
+        if !choice.reused {
+            uses.push(MsgRandomUse { value: choice.value, occurrence: id.clone(), at: self.input.at });
+        }
+        let ctx = Context { campaign: c.name().to_owned(), app: c.app.name.clone(), local: occ.local };
+        let rendered = match crate::render::render(&self.renderer, c.campaign, &ctx, choice.value) {
+            Ok(r) => r,
+            Err(errors) => {
+                let why: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+                warnings.push(Warning {
+                    kind: "render-error".into(),
+                    campaign: Some(c.name().to_owned()),
+                    message: format!("{id} cannot be rendered and will not be sent: {}", why.join("; ")),
+                });
+                return None;
+            }
+        };
+        if rendered.body.len() > crate::render::MAX_BODY_BYTES {
+            warnings.push(Warning {
+                kind: "body-too-large".into(),
+                campaign: Some(c.name().to_owned()),
+                message: format!(
+                    "{id} renders to {} bytes, over the API's {} (90056); it will not be sent",
+                    rendered.body.len(),
+                    crate::render::MAX_BODY_BYTES
+                ),
+            });
+            return None;
+        }
+        let previous_attempts = self.input.ledger.occurrence(&key).map_or(0, |v| v.attempts);
+        Some(Send {
+            id,
+            app: c.app.name.clone(),
+            campaign: c.name().to_owned(),
+            local: occ.local.to_rfc3339_opts(SecondsFormat::Secs, false),
+            deadline: occ.at + delta(c.grace),
+            msg_random: choice.value,
+            perturbation: choice.perturbation,
+            content_hash: self.hashes.get(c.name()).cloned().unwrap_or_default(),
+            body_hash: normalize::sha256(rendered.body.as_bytes()),
+            body: rendered.body,
+            quota_day: occ.at.with_timezone(&c.app.quota_timezone).date_naive(),
+            over_quota: false,
+            previous_attempts,
+            dst: occ.dst.map(|d| d.to_string()),
+            key,
+        })
+    }
+}
+
+fn in_doubt_entries(input: &Input<'_>) -> Vec<InDoubt> {
+    input
+        .ledger
+        .occurrences
+        .values()
+        .filter(|o| o.key.project == input.settings.project && o.needs_decision())
+        .map(|o| {
+            let reason = match &o.state {
+                crate::ledger::record::OccurrenceState::InDoubt { reason } => reason.clone(),
+                _ => "an intent was recorded but no outcome".to_owned(),
+            };
+            InDoubt {
+                id: o.id.clone(),
+                app: o.app.clone(),
+                campaign: o.key.campaign.clone(),
+                msg_random: o.msg_random,
+                reason,
+                since: o.updated_at(),
+                options: vec![
+                    format!("check the provider (crier report, the console) and record it: crier ledger resolve {} --sent [--task-id T]", o.id),
+                    format!("or, if it never arrived: crier ledger resolve {} --not-sent", o.id),
+                    "or resend with the same MsgRandom: crier apply --retry-in-doubt (the provider deduplicates only within a short window: a late retry can deliver twice)".to_owned(),
+                ],
+            }
+        })
+        .collect()
+}
+
+/// Marks the sends that do not fit their app's daily quota, and sums each quota day.
+fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) -> Vec<QuotaDay> {
+    let mut days: BTreeMap<(String, chrono::NaiveDate), QuotaDay> = BTreeMap::new();
+    for app in input.settings.apps.values() {
+        let tz = app.quota_timezone;
+        let mut count = |at: DateTime<Utc>| {
+            let day = at.with_timezone(&tz).date_naive();
+            days.entry((app.name.clone(), day))
+                .or_insert_with(|| QuotaDay { app: app.name.clone(), day, daily_quota: app.daily_quota, used: 0, planned: 0, deferred: Vec::new() })
+                .used += 1;
+        };
+        for (_, at) in input.ledger.accepted_pushes(app.sdkappid) {
+            count(at);
+        }
+        for o in input.ledger.occurrences.values().filter(|o| o.key.sdkappid == app.sdkappid && o.needs_decision()) {
+            count(o.updated_at());
+        }
+    }
+    for send in due.iter_mut().chain(upcoming.iter_mut()) {
+        let Some(app) = input.settings.apps.get(&send.app) else { continue };
+        let entry = days.entry((send.app.clone(), send.quota_day)).or_insert_with(|| QuotaDay {
+            app: send.app.clone(),
+            day: send.quota_day,
+            daily_quota: app.daily_quota,
+            used: 0,
+            planned: 0,
+            deferred: Vec::new(),
+        });
+        if entry.used + entry.planned >= entry.daily_quota {
+            send.over_quota = true;
+            entry.deferred.push(send.id.clone());
+        }
+        entry.planned += 1;
+    }
+    days.into_values().filter(|d| d.planned > 0).collect()
+}
+
+/// Builds the plan. Pure: no I/O, no clock.
+#[must_use]
+pub fn build(input: &Input<'_>) -> Plan {
+    let settings = input.settings;
+    let at = input.at;
+    let normalized: BTreeMap<String, serde_json::Value> =
+        input.checked.iter().map(|c| (c.name().to_owned(), normalize::normalize(c, settings))).collect();
+    let hashes: BTreeMap<String, String> = normalized.iter().map(|(n, v)| (n.clone(), normalize::hash(v))).collect();
+    let applied = input.ledger.applied.get(&settings.project);
+    let mut warnings = Vec::new();
+    let mut sender = Sender { input, renderer: Renderer::new(), uses: HashMap::new(), hashes: &hashes };
+    let (mut due, mut upcoming, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut ordered: Vec<&Checked<'_>> = input.checked.iter().collect();
+    ordered.sort_by(|a, b| a.name().cmp(b.name()));
+    let horizon_end = at + delta(input.horizon);
+    for c in ordered {
+        let first_applied = applied.and_then(|a| a.first_applied.get(c.name())).copied();
+        let look_back = first_applied.map_or(at - delta(c.grace), |f| f.min(at - delta(c.grace)));
+        let paused = if c.app.paused {
+            Some("app paused")
+        } else if c.campaign.spec.paused {
+            Some("campaign paused")
+        } else {
+            None
+        };
+        for occ in c.schedule.occurrences(look_back, horizon_end) {
+            let key = c.key(&settings.project, occ.at);
+            let state = input.ledger.occurrence(&key).map(|v| v.kind());
+            if state.is_some_and(|s| settled(s) || matches!(s, StateKind::InDoubt | StateKind::Intent)) {
+                continue;
+            }
+            let deadline = occ.at + delta(c.grace);
+            if occ.at > at {
+                if paused.is_none() {
+                    upcoming.extend(sender.send(c, &occ, &mut warnings));
+                }
+            } else if at <= deadline {
+                match paused {
+                    Some(why) => skipped.push(Skipped {
+                        id: key.id(),
+                        app: c.app.name.clone(),
+                        campaign: c.name().to_owned(),
+                        why: why.to_owned(),
+                        key,
+                    }),
+                    None => due.extend(sender.send(c, &occ, &mut warnings)),
+                }
+            } else if first_applied.is_some_and(|f| occ.at >= f) {
+                missed.push(Missed { id: key.id(), app: c.app.name.clone(), campaign: c.name().to_owned(), deadline, key });
+            }
+        }
+    }
+    let by_schedule = |a: &Send, b: &Send| (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign));
+    due.sort_by(by_schedule);
+    upcoming.sort_by(by_schedule);
+    let quota = forecast_quota(input, &mut due, &mut upcoming);
+    let changes = changes::diff(input, &normalized, &hashes, applied, &due, &upcoming);
+    warnings.extend(warnings::collect(input, &normalized, applied, &changes, &due, &upcoming));
+    Plan {
+        format_version: model::FORMAT_VERSION,
+        project: settings.project.clone(),
+        at,
+        horizon_seconds: input.horizon.as_secs(),
+        ledger_seq: input.ledger.seq,
+        campaign_hashes: hashes,
+        campaigns: normalized,
+        due,
+        missed,
+        skipped,
+        in_doubt: in_doubt_entries(input),
+        upcoming,
+        quota,
+        changes,
+        warnings,
+    }
+}

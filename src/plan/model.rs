@@ -1,0 +1,189 @@
+//! The plan: a value that `plan` prints and `apply` executes. Built by a pure function of
+//! (campaign set, settings, ledger snapshot, time); serialised as the plan file (`--out`).
+
+use crate::ledger::record::Perturbation;
+use crate::occurrence::OccurrenceKey;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The plan file's format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything `apply` would do at `at`, and what a reviewer needs to know about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub project: String,
+    /// The time the plan is for (`--at`, default now).
+    pub at: DateTime<Utc>,
+    /// How far ahead `upcoming` looks, in seconds.
+    pub horizon_seconds: u64,
+    /// The ledger's sequence number the plan was built from (plan files are stale after a newer
+    /// record touches one of their occurrences or quota days).
+    pub ledger_seq: u64,
+    /// `sha256:…` of every normalised campaign, by name: a plan file is stale when one changed.
+    pub campaign_hashes: BTreeMap<String, String>,
+    /// The normalised campaigns, by name: what `apply` records as the applied snapshot.
+    pub campaigns: BTreeMap<String, serde_json::Value>,
+    /// Sends due now, in dispatch order (scheduled instant, then campaign name).
+    pub due: Vec<Send>,
+    /// Occurrences past grace that were never sent (recorded once as `missed` by apply).
+    pub missed: Vec<Missed>,
+    /// Occurrences of paused campaigns or apps that are due now (recorded once as `skipped`).
+    pub skipped: Vec<Skipped>,
+    /// Sends the ledger cannot settle: the request may have reached the provider.
+    pub in_doubt: Vec<InDoubt>,
+    /// Occurrences after `at` within the horizon, with their rendered requests.
+    pub upcoming: Vec<Send>,
+    /// Per app and quota day: used + planned against the daily quota.
+    pub quota: Vec<QuotaDay>,
+    /// Changes since the last applied snapshot.
+    pub changes: Changes,
+    pub warnings: Vec<Warning>,
+}
+
+/// One push the plan would send (or, in `upcoming`, will send later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Send {
+    pub key: OccurrenceKey,
+    /// `key.id()`.
+    pub id: String,
+    pub app: String,
+    pub campaign: String,
+    /// The scheduled instant in the campaign's zone (RFC 3339 with offset).
+    pub local: String,
+    /// The last instant this may still be sent (scheduled + grace); apply re-checks it.
+    pub deadline: DateTime<Utc>,
+    pub msg_random: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perturbation: Option<Perturbation>,
+    /// `sha256:…` of the normalised campaign this was rendered from.
+    pub content_hash: String,
+    /// The exact request body (compact JSON), the bytes that are sent.
+    pub body: String,
+    /// `sha256:…` of `body`.
+    pub body_hash: String,
+    /// The provider's quota day (in the app's quota zone) this send counts against.
+    pub quota_day: NaiveDate,
+    /// The quota forecast says this one would be deferred to a later day.
+    pub over_quota: bool,
+    /// Earlier attempts in the ledger (0 for a first send; > 0 for a deferred or retried one).
+    pub previous_attempts: u32,
+    /// A DST note about this occurrence, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missed {
+    pub key: OccurrenceKey,
+    pub id: String,
+    pub app: String,
+    pub campaign: String,
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub key: OccurrenceKey,
+    pub id: String,
+    pub app: String,
+    pub campaign: String,
+    /// `campaign paused` or `app paused`.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InDoubt {
+    pub id: String,
+    pub app: String,
+    pub campaign: String,
+    pub msg_random: Option<u32>,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    /// What the operator can do, one line each.
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaDay {
+    pub app: String,
+    pub day: NaiveDate,
+    pub daily_quota: u32,
+    /// Pushes the ledger says were accepted (or may have been) that day.
+    pub used: u32,
+    /// Pushes this plan (due + upcoming) puts on that day.
+    pub planned: u32,
+    /// Ids of planned sends that would not fit and be deferred.
+    pub deferred: Vec<String>,
+}
+
+/// What changed since the last applied snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Changes {
+    /// There is no applied snapshot yet: everything is new.
+    pub first_apply: bool,
+    pub created: Vec<Change>,
+    pub updated: Vec<Change>,
+    pub deleted: Vec<Change>,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub campaign: String,
+    /// Field-level differences of the normalised campaign: (dotted path, old, new).
+    pub fields: Vec<FieldChange>,
+    /// Differences of the next rendered request (for updates), same shape.
+    pub request: Vec<FieldChange>,
+    /// The change has no effect on future sends (only `description`, or a sent one-off).
+    pub no_effect: Option<String>,
+    /// The change creates a new occurrence for something already sent.
+    pub sends_again: Option<String>,
+    /// For deletions: the future occurrences that will no longer happen (within the horizon).
+    pub dropped: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<serde_json::Value>,
+}
+
+/// A warning a reviewer needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// A stable kind, e.g. `audience-widened`, `interval-conflict`, `dst`, `at-in-past`,
+    /// `fan-out`, `body-near-limit`, `short-grace`, `short-interval`, `will-send-again`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    pub message: String,
+}
+
+impl Plan {
+    /// Terraform's detailed exit code: work pending (2) when anything is due or in doubt, or a
+    /// change affects future sends; upcoming occurrences alone do not count.
+    #[must_use]
+    pub fn has_pending_work(&self) -> bool {
+        !self.due.is_empty()
+            || !self.in_doubt.is_empty()
+            || !self.missed.is_empty()
+            || !self.skipped.is_empty()
+            || self.changes.affects_future_sends()
+    }
+}
+
+impl Changes {
+    /// Whether any change alters what will be sent.
+    #[must_use]
+    pub fn affects_future_sends(&self) -> bool {
+        !self.created.is_empty()
+            || !self.deleted.is_empty()
+            || self.updated.iter().any(|c| c.no_effect.is_none() || c.sends_again.is_some())
+    }
+}

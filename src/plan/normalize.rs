@@ -1,0 +1,130 @@
+//! Normalised campaigns: the campaign file with every default resolved, in a canonical key order,
+//! and its hash. Snapshots store these; the change view compares them.
+
+use crate::settings::Settings;
+use crate::spec::Campaign;
+use crate::spec::campaign::{CampaignSpec, from_value};
+use crate::spec::yaml::{Document, Positions};
+use crate::validate::Checked;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+
+/// `sha256:<hex>` of some bytes.
+#[must_use]
+pub fn sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Sorts object keys recursively, except inside `ext` mappings, whose order is part of the request.
+fn canonical(v: &Value, keep_order: bool) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            if !keep_order {
+                keys.sort();
+            }
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), canonical(&m[k], keep_order || k == "ext"));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|i| canonical(i, keep_order)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The normalised form of a checked campaign: the file's value with `app`, `sdkappid`,
+/// `paused`, `vars`, `schedule.timezone` and `schedule.grace` resolved.
+#[must_use]
+pub fn normalize(c: &Checked<'_>, settings: &Settings) -> Value {
+    let _ = settings;
+    let mut v = c.campaign.doc.value.clone();
+    if let Value::Object(m) = &mut v {
+        m.insert("app".into(), json!(c.app.name));
+        m.insert("sdkappid".into(), json!(c.app.sdkappid));
+        m.entry("paused").or_insert(json!(false));
+        m.entry("vars").or_insert(json!({}));
+        if let Some(Value::Object(s)) = m.get_mut("schedule") {
+            s.insert("timezone".into(), json!(c.zone.name()));
+            s.insert("grace".into(), json!(crate::duration::Human(c.grace).to_string()));
+        }
+    }
+    canonical(&v, false)
+}
+
+/// The hash of a normalised campaign.
+#[must_use]
+pub fn hash(normalized: &Value) -> String {
+    sha256(serde_json::to_string(normalized).expect("JSON always serialises").as_bytes())
+}
+
+/// Rebuilds a campaign from its normalised form (a snapshot), to render or schedule it again.
+///
+/// # Errors
+/// The snapshot does not describe a campaign this version understands.
+pub fn campaign_from_snapshot(normalized: &Value) -> Result<Campaign, String> {
+    let mut v = normalized.clone();
+    if let Value::Object(m) = &mut v {
+        m.remove("sdkappid");
+    }
+    let spec: CampaignSpec = from_value(&v).map_err(|e| format!("{}: {}", e.pointer, e.message))?;
+    let file: Arc<Path> = Arc::from(Path::new("<applied snapshot>"));
+    Ok(Campaign { file, doc: Document { value: v, positions: Positions::default() }, spec })
+}
+
+/// Every leaf of a value by dotted path (`message.body[0].text`), for field-level diffs.
+#[must_use]
+pub fn leaves(v: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    walk(v, "", &mut out);
+    out
+}
+
+fn walk(v: &Value, pointer: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, item) in m {
+                walk(item, &format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k)), out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, item) in a.iter().enumerate() {
+                walk(item, &format!("{pointer}/{i}"), out);
+            }
+        }
+        leaf => out.push((crate::schema::dotted(pointer), leaf.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_sorts_keys_but_keeps_ext_order() {
+        let v = json!({"b": 1, "a": {"ext": {"z": 1, "a": 2}, "y": 1, "x": 2}});
+        let c = canonical(&v, false);
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"a":{"ext":{"z":1,"a":2},"x":2,"y":1},"b":1}"#);
+    }
+
+    #[test]
+    fn leaves_by_dotted_path() {
+        let v = json!({"a": {"b": [1, {"c": "x"}]}, "e": {}});
+        let l = leaves(&v);
+        assert_eq!(l, vec![("a.b[0]".into(), json!(1)), ("a.b[1].c".into(), json!("x")), ("e".into(), json!({}))]);
+    }
+
+    #[test]
+    fn sha256_prefix() {
+        assert_eq!(sha256(b""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}

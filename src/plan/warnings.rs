@@ -1,0 +1,190 @@
+//! Warnings a reviewer needs (issue: audience widened, serialised sends, DST, past one-offs,
+//! fan-out time, bodies near the limit, short grace, sub-second intervals, sends again).
+
+use super::model::{Changes, Send, Warning};
+use super::{Input, delta};
+use crate::ledger::fold::AppliedSnapshot;
+use chrono::DateTime;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Above this share of the 10,240-byte limit a body gets a warning.
+const NEAR_LIMIT_BYTES: usize = crate::render::MAX_BODY_BYTES * 9 / 10;
+/// Delivery rate with `OnlineOnlyFlag` 0 (reference §3.1).
+const FAN_OUT_USERS_PER_SECOND: u64 = 200;
+/// Graces below this get the "CI schedulers run late" note.
+const LATE_CI: Duration = Duration::from_secs(3600);
+
+fn warn(kind: &str, campaign: Option<&str>, message: String) -> Warning {
+    Warning { kind: kind.to_owned(), campaign: campaign.map(str::to_owned), message }
+}
+
+fn strings(v: Option<&Value>) -> BTreeSet<String> {
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// Why the new audience reaches more people than the old one, if it does.
+fn widened(old: &Value, new: &Value) -> Option<String> {
+    let tags = |v: &Value, k: &str| strings(v.pointer(&format!("/audience/tags/{k}")));
+    let is_all = |v: &Value| v.pointer("/audience/all").is_some();
+    let only_none = |v: &Value| v.pointer("/audience/tags").is_some() && tags(v, "any").is_empty() && tags(v, "all").is_empty();
+    if is_all(new) && !is_all(old) {
+        return Some("the audience is now all users".into());
+    }
+    if only_none(new) && !only_none(old) {
+        return Some("the audience is now `tags.none` alone: every user without those tags".into());
+    }
+    if new.pointer("/audience/tags").is_some() && old.pointer("/audience/tags").is_some() {
+        let dropped: Vec<String> = tags(old, "all").difference(&tags(new, "all")).cloned().collect();
+        if !dropped.is_empty() {
+            return Some(format!("tags.all no longer requires {}", dropped.join(", ")));
+        }
+        let added: Vec<String> = tags(new, "any").difference(&tags(old, "any")).cloned().collect();
+        if !tags(old, "any").is_empty() && !added.is_empty() {
+            return Some(format!("tags.any now also reaches {}", added.join(", ")));
+        }
+        let unexcluded: Vec<String> = tags(old, "none").difference(&tags(new, "none")).cloned().collect();
+        if !unexcluded.is_empty() {
+            return Some(format!("tags.none no longer excludes {}", unexcluded.join(", ")));
+        }
+    }
+    if new.pointer("/audience/attrs").is_some() && old.pointer("/audience/tags").is_some() {
+        return None;
+    }
+    None
+}
+
+fn human(d: Duration) -> String {
+    crate::duration::Human(Duration::from_secs(d.as_secs().max(1))).to_string()
+}
+
+pub(super) fn collect(
+    input: &Input<'_>,
+    normalized: &BTreeMap<String, Value>,
+    applied: Option<&AppliedSnapshot>,
+    changes: &Changes,
+    due: &[Send],
+    upcoming: &[Send],
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let sends: Vec<&Send> = due.iter().chain(upcoming).collect();
+    for c in &changes.updated {
+        if let (Some(old), Some(new)) = (applied.and_then(|a| a.snapshot.campaigns.get(&c.campaign)), normalized.get(&c.campaign))
+            && let Some(why) = widened(&old.campaign, new)
+        {
+            out.push(warn("audience-widened", Some(&c.campaign), format!("{}: audience widened: {why}", c.campaign)));
+        }
+    }
+    for c in changes.created.iter().chain(&changes.updated) {
+        if let Some(again) = &c.sends_again {
+            out.push(warn("will-send-again", Some(&c.campaign), format!("{}: {again}", c.campaign)));
+        }
+        if let Some(new) = normalized.get(&c.campaign)
+            && new.pointer("/schedule/at").is_some()
+            && let Some(first) = super::changes::schedule_of(new).and_then(|s| s.first())
+            && first.at < input.at
+        {
+            out.push(warn(
+                "at-in-past",
+                Some(&c.campaign),
+                format!(
+                    "{}: the one-off `at` ({}) is before the plan time; it is sent now only if within grace, otherwise never",
+                    c.campaign,
+                    first.local.to_rfc3339()
+                ),
+            ));
+        }
+    }
+    // Serialised sends: per app, each push starts at least min_interval after the previous one.
+    let mut last_start: BTreeMap<&str, (DateTime<chrono::Utc>, &str)> = BTreeMap::new();
+    for s in &sends {
+        let Some(app) = input.settings.apps.get(&s.app) else { continue };
+        let mut start = s.key.scheduled;
+        if let Some((prev, prev_id)) = last_start.get(s.app.as_str()) {
+            let earliest = *prev + delta(app.min_interval);
+            if earliest > start {
+                let wait = (earliest - start).to_std().unwrap_or_default();
+                out.push(warn(
+                    "interval-conflict",
+                    Some(&s.campaign),
+                    format!(
+                        "{} is due within min_interval ({}) of {prev_id} on app {}: it is serialised and starts about {} late",
+                        s.id,
+                        crate::duration::Human(app.min_interval),
+                        s.app,
+                        crate::duration::Human(wait)
+                    ),
+                ));
+                start = earliest;
+            }
+        }
+        last_start.insert(s.app.as_str(), (start, s.id.as_str()));
+        if let Some(note) = &s.dst {
+            out.push(warn("dst", Some(&s.campaign), format!("{}: {note}", s.id)));
+        }
+        if s.body.len() > NEAR_LIMIT_BYTES {
+            out.push(warn(
+                "body-near-limit",
+                Some(&s.campaign),
+                format!("{}: the body is {} bytes, near the API's {}-byte limit", s.id, s.body.len(), crate::render::MAX_BODY_BYTES),
+            ));
+        }
+    }
+    let mut fan_out_done = BTreeSet::new();
+    for c in input.checked {
+        let sends_any = sends.iter().any(|s| s.campaign == c.name());
+        if !sends_any {
+            continue;
+        }
+        if let Some(reach) = c.app.reach_estimate
+            && !c.campaign.spec.message.online_only
+            && matches!(c.campaign.spec.audience, crate::spec::campaign::Audience::All(_))
+            && fan_out_done.insert(c.name())
+        {
+            let secs = reach / FAN_OUT_USERS_PER_SECOND;
+            out.push(warn(
+                "fan-out",
+                Some(c.name()),
+                format!(
+                    "{}: online_only is false, so delivery runs at {FAN_OUT_USERS_PER_SECOND} users/s: about {} for app {}'s {reach} users",
+                    c.name(),
+                    human(Duration::from_secs(secs)),
+                    c.app.name
+                ),
+            ));
+        }
+    }
+    let short: Vec<&str> = input
+        .checked
+        .iter()
+        .filter(|c| c.grace < LATE_CI && sends.iter().any(|s| s.campaign == c.name()))
+        .map(Checked::name)
+        .collect();
+    if !short.is_empty() {
+        out.push(warn(
+            "short-grace",
+            None,
+            format!(
+                "grace under 1h for {}: CI schedulers often start late (GitHub Actions cron can lag by much more); an occurrence not sent within its grace is missed, never sent",
+                short.join(", ")
+            ),
+        ));
+    }
+    for app in input.settings.apps.values() {
+        if app.min_interval < Duration::from_secs(1) && sends.iter().any(|s| s.app == app.name) {
+            out.push(warn(
+                "short-interval",
+                None,
+                format!(
+                    "app {}: min_interval {} is under 1s; the provider refuses pushes 1s apart or closer (90024): use this only with the emulator",
+                    app.name,
+                    crate::duration::Human(app.min_interval)
+                ),
+            ));
+        }
+    }
+    out
+}
+
+use crate::validate::Checked;
