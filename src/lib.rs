@@ -12,3 +12,4 @@ pub mod settings;
 pub mod clock;
 pub mod occurrence;
 pub mod secrets;
+pub mod emulator;
