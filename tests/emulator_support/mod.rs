@@ -50,7 +50,7 @@ pub async fn start(config: EmulatorConfig) -> Emu {
 
 pub fn sig(sdkappid: u64, identifier: &str) -> String {
     let now = chrono::Utc::now().timestamp();
-    usersig::generate(sdkappid, identifier, KEY, now, 86_400, None)
+    usersig::generate(sdkappid, identifier, KEY, now, 365 * 86_400, None)
 }
 
 impl Emu {
