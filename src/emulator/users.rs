@@ -412,3 +412,43 @@ mod tests {
         assert_eq!(err.line, 2);
     }
 }
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    /// The bitmaps agree with a brute-force scan on random selectors.
+    #[test]
+    fn bitmaps_agree_with_a_scan() {
+        let names = vec!["city".to_owned(), "level".to_owned()];
+        let st = UserStore::generate(5_000, 11, &names);
+        let mut rng = fastrand::Rng::with_seed(3);
+        let pick = |rng: &mut fastrand::Rng, max: usize| -> Vec<String> {
+            let n = rng.usize(0..max);
+            (0..n).map(|_| GENERATED_TAGS[rng.usize(..GENERATED_TAGS.len())].to_owned()).collect()
+        };
+        for _ in 0..200 {
+            let sel = Selector {
+                tags_or: pick(&mut rng, 3),
+                tags_and: pick(&mut rng, 2),
+                tags_not: pick(&mut rng, 3),
+                attrs_or: if rng.bool() { vec![("city".into(), "Shenzhen".into()), ("level".into(), "Gold".into())] } else { vec![] },
+                attrs_and: if rng.bool() { vec![("level".into(), "Silver".into())] } else { vec![] },
+            };
+            let scan: Vec<u32> = (0..5_000)
+                .filter(|&u| {
+                    let tags = st.tags_of(u);
+                    let attrs = st.attrs_of(u);
+                    let has = |t: &String| tags.contains(&t.as_str());
+                    let attr = |(n, v): &(String, String)| attrs.contains(&(n.as_str(), v.as_str()));
+                    (sel.tags_or.is_empty() || sel.tags_or.iter().any(has))
+                        && sel.tags_and.iter().all(has)
+                        && !sel.tags_not.iter().any(has)
+                        && (sel.attrs_or.is_empty() || sel.attrs_or.iter().any(attr))
+                        && sel.attrs_and.iter().all(attr)
+                })
+                .collect();
+            assert_eq!(st.resolve(&sel).iter().collect::<Vec<_>>(), scan, "{sel:?}");
+        }
+    }
+}
