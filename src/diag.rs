@@ -69,11 +69,23 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(file: &Arc<Path>, pos: Pos, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, file: Arc::clone(file), pos, message: message.into(), hint: None }
+        Self {
+            severity: Severity::Error,
+            file: Arc::clone(file),
+            pos,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn warning(file: &Arc<Path>, pos: Pos, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, file: Arc::clone(file), pos, message: message.into(), hint: None }
+        Self {
+            severity: Severity::Warning,
+            file: Arc::clone(file),
+            pos,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     #[must_use]
@@ -111,12 +123,19 @@ impl Diagnostic {
             let number = self.pos.line.to_string();
             let gutter = " ".repeat(number.len());
             // Tabs are shown as one space so that the caret stays under the node.
-            let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+            let shown: String = line
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
             let shown = truncate_chars(&shown, 200);
             let _ = writeln!(out, "{gutter} |");
             let _ = writeln!(out, "{number} | {shown}");
             let pad = " ".repeat(self.pos.col.saturating_sub(1).min(200));
-            let carets = "^".repeat(self.pos.len.clamp(1, 200usize.saturating_sub(self.pos.col).max(1)));
+            let carets = "^".repeat(
+                self.pos
+                    .len
+                    .clamp(1, 200usize.saturating_sub(self.pos.col).max(1)),
+            );
             let _ = writeln!(out, "{gutter} | {pad}{carets}");
         }
         if let Some(hint) = &self.hint {
@@ -153,7 +172,9 @@ fn truncate_chars(s: &str, max: usize) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -171,7 +192,8 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
 /// A path shown relative to `base` when it lies below it.
 #[must_use]
 pub fn display_path(path: &Path, base: &Path) -> PathBuf {
-    path.strip_prefix(base).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+    path.strip_prefix(base)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
 #[cfg(test)]
@@ -193,7 +215,10 @@ mod tests {
     fn github_annotation_escapes() {
         let file: Arc<Path> = Arc::from(Path::new("a,b.yaml"));
         let d = Diagnostic::warning(&file, Pos::new(3, 1, 1), "50%\nmore");
-        assert_eq!(d.github_annotation(), "::warning file=a%2Cb.yaml,line=3,col=1::50%25%0Amore");
+        assert_eq!(
+            d.github_annotation(),
+            "::warning file=a%2Cb.yaml,line=3,col=1::50%25%0Amore"
+        );
     }
 
     #[test]

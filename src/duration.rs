@@ -18,7 +18,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(format!("expected a number at `{rest}`"));
         }
-        let number: u128 = rest[..digits].parse().map_err(|_| format!("number too large in `{text}`"))?;
+        let number: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("number too large in `{text}`"))?;
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let millis_per_unit: u128 = match &rest[..unit_len] {
@@ -27,7 +29,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            "" => return Err(format!("missing unit after {number} (use ms, s, m, h or d)")),
+            "" => {
+                return Err(format!(
+                    "missing unit after {number} (use ms, s, m, h or d)"
+                ));
+            }
             other => return Err(format!("unknown unit `{other}` (use ms, s, m, h or d)")),
         };
         rest = &rest[unit_len..];
@@ -37,7 +43,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .filter(|ms| *ms <= u128::from(u64::MAX))
             .ok_or_else(|| format!("duration `{text}` is too large"))?;
     }
-    Ok(Duration::from_millis(u64::try_from(total).map_err(|_| format!("duration `{text}` is too large"))?))
+    Ok(Duration::from_millis(
+        u64::try_from(total).map_err(|_| format!("duration `{text}` is too large"))?,
+    ))
 }
 
 /// Shows a duration in the same grammar, largest units first (`1h30m`, `1100ms`, `0s`).
@@ -50,10 +58,16 @@ impl fmt::Display for Human {
         if ms == 0 {
             return f.write_str("0s");
         }
-        if ms < 60_000 && ms % 1_000 != 0 {
+        if ms < 60_000 && !ms.is_multiple_of(1_000) {
             return write!(f, "{ms}ms");
         }
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ] {
             if ms >= size {
                 write!(f, "{}{unit}", ms / size)?;
                 ms %= size;

@@ -6,10 +6,10 @@
 //! and `cli` the only place that prints.
 
 pub mod api;
+pub mod clock;
 pub mod diag;
 pub mod duration;
-pub mod settings;
-pub mod clock;
+pub mod emulator;
 pub mod occurrence;
 pub mod secrets;
-pub mod emulator;
+pub mod settings;

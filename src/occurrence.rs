@@ -5,7 +5,9 @@ use sha2::{Digest, Sha256};
 
 /// The key of an occurrence (spec §4): project, sdkappid, campaign name, scheduled UTC instant.
 /// The ledger, MsgRandom and snapshots all use it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct OccurrenceKey {
     pub project: String,
     pub sdkappid: u64,
@@ -49,7 +51,10 @@ mod tests {
         assert_eq!(key.id(), "shop/1400000000/sale@2026-12-01T02:00:00Z");
         let again = key.clone();
         assert_eq!(key.base_msg_random(), again.base_msg_random());
-        let other = OccurrenceKey { campaign: "sale2".into(), ..key.clone() };
+        let other = OccurrenceKey {
+            campaign: "sale2".into(),
+            ..key.clone()
+        };
         assert_ne!(key.base_msg_random(), other.base_msg_random());
     }
 }

@@ -50,7 +50,7 @@ pub fn redact_usersig(text: &str) -> String {
         out.push_str(&rest[..value_start]);
         out.push_str("REDACTED");
         let value_len = rest[value_start..]
-            .find(|c: char| matches!(c, '&' | ' ' | '"' | '\'' | ')' | '\n' | '\r' | '\t' | '#' | '>'))
+            .find(['&', ' ', '"', '\'', ')', '\n', '\r', '\t', '#', '>'])
             .unwrap_or(rest.len() - value_start);
         rest = &rest[value_start + value_len..];
     }
@@ -72,7 +72,9 @@ mod tests {
     #[test]
     fn redacts_every_usersig_value() {
         assert_eq!(
-            redact_usersig("GET http://h/v4/x?sdkappid=1&usersig=eJy*ab-c_&random=5 failed; UserSig=zz"),
+            redact_usersig(
+                "GET http://h/v4/x?sdkappid=1&usersig=eJy*ab-c_&random=5 failed; UserSig=zz"
+            ),
             "GET http://h/v4/x?sdkappid=1&usersig=REDACTED&random=5 failed; UserSig=REDACTED"
         );
         assert_eq!(redact_usersig("no secret here"), "no secret here");

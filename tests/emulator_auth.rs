@@ -27,26 +27,49 @@ async fn emu() -> emulator_support::Emu {
 
 async fn at(emu: &emulator_support::Emu, unix: i64) {
     let offset = unix - chrono::Utc::now().timestamp();
-    let v = emu.post("emulator/clock", &json!({"offset_seconds": offset})).await;
+    let v = emu
+        .post("emulator/clock", &json!({"offset_seconds": offset}))
+        .await;
     assert_eq!(v["offset_seconds"], offset);
 }
 
 async fn code_with(emu: &emulator_support::Emu, sdkappid: u64, identifier: &str, sig: &str) -> u64 {
-    let q = format!("sdkappid={sdkappid}&identifier={identifier}&usersig={sig}&random=7&contenttype=json");
+    let q = format!(
+        "sdkappid={sdkappid}&identifier={identifier}&usersig={sig}&random=7&contenttype=json"
+    );
     let (status, v) = emu.raw("v4/timpush/get_attr_name", &q, "{}").await;
     assert_eq!(status, 200);
     v["ErrorCode"].as_u64().unwrap()
 }
 
 fn tampered(sig: &str) -> String {
-    let b64: String = sig.chars().map(|c| match c { '*' => '+', '-' => '/', '_' => '=', c => c }).collect();
+    let b64: String = sig
+        .chars()
+        .map(|c| match c {
+            '*' => '+',
+            '-' => '/',
+            '_' => '=',
+            c => c,
+        })
+        .collect();
     let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(STANDARD.decode(b64).unwrap().as_slice()).read_to_end(&mut json).unwrap();
+    flate2::read::ZlibDecoder::new(STANDARD.decode(b64).unwrap().as_slice())
+        .read_to_end(&mut json)
+        .unwrap();
     let mut doc: serde_json::Map<String, Value> = serde_json::from_slice(&json).unwrap();
     doc.insert("TLS.expire".into(), json!(999_999_999));
     let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&serde_json::to_vec(&doc).unwrap()).unwrap();
-    STANDARD.encode(enc.finish().unwrap()).chars().map(|c| match c { '+' => '*', '/' => '-', '=' => '_', c => c }).collect()
+    STANDARD
+        .encode(enc.finish().unwrap())
+        .chars()
+        .map(|c| match c {
+            '+' => '*',
+            '/' => '-',
+            '=' => '_',
+            c => c,
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -69,16 +92,44 @@ async fn reference_vectors_are_accepted_at_their_time() {
 async fn bad_usersigs_are_refused_with_their_codes() {
     let emu = emu().await;
     at(&emu, T).await;
-    assert_eq!(code_with(&emu, APP, "xiaojun", &tampered(V1_PY)).await, 70009, "tampered");
-    assert_eq!(code_with(&emu, APP + 1, "xiaojun", V1_PY).await, 70014, "wrong app");
-    assert_eq!(code_with(&emu, APP, "admin", V1_PY).await, 70013, "wrong identifier");
+    assert_eq!(
+        code_with(&emu, APP, "xiaojun", &tampered(V1_PY)).await,
+        70009,
+        "tampered"
+    );
+    assert_eq!(
+        code_with(&emu, APP + 1, "xiaojun", V1_PY).await,
+        70014,
+        "wrong app"
+    );
+    assert_eq!(
+        code_with(&emu, APP, "admin", V1_PY).await,
+        70013,
+        "wrong identifier"
+    );
     assert_eq!(code_with(&emu, APP, "xiaojun", "").await, 70002, "empty");
-    assert_eq!(code_with(&emu, APP, "xiaojun", "not*a*sig").await, 70003, "undecodable");
-    assert_eq!(code_with(&emu, APP + 7, "xiaojun", V1_PY).await, 70020, "unknown app");
+    assert_eq!(
+        code_with(&emu, APP, "xiaojun", "not*a*sig").await,
+        70003,
+        "undecodable"
+    );
+    assert_eq!(
+        code_with(&emu, APP + 7, "xiaojun", V1_PY).await,
+        70020,
+        "unknown app"
+    );
     // A valid sig of an account that is not the app admin.
-    assert_eq!(code_with(&emu, APP, "administrator", V2_PY).await, 90009, "not the admin");
+    assert_eq!(
+        code_with(&emu, APP, "administrator", V2_PY).await,
+        90009,
+        "not the admin"
+    );
     let q = format!("sdkappid={APP}&identifier=xiaojun&random=7");
-    assert_eq!(emu.raw("v4/timpush/push", &q, "{}").await.1["ErrorCode"], 70002, "usersig missing");
+    assert_eq!(
+        emu.raw("v4/timpush/push", &q, "{}").await.1["ErrorCode"],
+        70002,
+        "usersig missing"
+    );
 }
 
 #[tokio::test]
@@ -86,16 +137,52 @@ async fn url_and_query_checks_answer_http_200() {
     let emu = emulator_support::start(emulator_support::config()).await;
     let sig = emulator_support::sig(APP, "admin");
     let cases = [
-        ("v4/timpush/nope", format!("sdkappid={APP}&identifier=admin&usersig={sig}&random=1"), 60009),
-        ("v4/timpush/push", format!("identifier=admin&usersig={sig}&random=1"), 60012),
-        ("v4/timpush/push", format!("sdkappid=abc&identifier=admin&usersig={sig}&random=1"), 60012),
-        ("v4/timpush/push", format!("sdkappid={APP}&usersig={sig}&random=1"), 60002),
-        ("v4/timpush/push", format!("sdkappid={APP}&identifier=admin&usersig={sig}"), 60002),
-        ("v4/timpush/push", format!("sdkappid={APP}&identifier=admin&usersig={sig}&random=-1"), 60002),
-        ("v4/timpush/push", format!("sdkappid={APP}&identifier=admin&usersig={sig}&random=1&contenttype=xml"), 60002),
+        (
+            "v4/timpush/nope",
+            format!("sdkappid={APP}&identifier=admin&usersig={sig}&random=1"),
+            60009,
+        ),
+        (
+            "v4/timpush/push",
+            format!("identifier=admin&usersig={sig}&random=1"),
+            60012,
+        ),
+        (
+            "v4/timpush/push",
+            format!("sdkappid=abc&identifier=admin&usersig={sig}&random=1"),
+            60012,
+        ),
+        (
+            "v4/timpush/push",
+            format!("sdkappid={APP}&usersig={sig}&random=1"),
+            60002,
+        ),
+        (
+            "v4/timpush/push",
+            format!("sdkappid={APP}&identifier=admin&usersig={sig}"),
+            60002,
+        ),
+        (
+            "v4/timpush/push",
+            format!("sdkappid={APP}&identifier=admin&usersig={sig}&random=-1"),
+            60002,
+        ),
+        (
+            "v4/timpush/push",
+            format!("sdkappid={APP}&identifier=admin&usersig={sig}&random=1&contenttype=xml"),
+            60002,
+        ),
         // Any parameter order, no contenttype, no Content-Type header.
-        ("v4/timpush/get_attr_name", format!("usersig={sig}&random=1&identifier=admin&sdkappid={APP}"), 0),
-        ("/v4/all_member_push/im_get_attr_name", format!("contenttype=json&random=1&usersig={sig}&sdkappid={APP}&identifier=admin"), 0),
+        (
+            "v4/timpush/get_attr_name",
+            format!("usersig={sig}&random=1&identifier=admin&sdkappid={APP}"),
+            0,
+        ),
+        (
+            "/v4/all_member_push/im_get_attr_name",
+            format!("contenttype=json&random=1&usersig={sig}&sdkappid={APP}&identifier=admin"),
+            0,
+        ),
     ];
     for (path, q, want) in cases {
         let (status, v) = emu.raw(path.trim_start_matches('/'), &q, "{}").await;
@@ -105,12 +192,24 @@ async fn url_and_query_checks_answer_http_200() {
         assert!(v["ErrorInfo"].is_string());
     }
     // GET is refused with the envelope too.
-    let v: Value = emu.client.get(format!("{}/v4/timpush/push?{}", emu.base, emu.query())).send().await.unwrap().json().await.unwrap();
+    let v: Value = emu
+        .client
+        .get(format!("{}/v4/timpush/push?{}", emu.base, emu.query()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["ErrorCode"], 60002);
     // With a JSON Content-Type as well.
     let resp = emu
         .client
-        .post(format!("{}/v4/timpush/get_attr_name?{}", emu.base, emu.query()))
+        .post(format!(
+            "{}/v4/timpush/get_attr_name?{}",
+            emu.base,
+            emu.query()
+        ))
         .header("content-type", "application/json; charset=utf-8")
         .body("{}")
         .send()

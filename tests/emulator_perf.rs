@@ -16,9 +16,19 @@ fn a_tag_condition_over_a_million_users_resolves_quickly() {
     let store = UserStore::generate(1_000_000, 1, &["city".to_owned()]);
     eprintln!("generated 1,000,000 users in {:?}", t.elapsed());
     let sels = [
-        Selector { tags_or: vec!["vip".into(), "stock-a".into()], ..Selector::default() },
-        Selector { tags_and: vec!["vip".into(), "ios".into()], tags_not: vec!["churned".into()], ..Selector::default() },
-        Selector { tags_not: vec!["churned".into(), "trial".into()], ..Selector::default() },
+        Selector {
+            tags_or: vec!["vip".into(), "stock-a".into()],
+            ..Selector::default()
+        },
+        Selector {
+            tags_and: vec!["vip".into(), "ios".into()],
+            tags_not: vec!["churned".into()],
+            ..Selector::default()
+        },
+        Selector {
+            tags_not: vec!["churned".into(), "trial".into()],
+            ..Selector::default()
+        },
     ];
     for sel in &sels {
         let t = Instant::now();
@@ -43,7 +53,15 @@ async fn attribute_calls_without_rate_limits_serve_thousands_per_second() {
         set.spawn(async move {
             for i in 0..250 {
                 let body = json!({"To_Account": [format!("u{}", (w + i) % 5 + 1)]}).to_string();
-                let v: serde_json::Value = client.post(&url).body(body).send().await.unwrap().json().await.unwrap();
+                let v: serde_json::Value = client
+                    .post(&url)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 assert_eq!(v["ErrorCode"], 0);
             }
         });

@@ -22,20 +22,59 @@ async fn each_check_answers_its_code_in_order() {
         (json!("not an object"), 90001),
         (json!({"MsgBody": "x", "Condition": 5}), 90005),
         (json!({"MsgRandom": "1", "MsgBody": "x"}), 90005),
-        (json!({"MsgRandom": 1, "MsgBody": {"a": 1}, "Condition": 5}), 90007),
+        (
+            json!({"MsgRandom": 1, "MsgBody": {"a": 1}, "Condition": 5}),
+            90007,
+        ),
         (json!({"MsgRandom": 1}), 90007),
-        (json!({"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMBogusElem", "MsgContent": {}}], "Condition": 5}), 90002),
-        (json!({"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMSoundElem", "MsgContent": {"Url": "u", "UUID": "i", "Download_Flag": 1}}]}), 90002),
-        (json!({"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMCustomElem", "MsgContent": {}}, {"MsgType": "TIMCustomElem", "MsgContent": {}}]}), 90002),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsOr": ["a"], "AttrsOr": {"city": "SZ"}}, "MsgLifeTime": 1e9}), 90039),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsOr": (0..11).map(|i| i.to_string()).collect::<Vec<_>>()}}), 90032),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsAnd": [""]}}), 90040),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsNot": ["x".repeat(51)]}}), 90020),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsOr": ["a"], "TagsNot": ["a"]}}), 90022),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"AttrsAnd": {"country": "CN"}}, "MsgLifeTime": 1e9}), 90033),
-        (json!({"MsgRandom": 1, "MsgBody": text(&"x".repeat(20_000)), "MsgLifeTime": 604_801}), 90026),
-        (json!({"MsgRandom": 1, "MsgBody": text(&"x".repeat(20_000)), "MsgLifeTime": 604_800}), 90056),
-        (json!({"MsgRandom": 1, "MsgBody": text("x"), "DataId": "d".repeat(65)}), 90057),
+        (
+            json!({"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMBogusElem", "MsgContent": {}}], "Condition": 5}),
+            90002,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMSoundElem", "MsgContent": {"Url": "u", "UUID": "i", "Download_Flag": 1}}]}),
+            90002,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMCustomElem", "MsgContent": {}}, {"MsgType": "TIMCustomElem", "MsgContent": {}}]}),
+            90002,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsOr": ["a"], "AttrsOr": {"city": "SZ"}}, "MsgLifeTime": 1e9}),
+            90039,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsOr": (0..11).map(|i| i.to_string()).collect::<Vec<_>>()}}),
+            90032,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsAnd": [""]}}),
+            90040,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsNot": ["x".repeat(51)]}}),
+            90020,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"TagsOr": ["a"], "TagsNot": ["a"]}}),
+            90022,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "Condition": {"AttrsAnd": {"country": "CN"}}, "MsgLifeTime": 1e9}),
+            90033,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text(&"x".repeat(20_000)), "MsgLifeTime": 604_801}),
+            90026,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text(&"x".repeat(20_000)), "MsgLifeTime": 604_800}),
+            90056,
+        ),
+        (
+            json!({"MsgRandom": 1, "MsgBody": text("x"), "DataId": "d".repeat(65)}),
+            90057,
+        ),
     ];
     for (body, want) in cases {
         assert_eq!(emu.code(PUSH, &body).await, want, "{body}");
@@ -51,16 +90,29 @@ async fn recipients_follow_the_condition_and_null_is_absent() {
     let emu = start(config()).await;
     let cases = [
         (Value::Null, vec!["u1", "u2", "u3", "u4", "u5"]),
-        (json!({"TagsOr": ["vip", "b"], "TagsAnd": null, "AttrsOr": null, "AttrsAnd": null}), vec!["u1", "u2", "u3", "u5"]),
+        (
+            json!({"TagsOr": ["vip", "b"], "TagsAnd": null, "AttrsOr": null, "AttrsAnd": null}),
+            vec!["u1", "u2", "u3", "u5"],
+        ),
         (json!({"TagsAnd": ["a", "b"]}), vec!["u5"]),
         (json!({"TagsNot": ["vip", "b"]}), vec!["u4"]),
         (json!({"TagsOr": ["a"], "TagsNot": ["vip"]}), vec!["u5"]),
-        (json!({"AttrsOr": {"city": "BJ", "level": "Gold"}}), vec!["u2", "u5"]),
-        (json!({"AttrsAnd": {"city": "SZ", "level": "Gold"}}), vec!["u5"]),
+        (
+            json!({"AttrsOr": {"city": "BJ", "level": "Gold"}}),
+            vec!["u2", "u5"],
+        ),
+        (
+            json!({"AttrsAnd": {"city": "SZ", "level": "Gold"}}),
+            vec!["u5"],
+        ),
         (json!({"TagsOr": ["nobody-has-this"]}), vec![]),
     ];
     for (i, (cond, want)) in cases.iter().enumerate() {
-        let body = with(push_body(100 + u32::try_from(i).unwrap()), "Condition", cond.clone());
+        let body = with(
+            push_body(100 + u32::try_from(i).unwrap()),
+            "Condition",
+            cond.clone(),
+        );
         let v = emu.call(PUSH, &body).await;
         assert_eq!(v["ErrorCode"], 0, "{v}");
         let task = v["TaskId"].as_str().unwrap().to_owned();
@@ -76,13 +128,21 @@ async fn recipients_follow_the_condition_and_null_is_absent() {
     assert_eq!(p["path"], PUSH);
     assert_eq!(p["msg_random"], 100);
     let at = p["received_at"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok() && at.len() == "2026-01-01T00:00:00.000Z".len(), "{at}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(at).is_ok()
+            && at.len() == "2026-01-01T00:00:00.000Z".len(),
+        "{at}"
+    );
     let task = p["task_id"].as_str().unwrap();
     let parts: Vec<&str> = task.split('_').collect();
     assert_eq!(parts.len(), 5, "{task}");
     assert_eq!(u64::from_str_radix(parts[1], 16).unwrap(), APP);
     assert_eq!(u64::from_str_radix(parts[4], 16).unwrap(), 100);
-    assert!(parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit())));
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    );
 }
 
 #[tokio::test]
@@ -91,7 +151,14 @@ async fn push_plugin_variant_legacy_path_and_all_element_types() {
     let plugin = json!({"MsgRandom": 1, "From_Account": "admin", "OfflinePushInfo": {"PushFlag": 0, "Title": "t", "Desc": "d"}});
     assert_eq!(emu.code(PUSH, &plugin).await, 0);
     // The legacy im_push has no plugin variant: MsgBody is required.
-    assert_eq!(emu.code("v4/all_member_push/im_push", &with(plugin, "MsgRandom", json!(2))).await, 90007);
+    assert_eq!(
+        emu.code(
+            "v4/all_member_push/im_push",
+            &with(plugin, "MsgRandom", json!(2))
+        )
+        .await,
+        90007
+    );
     let body = json!({"MsgRandom": 3, "MsgLifeTime": 3600, "OnlineOnlyFlag": 0, "MsgBody": [
         {"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}},
         {"MsgType": "TIMLocationElem", "MsgContent": {"Desc": "Shop", "Latitude": 22.54, "Longitude": 114.06}},
@@ -105,7 +172,13 @@ async fn push_plugin_variant_legacy_path_and_all_element_types() {
     let v = emu.call("v4/all_member_push/im_push", &body).await;
     assert_eq!(v["ErrorCode"], 0, "{v}");
     let task = v["TaskId"].as_str().unwrap();
-    assert!(task.starts_with(&format!("{APP}_")) && task.split('_').all(|p| p.chars().all(|c| c.is_ascii_digit())), "{task}");
+    assert!(
+        task.starts_with(&format!("{APP}_"))
+            && task
+                .split('_')
+                .all(|p| p.chars().all(|c| c.is_ascii_digit())),
+        "{task}"
+    );
     assert_eq!(emu.pushes().await[1]["path"], "v4/all_member_push/im_push");
 }
 
@@ -118,7 +191,10 @@ async fn a_repeated_msg_random_inside_the_window_answers_the_first_task_id() {
     assert_eq!(again["TaskId"], first["TaskId"]);
     assert_eq!(emu.pushes().await.len(), 1, "a duplicate delivers nothing");
     let s = emu.stats().await;
-    assert_eq!((s["accepted"].as_u64(), s["deduplicated"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["accepted"].as_u64(), s["deduplicated"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(s["quota_used"][APP.to_string()], 1);
     // After the 1 s window the same MsgRandom is a new push.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -133,10 +209,18 @@ async fn a_seven_day_window_holds_until_the_clock_passes_it() {
     cfg.dedup_window = Duration::from_secs(7 * 86_400);
     let emu = start(cfg).await;
     let first = emu.call(PUSH, &push_body(9)).await;
-    emu.post("emulator/clock", &json!({"offset_seconds": 6 * 86_400})).await;
-    assert_eq!(emu.call(PUSH, &push_body(9)).await["TaskId"], first["TaskId"]);
-    emu.post("emulator/clock", &json!({"offset_seconds": 7 * 86_400 + 1})).await;
-    assert_ne!(emu.call(PUSH, &push_body(9)).await["TaskId"], first["TaskId"]);
+    emu.post("emulator/clock", &json!({"offset_seconds": 6 * 86_400}))
+        .await;
+    assert_eq!(
+        emu.call(PUSH, &push_body(9)).await["TaskId"],
+        first["TaskId"]
+    );
+    emu.post("emulator/clock", &json!({"offset_seconds": 7 * 86_400 + 1}))
+        .await;
+    assert_ne!(
+        emu.call(PUSH, &push_body(9)).await["TaskId"],
+        first["TaskId"]
+    );
 }
 
 #[tokio::test]
@@ -162,12 +246,20 @@ async fn the_daily_quota_resets_at_midnight_in_the_quota_timezone() {
     // Put the emulator clock at 23:59:58 UTC today.
     let now = chrono::Utc::now();
     let target = now.date_naive().and_hms_opt(23, 59, 58).unwrap().and_utc();
-    emu.post("emulator/clock", &json!({"offset_seconds": (target - now).num_seconds()})).await;
+    emu.post(
+        "emulator/clock",
+        &json!({"offset_seconds": (target - now).num_seconds()}),
+    )
+    .await;
     assert_eq!(emu.code(PUSH, &push_body(1)).await, 0);
     assert_eq!(emu.code(PUSH, &push_body(2)).await, 0);
     assert_eq!(emu.code(PUSH, &push_body(3)).await, 90047);
     assert_eq!(emu.stats().await["quota_used"][APP.to_string()], 2);
-    emu.post("emulator/clock", &json!({"offset_seconds": (target - now).num_seconds() + 5})).await;
+    emu.post(
+        "emulator/clock",
+        &json!({"offset_seconds": (target - now).num_seconds() + 5}),
+    )
+    .await;
     assert_eq!(emu.code(PUSH, &push_body(3)).await, 0);
     assert_eq!(emu.stats().await["quota_used"][APP.to_string()], 1);
 }
@@ -181,11 +273,17 @@ async fn reset_clears_pushes_counters_quota_and_dedup_but_not_users() {
     assert_eq!(emu.code(PUSH, &push_body(6)).await, 90047);
     assert_eq!(emu.post("emulator/reset", &json!({})).await["reset"], true);
     let s = emu.stats().await;
-    assert_eq!(s, json!({"accepted": 0, "deduplicated": 0, "rejected": {}, "quota_used": {APP.to_string(): 0},
-                         "injected_failures": 0, "dropped_responses": 0}));
+    assert_eq!(
+        s,
+        json!({"accepted": 0, "deduplicated": 0, "rejected": {}, "quota_used": {APP.to_string(): 0},
+                         "injected_failures": 0, "dropped_responses": 0})
+    );
     assert!(emu.pushes().await.is_empty());
     let again = emu.call(PUSH, &push_body(5)).await;
-    assert_ne!(again["TaskId"], first["TaskId"], "dedup history was cleared");
+    assert_ne!(
+        again["TaskId"], first["TaskId"],
+        "dedup history was cleared"
+    );
     assert_eq!(emu.pushes().await[0]["recipients"], 5, "users were kept");
 }
 
@@ -197,15 +295,49 @@ async fn batch_pushes_to_named_accounts() {
     let v = emu.call("v4/timpush/batch", &body).await;
     assert_eq!(v["ErrorCode"], 0, "{v}");
     assert!(v["TaskId"].as_str().unwrap().starts_with("batch_"));
-    assert_eq!(v["ErrorList"], json!([{"To_Account": "ghost", "ErrorCode": 70107, "ErrorInfo": "account does not exist"}]));
+    assert_eq!(
+        v["ErrorList"],
+        json!([{"To_Account": "ghost", "ErrorCode": 70107, "ErrorInfo": "account does not exist"}])
+    );
     let p = &emu.pushes().await[0];
-    assert_eq!((p["recipients"].as_u64(), p["path"].as_str()), (Some(2), Some("v4/timpush/batch")));
+    assert_eq!(
+        (p["recipients"].as_u64(), p["path"].as_str()),
+        (Some(2), Some("v4/timpush/batch"))
+    );
     assert_eq!(p["recipient_sample"], json!(["u1", "u3"]));
     let many: Vec<String> = (0..501).map(|i| format!("x{i}")).collect();
-    assert_eq!(emu.code("v4/timpush/batch", &with(body.clone(), "To_Account", json!(many))).await, 90018);
-    assert_eq!(emu.code("v4/timpush/batch", &with(body.clone(), "To_Account", json!([]))).await, 90018);
-    assert_eq!(emu.code("v4/timpush/batch", &with(body.clone(), "MsgRandom", json!(null))).await, 90005);
-    assert_eq!(emu.code("v4/timpush/batch", &with(body.clone(), "DataId", json!("d".repeat(65)))).await, 90057);
+    assert_eq!(
+        emu.code(
+            "v4/timpush/batch",
+            &with(body.clone(), "To_Account", json!(many))
+        )
+        .await,
+        90018
+    );
+    assert_eq!(
+        emu.code(
+            "v4/timpush/batch",
+            &with(body.clone(), "To_Account", json!([]))
+        )
+        .await,
+        90018
+    );
+    assert_eq!(
+        emu.code(
+            "v4/timpush/batch",
+            &with(body.clone(), "MsgRandom", json!(null))
+        )
+        .await,
+        90005
+    );
+    assert_eq!(
+        emu.code(
+            "v4/timpush/batch",
+            &with(body.clone(), "DataId", json!("d".repeat(65)))
+        )
+        .await,
+        90057
+    );
     // Batch pushes do not use the all-member quota.
     assert_eq!(emu.stats().await["quota_used"][APP.to_string()], 0);
 }

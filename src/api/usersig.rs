@@ -59,7 +59,13 @@ impl VerifyError {
     }
 }
 
-fn string_to_sign(identifier: &str, sdkappid: u64, time: i64, expire: i64, userbuf_b64: Option<&str>) -> String {
+fn string_to_sign(
+    identifier: &str,
+    sdkappid: u64,
+    time: i64,
+    expire: i64,
+    userbuf_b64: Option<&str>,
+) -> String {
     let mut s = format!(
         "TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n"
     );
@@ -72,7 +78,8 @@ fn string_to_sign(identifier: &str, sdkappid: u64, time: i64, expire: i64, userb
 }
 
 fn hmac_bytes(secret_key: &str, content: &str) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(secret_key.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac =
+        HmacSha256::new_from_slice(secret_key.as_bytes()).expect("HMAC accepts any key length");
     mac.update(content.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
@@ -132,7 +139,7 @@ fn from_sig_alphabet(sig: &str) -> String {
         .filter(|c| *c != '=')
         .collect();
     // Be lenient about padding: re-pad to a multiple of four.
-    while s.len() % 4 != 0 {
+    while !s.len().is_multiple_of(4) {
         s.push('=');
     }
     s
@@ -166,11 +173,18 @@ pub fn decode(usersig: &str) -> Result<serde_json::Map<String, Value>, VerifyErr
 ///
 /// # Errors
 /// The first check that fails, in the order: decode, identifier, sdkappid, signature, expiry.
-pub fn verify(usersig: &str, identifier: &str, sdkappid: u64, secret_key: &str, now: i64) -> Result<SigDoc, VerifyError> {
+pub fn verify(
+    usersig: &str,
+    identifier: &str,
+    sdkappid: u64,
+    secret_key: &str,
+    now: i64,
+) -> Result<SigDoc, VerifyError> {
     let doc = decode(usersig)?;
     let str_field = |k: &str| doc.get(k).and_then(Value::as_str);
     let int_field = |k: &str| doc.get(k).and_then(Value::as_i64);
-    let sig_identifier = str_field("TLS.identifier").ok_or(VerifyError::Malformed("no TLS.identifier"))?;
+    let sig_identifier =
+        str_field("TLS.identifier").ok_or(VerifyError::Malformed("no TLS.identifier"))?;
     let sig_appid = doc
         .get("TLS.sdkappid")
         .and_then(Value::as_u64)
@@ -185,18 +199,32 @@ pub fn verify(usersig: &str, identifier: &str, sdkappid: u64, secret_key: &str, 
     if sig_appid != sdkappid {
         return Err(VerifyError::SdkAppIdMismatch);
     }
-    let given = STANDARD.decode(sig_b64).map_err(|_| VerifyError::BadSignature)?;
-    let mut mac = HmacSha256::new_from_slice(secret_key.as_bytes()).expect("HMAC accepts any key length");
+    let given = STANDARD
+        .decode(sig_b64)
+        .map_err(|_| VerifyError::BadSignature)?;
+    let mut mac =
+        HmacSha256::new_from_slice(secret_key.as_bytes()).expect("HMAC accepts any key length");
     mac.update(string_to_sign(sig_identifier, sig_appid, time, expire, userbuf_b64).as_bytes());
-    mac.verify_slice(&given).map_err(|_| VerifyError::BadSignature)?;
+    mac.verify_slice(&given)
+        .map_err(|_| VerifyError::BadSignature)?;
     if now > time.saturating_add(expire) {
         return Err(VerifyError::Expired);
     }
     let userbuf = match userbuf_b64 {
-        Some(ub) => Some(STANDARD.decode(ub).map_err(|_| VerifyError::Malformed("bad TLS.userbuf"))?),
+        Some(ub) => Some(
+            STANDARD
+                .decode(ub)
+                .map_err(|_| VerifyError::Malformed("bad TLS.userbuf"))?,
+        ),
         None => None,
     };
-    Ok(SigDoc { identifier: sig_identifier.to_owned(), sdkappid: sig_appid, time, expire, userbuf })
+    Ok(SigDoc {
+        identifier: sig_identifier.to_owned(),
+        sdkappid: sig_appid,
+        time,
+        expire,
+        userbuf,
+    })
 }
 
 #[cfg(test)]
@@ -220,31 +248,64 @@ mod tests {
             assert_eq!((doc.time, doc.expire, doc.userbuf), (T, 15_552_000, None));
         }
         for sig in [V2_PY, V2_NODE] {
-            assert_eq!(verify(sig, "administrator", APP, KEY, T).unwrap().expire, 86_400);
+            assert_eq!(
+                verify(sig, "administrator", APP, KEY, T).unwrap().expire,
+                86_400
+            );
         }
-        assert_eq!(verify(V3_PY, "xiaojun", APP, KEY, T).unwrap().userbuf.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(
+            verify(V3_PY, "xiaojun", APP, KEY, T)
+                .unwrap()
+                .userbuf
+                .as_deref(),
+            Some(&b"abc"[..])
+        );
     }
 
     #[test]
     fn reference_signatures_match_what_we_generate() {
         let sig_of = |s: &str| decode(s).unwrap()["TLS.sig"].as_str().unwrap().to_owned();
-        assert_eq!(sig_of(&generate(APP, "xiaojun", KEY, T, 15_552_000, None)), "LvA7d/Iw7gSsnskvVzBDPOCCDbuNCw4GHwTC0bip+B4=");
-        assert_eq!(sig_of(&generate(APP, "administrator", KEY, T, 86_400, None)), "yLAe+w7WUeUuqbV9h/TX78u21oTGi+i9Zp1u3PpnY60=");
+        assert_eq!(
+            sig_of(&generate(APP, "xiaojun", KEY, T, 15_552_000, None)),
+            "LvA7d/Iw7gSsnskvVzBDPOCCDbuNCw4GHwTC0bip+B4="
+        );
+        assert_eq!(
+            sig_of(&generate(APP, "administrator", KEY, T, 86_400, None)),
+            "yLAe+w7WUeUuqbV9h/TX78u21oTGi+i9Zp1u3PpnY60="
+        );
         let v3 = generate(APP, "xiaojun", KEY, T, 15_552_000, Some(b"abc"));
         assert_eq!(sig_of(&v3), "QjT201xPkXk/aM1e+y0vakZb0K2iPrFue++0s5y6bFM=");
         assert_eq!(decode(&v3).unwrap(), decode(V3_PY).unwrap());
-        assert_eq!(decode(&generate(APP, "xiaojun", KEY, T, 15_552_000, None)).unwrap(), decode(V1_PY).unwrap());
+        assert_eq!(
+            decode(&generate(APP, "xiaojun", KEY, T, 15_552_000, None)).unwrap(),
+            decode(V1_PY).unwrap()
+        );
     }
 
     #[test]
     fn expiry_boundary_and_negative_cases() {
         assert!(verify(V1_PY, "xiaojun", APP, KEY, 1_715_552_000).is_ok());
-        assert_eq!(verify(V1_PY, "xiaojun", APP, KEY, 1_715_552_001), Err(VerifyError::Expired));
-        assert_eq!(verify(V1_PY, "xiaojun", APP, "x", T), Err(VerifyError::BadSignature));
-        assert_eq!(verify(V1_PY, "xiaojun", APP + 1, KEY, T), Err(VerifyError::SdkAppIdMismatch));
-        assert_eq!(verify(V2_PY, "xiaojun", APP, KEY, T), Err(VerifyError::IdentifierMismatch));
+        assert_eq!(
+            verify(V1_PY, "xiaojun", APP, KEY, 1_715_552_001),
+            Err(VerifyError::Expired)
+        );
+        assert_eq!(
+            verify(V1_PY, "xiaojun", APP, "x", T),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(V1_PY, "xiaojun", APP + 1, KEY, T),
+            Err(VerifyError::SdkAppIdMismatch)
+        );
+        assert_eq!(
+            verify(V2_PY, "xiaojun", APP, KEY, T),
+            Err(VerifyError::IdentifierMismatch)
+        );
         assert_eq!(verify("", "xiaojun", APP, KEY, T), Err(VerifyError::Empty));
-        assert!(matches!(verify("not*a*sig", "xiaojun", APP, KEY, T), Err(VerifyError::Malformed(_))));
+        assert!(matches!(
+            verify("not*a*sig", "xiaojun", APP, KEY, T),
+            Err(VerifyError::Malformed(_))
+        ));
         assert_eq!(VerifyError::Expired.code(), 70001);
     }
 
@@ -256,12 +317,18 @@ mod tests {
         let mut enc = ZlibEncoder::new(Vec::new(), Compression::fast());
         enc.write_all(&json).unwrap();
         let tampered = to_sig_alphabet(&STANDARD.encode(enc.finish().unwrap()));
-        assert_eq!(verify(&tampered, "xiaojun", APP, KEY, T), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify(&tampered, "xiaojun", APP, KEY, T),
+            Err(VerifyError::BadSignature)
+        );
     }
 
     #[test]
     fn generated_sig_uses_only_the_url_safe_alphabet() {
         let s = generate(APP, "admin", KEY, T, 86_400, None);
-        assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '-' | '_')));
+        assert!(
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '-' | '_'))
+        );
     }
 }

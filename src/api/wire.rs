@@ -158,12 +158,22 @@ pub struct Envelope {
 impl Envelope {
     #[must_use]
     pub fn ok() -> Self {
-        Self { action_status: ActionStatus::Ok, error_info: String::new(), error_code: 0, fields: Map::new() }
+        Self {
+            action_status: ActionStatus::Ok,
+            error_info: String::new(),
+            error_code: 0,
+            fields: Map::new(),
+        }
     }
 
     #[must_use]
     pub fn fail(code: u32, info: impl Into<String>) -> Self {
-        Self { action_status: ActionStatus::Fail, error_info: info.into(), error_code: code, fields: Map::new() }
+        Self {
+            action_status: ActionStatus::Fail,
+            error_info: info.into(),
+            error_code: code,
+            fields: Map::new(),
+        }
     }
 
     /// Adds an API field.
@@ -182,7 +192,10 @@ impl Envelope {
     /// The `TaskId` field, when present and non-empty.
     #[must_use]
     pub fn task_id(&self) -> Option<&str> {
-        self.fields.get("TaskId").and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.fields
+            .get("TaskId")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -277,12 +290,16 @@ pub mod codes {
             OK => "success",
             HTTP_PARSE_ERROR => "HTTP parse error: check the URL",
             JSON_PARSE_ERROR => "JSON parse error",
-            ACCOUNT_OR_SIG_ERROR | ACCOUNT_OR_SIG_ERROR_2 => "account or signature error in the URL or body",
+            ACCOUNT_OR_SIG_ERROR | ACCOUNT_OR_SIG_ERROR_2 => {
+                "account or signature error in the URL or body"
+            }
             INVALID_SDKAPPID => "invalid SDKAppID",
             REST_FREQUENCY_LIMIT => "REST API call frequency limit exceeded",
             SERVICE_TIMEOUT => "service timeout or bad HTTP format",
             RESOURCE_ERROR => "request resource error: check the URL",
-            ADMIN_REQUIRED_COMMON | ADMIN_REQUIRED | ADMIN_REQUIRED_70403 => "requires app admin permissions",
+            ADMIN_REQUIRED_COMMON | ADMIN_REQUIRED | ADMIN_REQUIRED_70403 => {
+                "requires app admin permissions"
+            }
             SDKAPPID_FREQUENCY_LIMIT => "SDKAppID request frequency exceeded",
             SDKAPPID_MISSING => "SDKAppID missing from the URL",
             RESPONSE_JSON_ERROR => "JSON parse error in the response",
@@ -347,12 +364,18 @@ mod tests {
     fn every_api_is_found_by_its_current_and_legacy_path() {
         for api in Api::ALL {
             assert_eq!(Api::from_path(api.path()), Some((api, false)));
-            assert_eq!(Api::from_path(&format!("/{}", api.path())), Some((api, false)));
+            assert_eq!(
+                Api::from_path(&format!("/{}", api.path())),
+                Some((api, false))
+            );
             if let Some(legacy) = api.legacy_path() {
                 assert_eq!(Api::from_path(legacy), Some((api, true)));
             }
         }
-        assert_eq!(Api::from_path("v4/all_member_push/im_remove_all_tags"), Some((Api::ClearAllTags, true)));
+        assert_eq!(
+            Api::from_path("v4/all_member_push/im_remove_all_tags"),
+            Some((Api::ClearAllTags, true))
+        );
         assert_eq!(Api::from_path("v4/timpush/nope"), None);
     }
 
@@ -363,12 +386,17 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"TaskId":"t1"}"#
         );
-        let parsed: Envelope =
-            serde_json::from_str(r#"{"ActionStatus":"FAIL","ErrorInfo":"x","ErrorCode":90047,"TaskId":""}"#).unwrap();
+        let parsed: Envelope = serde_json::from_str(
+            r#"{"ActionStatus":"FAIL","ErrorInfo":"x","ErrorCode":90047,"TaskId":""}"#,
+        )
+        .unwrap();
         assert!(!parsed.is_ok());
         assert_eq!(parsed.error_code, codes::DAILY_QUOTA_EXCEEDED);
         assert_eq!(parsed.task_id(), None);
-        assert_eq!(codes::describe(90024), Some("pushes too frequent: the interval must exceed 1 second"));
+        assert_eq!(
+            codes::describe(90024),
+            Some("pushes too frequent: the interval must exceed 1 second")
+        );
         assert_eq!(codes::describe(12345), None);
     }
 }

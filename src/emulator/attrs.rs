@@ -41,13 +41,20 @@ pub fn handle(ctx: &mut Ctx<'_>, api: Api, body: &[u8]) -> Checked<Envelope> {
         Api::GetAttrName => Ok(get_attr_name(ctx)),
         Api::SetAttr => set_attr(ctx, &m),
         Api::GetAttr => get_users(ctx, &m, "UserAttrs", "Attrs", |ctx, u| {
-            let attrs: Map<String, Value> =
-                ctx.app.users.attrs_of(u).into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+            let attrs: Map<String, Value> = ctx
+                .app
+                .users
+                .attrs_of(u)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
             Value::Object(attrs)
         }),
         Api::RemoveAttr => remove_attr(ctx, &m),
         Api::AddTag => add_tag(ctx, &m),
-        Api::GetTag => get_users(ctx, &m, "UserTags", "Tags", |ctx, u| json!(ctx.app.users.tags_of(u))),
+        Api::GetTag => get_users(ctx, &m, "UserTags", "Tags", |ctx, u| {
+            json!(ctx.app.users.tags_of(u))
+        }),
         Api::RemoveTag => remove_tag(ctx, &m),
         Api::ClearAllTags => clear_all_tags(ctx, &m),
         Api::Push | Api::Batch | Api::Revoke | Api::Statistics => {
@@ -59,12 +66,22 @@ pub fn handle(ctx: &mut Ctx<'_>, api: Api, body: &[u8]) -> Checked<Envelope> {
 /// Adds a non-empty `ErrorList`.
 #[must_use]
 pub fn with_errors(env: Envelope, errors: Vec<ErrorListItem>) -> Envelope {
-    if errors.is_empty() { env } else { env.with("ErrorList", serde_json::to_value(errors).unwrap_or_default()) }
+    if errors.is_empty() {
+        env
+    } else {
+        env.with(
+            "ErrorList",
+            serde_json::to_value(errors).unwrap_or_default(),
+        )
+    }
 }
 
 fn set_attr_name(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
     let Some(names) = checks::field(m, "AttrNames").and_then(Value::as_object) else {
-        return Err(Reject::new(codes::JSON_FORMAT, "AttrNames must be an object"));
+        return Err(Reject::new(
+            codes::JSON_FORMAT,
+            "AttrNames must be an object",
+        ));
     };
     let mut next = ctx.app.attr_names.clone();
     let mut slots = Vec::new();
@@ -73,11 +90,21 @@ fn set_attr_name(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope>
             .parse::<usize>()
             .ok()
             .filter(|i| *i < ATTR_SLOTS)
-            .ok_or_else(|| Reject::new(codes::INVALID_ATTRIBUTE, format!("attribute index {k} is not 0 to 9")))?;
+            .ok_or_else(|| {
+                Reject::new(
+                    codes::INVALID_ATTRIBUTE,
+                    format!("attribute index {k} is not 0 to 9"),
+                )
+            })?;
         let name = v
             .as_str()
             .filter(|n| !n.is_empty() && n.len() <= MAX_NAME_BYTES)
-            .ok_or_else(|| Reject::new(codes::INVALID_ATTRIBUTE, format!("attrName at index {k} must be 1 to 50 bytes")))?;
+            .ok_or_else(|| {
+                Reject::new(
+                    codes::INVALID_ATTRIBUTE,
+                    format!("attrName at index {k} must be 1 to 50 bytes"),
+                )
+            })?;
         next[slot] = Some(name.to_owned());
         slots.push(slot);
     }
@@ -85,7 +112,10 @@ fn set_attr_name(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope>
         let name = next[i].as_deref();
         if let Some(j) = (0..ATTR_SLOTS).find(|j| *j != i && next[*j].as_deref() == name) {
             let name = name.unwrap_or_default();
-            return Err(Reject::new(codes::INVALID_ATTRIBUTE, format!("attrName:{name} already exists at index:{j}")));
+            return Err(Reject::new(
+                codes::INVALID_ATTRIBUTE,
+                format!("attrName:{name} already exists at index:{j}"),
+            ));
         }
     }
     ctx.app.attr_names = next;
@@ -102,25 +132,40 @@ fn get_attr_name(ctx: &Ctx<'_>) -> Envelope {
         .collect();
     let types: Map<String, Value> = names.keys().map(|k| (k.clone(), Value::from(0))).collect();
     let env = Envelope::ok().with("AttrNames", names);
-    if ctx.legacy { env } else { env.with("AttrTypes", types) }
+    if ctx.legacy {
+        env
+    } else {
+        env.with("AttrTypes", types)
+    }
 }
 
 /// `[{To_Account, <key>}]` items, at most 100 (90018).
 fn user_items<'a>(m: &'a Map<String, Value>, key: &str) -> Checked<Vec<(String, &'a Value)>> {
     let Some(items) = checks::field(m, key).and_then(Value::as_array) else {
-        return Err(Reject::new(codes::JSON_FORMAT, format!("{key} must be an array")));
+        return Err(Reject::new(
+            codes::JSON_FORMAT,
+            format!("{key} must be an array"),
+        ));
     };
     if items.len() > MAX_USERS_PER_CALL {
-        return Err(Reject::new(codes::TOO_MANY_ACCOUNTS, format!("{key} holds more than {MAX_USERS_PER_CALL} users")));
+        return Err(Reject::new(
+            codes::TOO_MANY_ACCOUNTS,
+            format!("{key} holds more than {MAX_USERS_PER_CALL} users"),
+        ));
     }
     items
         .iter()
         .map(|it| {
             let account = it.get("To_Account").and_then(Value::as_str);
-            let value = it.as_object().and_then(|o| checks::field(o, if key == "UserAttrs" { "Attrs" } else { "Tags" }));
+            let value = it
+                .as_object()
+                .and_then(|o| checks::field(o, if key == "UserAttrs" { "Attrs" } else { "Tags" }));
             match (account, value) {
                 (Some(a), Some(v)) => Ok((a.to_owned(), v)),
-                _ => Err(Reject::new(codes::JSON_FORMAT, format!("each {key} item needs To_Account and its values"))),
+                _ => Err(Reject::new(
+                    codes::JSON_FORMAT,
+                    format!("each {key} item needs To_Account and its values"),
+                )),
             }
         })
         .collect()
@@ -128,7 +173,10 @@ fn user_items<'a>(m: &'a Map<String, Value>, key: &str) -> Checked<Vec<(String, 
 
 fn check_value(v: &str, what: &str) -> Checked<()> {
     if v.is_empty() || v.len() > MAX_NAME_BYTES {
-        return Err(Reject::new(codes::INVALID_ATTRIBUTE, format!("{what} must be 1 to {MAX_NAME_BYTES} bytes")));
+        return Err(Reject::new(
+            codes::INVALID_ATTRIBUTE,
+            format!("{what} must be 1 to {MAX_NAME_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -143,9 +191,14 @@ fn set_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
         let mut pairs = Vec::new();
         for (name, value) in attrs {
             if !names.contains(name) {
-                return Err(Reject::new(codes::INVALID_ATTRIBUTE, format!("unknown attribute name {name:?}")));
+                return Err(Reject::new(
+                    codes::INVALID_ATTRIBUTE,
+                    format!("unknown attribute name {name:?}"),
+                ));
             }
-            let value = value.as_str().ok_or_else(|| Reject::new(codes::JSON_FORMAT, "attribute values are strings"))?;
+            let value = value
+                .as_str()
+                .ok_or_else(|| Reject::new(codes::JSON_FORMAT, "attribute values are strings"))?;
             check_value(value, "an attribute value")?;
             pairs.push((name.clone(), value.to_owned()));
         }
@@ -182,8 +235,17 @@ fn get_users(
 
 fn string_array(v: &Value, what: &str) -> Checked<Vec<String>> {
     v.as_array()
-        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
-        .ok_or_else(|| Reject::new(codes::JSON_FORMAT, format!("{what} must be an array of strings")))
+        .and_then(|a| {
+            a.iter()
+                .map(|x| x.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| {
+            Reject::new(
+                codes::JSON_FORMAT,
+                format!("{what} must be an array of strings"),
+            )
+        })
 }
 
 fn remove_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
@@ -192,7 +254,10 @@ fn remove_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
     for (account, attrs) in user_items(m, "UserAttrs")? {
         let attrs = string_array(attrs, "Attrs")?;
         if let Some(bad) = attrs.iter().find(|a| !names.contains(a)) {
-            return Err(Reject::new(codes::INVALID_ATTRIBUTE, format!("unknown attribute name {bad:?}")));
+            return Err(Reject::new(
+                codes::INVALID_ATTRIBUTE,
+                format!("unknown attribute name {bad:?}"),
+            ));
         }
         removals.push((account, attrs));
     }
@@ -208,20 +273,30 @@ fn remove_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
 
 fn check_tags(tags: &[String], max: usize) -> Checked<()> {
     if tags.len() > max {
-        return Err(Reject::new(codes::TOO_MANY_TAGS, format!("more than {max} tags for one user in one call")));
+        return Err(Reject::new(
+            codes::TOO_MANY_TAGS,
+            format!("more than {max} tags for one user in one call"),
+        ));
     }
     if tags.iter().any(String::is_empty) {
         return Err(Reject::new(codes::TAG_EMPTY, "a tag is empty"));
     }
     if tags.iter().any(|t| t.len() > MAX_NAME_BYTES) {
-        return Err(Reject::new(codes::TAG_TOO_LONG, format!("a tag is longer than {MAX_NAME_BYTES} bytes")));
+        return Err(Reject::new(
+            codes::TAG_TOO_LONG,
+            format!("a tag is longer than {MAX_NAME_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
 
 fn add_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
     let replace = !ctx.legacy && checks::field(m, "Replace").and_then(Value::as_u64) == Some(1);
-    let per_call = if replace { MAX_TAGS_PER_USER } else { MAX_TAGS_PER_CALL };
+    let per_call = if replace {
+        MAX_TAGS_PER_USER
+    } else {
+        MAX_TAGS_PER_CALL
+    };
     let mut adds = Vec::new();
     let mut new_tags: HashSet<String> = HashSet::new();
     for (account, tags) in user_items(m, "UserTags")? {
@@ -232,13 +307,23 @@ fn add_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
             total.extend(ctx.app.users.tags_of(u));
         }
         if total.len() > MAX_TAGS_PER_USER {
-            return Err(Reject::new(codes::TOO_MANY_TAGS, format!("{account} would have more than {MAX_TAGS_PER_USER} tags")));
+            return Err(Reject::new(
+                codes::TOO_MANY_TAGS,
+                format!("{account} would have more than {MAX_TAGS_PER_USER} tags"),
+            ));
         }
-        new_tags.extend(tags.iter().filter(|t| !ctx.app.users.tag_is_live(t)).cloned());
+        new_tags.extend(
+            tags.iter()
+                .filter(|t| !ctx.app.users.tag_is_live(t))
+                .cloned(),
+        );
         adds.push((account, tags));
     }
     if ctx.app.users.live_tag_count() + new_tags.len() > MAX_TAGS_PER_APP {
-        return Err(Reject::new(codes::TOO_MANY_TAGS, format!("the app would have more than {MAX_TAGS_PER_APP} tags")));
+        return Err(Reject::new(
+            codes::TOO_MANY_TAGS,
+            format!("the app would have more than {MAX_TAGS_PER_APP} tags"),
+        ));
     }
     for (account, tags) in adds {
         let u = ctx.app.users.get_or_create(&account);

@@ -13,7 +13,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     let r: f64 = s.parse().map_err(|_| format!("{s} is not a number"))?;
-    if (0.0..=1.0).contains(&r) { Ok(r) } else { Err("a rate is between 0 and 1".into()) }
+    if (0.0..=1.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err("a rate is between 0 and 1".into())
+    }
 }
 
 /// `crier emulator`.
@@ -85,7 +89,10 @@ impl EmulatorArgs {
     fn user_seed(&self) -> anyhow::Result<UserSeed> {
         Ok(match (&self.users, self.generate_users) {
             (Some(path), _) => UserSeed::Records(config::read_users_file(path)?),
-            (None, Some(count)) => UserSeed::Generate { count, seed: self.seed },
+            (None, Some(count)) => UserSeed::Generate {
+                count,
+                seed: self.seed,
+            },
             (None, None) => UserSeed::Empty,
         })
     }
@@ -96,7 +103,8 @@ impl EmulatorArgs {
     /// A missing secret, an unreadable config or users file.
     pub fn to_config(&self, secrets: &dyn SecretProvider) -> anyhow::Result<EmulatorConfig> {
         let apps = if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             let base = path.parent().unwrap_or_else(|| std::path::Path::new("."));
             let mut apps = config::parse_config_file(&text, base, secrets)?;
             let seed = self.user_seed()?;
@@ -110,7 +118,9 @@ impl EmulatorArgs {
             let (Some(sdkappid), Some(var)) = (self.sdkappid, &self.secret_key_env) else {
                 bail!("--sdkappid and --secret-key-env are required without --config");
             };
-            let key = secrets.get(var).ok_or_else(|| config::ConfigError::MissingSecret(var.clone()))?;
+            let key = secrets
+                .get(var)
+                .ok_or_else(|| config::ConfigError::MissingSecret(var.clone()))?;
             let mut app = AppConfig::new(sdkappid, &self.admin, &key);
             app.attr_names.clone_from(&self.attr_names);
             app.daily_quota = self.daily_quota;
@@ -164,7 +174,9 @@ pub async fn run_cli(args: EmulatorArgs, secrets: &dyn SecretProvider) -> anyhow
     }
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     handle.shutdown().await;
     Ok(())
 }
@@ -188,23 +200,64 @@ mod tests {
     #[test]
     fn flags_become_a_config() {
         let args = parse(&[
-            "--sdkappid", "1400000000", "--admin", "root", "--secret-key-env", "K", "--generate-users", "50",
-            "--seed", "4", "--attr-names", "city,level", "--daily-quota", "3", "--min-interval", "1100ms",
-            "--quota-timezone", "UTC", "--dedup-window", "7d", "--no-rate-limits", "--fail-rate", "0.5",
-            "--fail-code", "70169", "--latency", "20", "--drop-response-rate", "0.1",
+            "--sdkappid",
+            "1400000000",
+            "--admin",
+            "root",
+            "--secret-key-env",
+            "K",
+            "--generate-users",
+            "50",
+            "--seed",
+            "4",
+            "--attr-names",
+            "city,level",
+            "--daily-quota",
+            "3",
+            "--min-interval",
+            "1100ms",
+            "--quota-timezone",
+            "UTC",
+            "--dedup-window",
+            "7d",
+            "--no-rate-limits",
+            "--fail-rate",
+            "0.5",
+            "--fail-code",
+            "70169",
+            "--latency",
+            "20",
+            "--drop-response-rate",
+            "0.1",
         ])
         .unwrap();
-        let cfg = args.to_config(&MapSecrets::default().with("K", "key")).unwrap();
+        let cfg = args
+            .to_config(&MapSecrets::default().with("K", "key"))
+            .unwrap();
         let app = &cfg.apps[0];
-        assert_eq!((app.sdkappid, app.admin.as_str(), app.secret_key.expose()), (1_400_000_000, "root", "key"));
+        assert_eq!(
+            (app.sdkappid, app.admin.as_str(), app.secret_key.expose()),
+            (1_400_000_000, "root", "key")
+        );
         assert_eq!(app.attr_names, vec!["city", "level"]);
-        assert_eq!((app.daily_quota, app.min_interval), (3, Duration::from_millis(1100)));
-        assert!(matches!(app.users, UserSeed::Generate { count: 50, seed: 4 }));
+        assert_eq!(
+            (app.daily_quota, app.min_interval),
+            (3, Duration::from_millis(1100))
+        );
+        assert!(matches!(
+            app.users,
+            UserSeed::Generate { count: 50, seed: 4 }
+        ));
         assert_eq!(cfg.dedup_window, Duration::from_secs(7 * 86_400));
         assert!(!cfg.rate_limits);
         assert_eq!(
             cfg.faults,
-            FaultSettings { fail_rate: 0.5, fail_code: 70169, latency_ms: 20, drop_response_rate: 0.1 }
+            FaultSettings {
+                fail_rate: 0.5,
+                fail_code: 70169,
+                latency_ms: 20,
+                drop_response_rate: 0.1
+            }
         );
     }
 
@@ -212,7 +265,9 @@ mod tests {
     fn defaults_follow_the_contract() {
         let args = parse(&["--sdkappid", "1", "--secret-key-env", "K"]).unwrap();
         assert_eq!(args.listen, "127.0.0.1:0");
-        let cfg = args.to_config(&MapSecrets::default().with("K", "key")).unwrap();
+        let cfg = args
+            .to_config(&MapSecrets::default().with("K", "key"))
+            .unwrap();
         assert_eq!(cfg.dedup_window, Duration::from_secs(1));
         assert_eq!(cfg.apps[0].min_interval, Duration::from_secs(1));
         assert_eq!(cfg.apps[0].daily_quota, 100);
@@ -223,22 +278,72 @@ mod tests {
     #[test]
     fn a_missing_secret_names_its_variable_and_bad_flags_are_refused() {
         let args = parse(&["--sdkappid", "1", "--secret-key-env", "CRIER_X"]).unwrap();
-        let err = args.to_config(&MapSecrets::default().with("CRIER_X", "")).unwrap_err();
-        assert_eq!(err.to_string(), "the secret key variable CRIER_X is unset or empty");
-        assert!(parse(&["--secret-key-env", "K"]).is_err(), "sdkappid required without --config");
-        assert!(parse(&["--sdkappid", "1", "--secret-key-env", "K", "--fail-rate", "1.5"]).is_err());
-        assert!(parse(&["--sdkappid", "1", "--secret-key-env", "K", "--users", "a", "--generate-users", "3"]).is_err());
+        let err = args
+            .to_config(&MapSecrets::default().with("CRIER_X", ""))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the secret key variable CRIER_X is unset or empty"
+        );
+        assert!(
+            parse(&["--secret-key-env", "K"]).is_err(),
+            "sdkappid required without --config"
+        );
+        assert!(
+            parse(&[
+                "--sdkappid",
+                "1",
+                "--secret-key-env",
+                "K",
+                "--fail-rate",
+                "1.5"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "--sdkappid",
+                "1",
+                "--secret-key-env",
+                "K",
+                "--users",
+                "a",
+                "--generate-users",
+                "3"
+            ])
+            .is_err()
+        );
         assert!(parse(&["--config", "e.yaml", "--sdkappid", "1"]).is_err());
-        assert!(parse(&["--sdkappid", "1", "--secret-key-env", "K", "--cert-out", "x.pem"]).is_err(), "needs TLS");
+        assert!(
+            parse(&[
+                "--sdkappid",
+                "1",
+                "--secret-key-env",
+                "K",
+                "--cert-out",
+                "x.pem"
+            ])
+            .is_err(),
+            "needs TLS"
+        );
     }
 
     #[test]
     fn config_file_apps_take_the_cli_users_when_they_have_none() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("emulator.yaml");
-        std::fs::write(&path, "apps:\n  - {sdkappid: 7, admin: a, secret_key_env: K}\n").unwrap();
+        std::fs::write(
+            &path,
+            "apps:\n  - {sdkappid: 7, admin: a, secret_key_env: K}\n",
+        )
+        .unwrap();
         let args = parse(&["--config", path.to_str().unwrap(), "--generate-users", "9"]).unwrap();
-        let cfg = args.to_config(&MapSecrets::default().with("K", "key")).unwrap();
-        assert!(matches!(cfg.apps[0].users, UserSeed::Generate { count: 9, seed: 0 }));
+        let cfg = args
+            .to_config(&MapSecrets::default().with("K", "key"))
+            .unwrap();
+        assert!(matches!(
+            cfg.apps[0].users,
+            UserSeed::Generate { count: 9, seed: 0 }
+        ));
     }
 }

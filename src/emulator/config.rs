@@ -98,7 +98,12 @@ pub struct FaultSettings {
 
 impl Default for FaultSettings {
     fn default() -> Self {
-        Self { fail_rate: 0.0, fail_code: crate::api::wire::codes::INTERNAL_ERROR, latency_ms: 0, drop_response_rate: 0.0 }
+        Self {
+            fail_rate: 0.0,
+            fail_code: crate::api::wire::codes::INTERNAL_ERROR,
+            latency_ms: 0,
+            drop_response_rate: 0.0,
+        }
     }
 }
 
@@ -195,7 +200,9 @@ fn yaml_to_json(y: &saphyr::Yaml<'_>) -> Result<serde_json::Value, ConfigError> 
         Yaml::Value(Scalar::Integer(i)) => Value::from(*i),
         Yaml::Value(Scalar::FloatingPoint(f)) => Value::from(f.into_inner()),
         Yaml::Value(Scalar::String(s)) => Value::String(s.to_string()),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?),
+        Yaml::Sequence(items) => {
+            Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?)
+        }
         Yaml::Mapping(m) => {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
@@ -210,7 +217,9 @@ fn yaml_to_json(y: &saphyr::Yaml<'_>) -> Result<serde_json::Value, ConfigError> 
         }
         Yaml::Tagged(_, inner) => yaml_to_json(inner)?,
         Yaml::Representation(s, _, _) => Value::String(s.to_string()),
-        Yaml::Alias(_) | Yaml::BadValue => return Err(ConfigError::Yaml("unsupported YAML node".into())),
+        Yaml::Alias(_) | Yaml::BadValue => {
+            return Err(ConfigError::Yaml("unsupported YAML node".into()));
+        }
     })
 }
 
@@ -225,32 +234,56 @@ pub fn parse_config_file(
 ) -> Result<Vec<AppConfig>, ConfigError> {
     use saphyr::LoadableYamlNode as _;
     let docs = saphyr::Yaml::load_from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
-    let doc = docs.first().ok_or_else(|| ConfigError::Yaml("the file is empty".into()))?;
+    let doc = docs
+        .first()
+        .ok_or_else(|| ConfigError::Yaml("the file is empty".into()))?;
     let value = yaml_to_json(doc)?;
-    let file: FileConfig = serde_json::from_value(value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let file: FileConfig =
+        serde_json::from_value(value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     if file.apps.is_empty() {
-        return Err(ConfigError::Invalid("apps must list at least one app".into()));
+        return Err(ConfigError::Invalid(
+            "apps must list at least one app".into(),
+        ));
     }
-    file.apps.into_iter().map(|a| resolve_app(a, base_dir, secrets)).collect()
+    file.apps
+        .into_iter()
+        .map(|a| resolve_app(a, base_dir, secrets))
+        .collect()
 }
 
-fn resolve_app(a: FileApp, base_dir: &Path, secrets: &dyn SecretProvider) -> Result<AppConfig, ConfigError> {
-    let key = secrets.get(&a.secret_key_env).ok_or_else(|| ConfigError::MissingSecret(a.secret_key_env.clone()))?;
+fn resolve_app(
+    a: FileApp,
+    base_dir: &Path,
+    secrets: &dyn SecretProvider,
+) -> Result<AppConfig, ConfigError> {
+    let key = secrets
+        .get(&a.secret_key_env)
+        .ok_or_else(|| ConfigError::MissingSecret(a.secret_key_env.clone()))?;
     let mut app = AppConfig::new(a.sdkappid, &a.admin, &key);
     app.attr_names = a.attr_names;
     if let Some(q) = a.daily_quota {
         app.daily_quota = q;
     }
     if let Some(m) = a.min_interval {
-        app.min_interval = crate::duration::parse(&m).map_err(|e| ConfigError::Invalid(format!("min_interval: {e}")))?;
+        app.min_interval = crate::duration::parse(&m)
+            .map_err(|e| ConfigError::Invalid(format!("min_interval: {e}")))?;
     }
     if let Some(tz) = a.quota_timezone {
-        app.quota_timezone = tz.parse().map_err(|_| ConfigError::Invalid(format!("unknown quota_timezone {tz}")))?;
+        app.quota_timezone = tz
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("unknown quota_timezone {tz}")))?;
     }
     app.users = match (a.users, a.generate_users) {
-        (Some(_), Some(_)) => return Err(ConfigError::Invalid("users and generate_users exclude each other".into())),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "users and generate_users exclude each other".into(),
+            ));
+        }
         (Some(p), None) => UserSeed::Records(read_users_file(&base_dir.join(p))?),
-        (None, Some(count)) => UserSeed::Generate { count, seed: a.seed.unwrap_or(0) },
+        (None, Some(count)) => UserSeed::Generate {
+            count,
+            seed: a.seed.unwrap_or(0),
+        },
         (None, None) => UserSeed::Empty,
     };
     Ok(app)
@@ -261,7 +294,10 @@ fn resolve_app(a: FileApp, base_dir: &Path, secrets: &dyn SecretProvider) -> Res
 /// # Errors
 /// Unreadable file or a bad line.
 pub fn read_users_file(path: &Path) -> Result<Vec<UserRecord>, ConfigError> {
-    let err = |message: String| ConfigError::Users { path: path.display().to_string(), message };
+    let err = |message: String| ConfigError::Users {
+        path: path.display().to_string(),
+        message,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     parse_users_jsonl(&text).map_err(|e| err(e.to_string()))
 }
@@ -274,8 +310,14 @@ mod tests {
     #[test]
     fn parses_several_apps_with_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("u.jsonl"), "{\"id\":\"a\",\"tags\":[\"x\"]}\n").unwrap();
-        let secrets = MapSecrets::default().with("K1", "s3cr3t-one").with("K2", "two");
+        std::fs::write(
+            dir.path().join("u.jsonl"),
+            "{\"id\":\"a\",\"tags\":[\"x\"]}\n",
+        )
+        .unwrap();
+        let secrets = MapSecrets::default()
+            .with("K1", "s3cr3t-one")
+            .with("K2", "two");
         let apps = parse_config_file(
             "apps:\n  - sdkappid: 1400000001\n    admin: admin\n    secret_key_env: K1\n    attr_names: [city]\n    users: u.jsonl\n    min_interval: 1100ms\n    quota_timezone: UTC\n  - {sdkappid: 1400000002, admin: root, secret_key_env: K2, generate_users: 10, seed: 3, daily_quota: 5}\n",
             dir.path(),
@@ -288,17 +330,30 @@ mod tests {
         assert_eq!(apps[0].quota_timezone, chrono_tz::UTC);
         assert!(matches!(&apps[0].users, UserSeed::Records(r) if r[0].id == "a"));
         assert_eq!(apps[1].daily_quota, 5);
-        assert!(matches!(apps[1].users, UserSeed::Generate { count: 10, seed: 3 }));
+        assert!(matches!(
+            apps[1].users,
+            UserSeed::Generate { count: 10, seed: 3 }
+        ));
         assert_eq!(apps[1].min_interval, Duration::from_secs(1));
-        assert!(!format!("{:?}", apps[0]).contains("s3cr3t"), "the secret never prints");
+        assert!(
+            !format!("{:?}", apps[0]).contains("s3cr3t"),
+            "the secret never prints"
+        );
     }
 
     #[test]
     fn missing_secret_and_unknown_keys_are_errors() {
         let secrets = MapSecrets::default();
-        let e = parse_config_file("apps:\n  - {sdkappid: 1, admin: a, secret_key_env: NOPE}\n", Path::new("."), &secrets)
-            .unwrap_err();
-        assert_eq!(e.to_string(), "the secret key variable NOPE is unset or empty");
+        let e = parse_config_file(
+            "apps:\n  - {sdkappid: 1, admin: a, secret_key_env: NOPE}\n",
+            Path::new("."),
+            &secrets,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the secret key variable NOPE is unset or empty"
+        );
         let e = parse_config_file("apps: []\nextra: 1\n", Path::new("."), &secrets).unwrap_err();
         assert!(e.to_string().contains("extra"), "{e}");
     }

@@ -49,7 +49,10 @@ async fn log_request(req: Request, next: Next) -> Response {
     let ms = start.elapsed().as_millis();
     match resp.extensions().get::<LoggedCode>() {
         Some(LoggedCode(code)) => tracing::info!("{method} {uri} -> ErrorCode {code} ({ms} ms)"),
-        None => tracing::info!("{method} {uri} -> HTTP {} ({ms} ms)", resp.status().as_u16()),
+        None => tracing::info!(
+            "{method} {uri} -> HTTP {} ({ms} ms)",
+            resp.status().as_u16()
+        ),
     }
     resp
 }
@@ -57,7 +60,9 @@ async fn log_request(req: Request, next: Next) -> Response {
 async fn api(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let kill = parts.extensions.get::<ConnKill>().cloned();
-    let body = axum::body::to_bytes(body, MAX_READ_BYTES).await.unwrap_or_else(|_| Bytes::from_static(b"\0"));
+    let body = axum::body::to_bytes(body, MAX_READ_BYTES)
+        .await
+        .unwrap_or_else(|_| Bytes::from_static(b"\0"));
     let outcome = {
         let shared = Arc::clone(&shared);
         let call_path = parts.uri.path().to_owned();
@@ -65,7 +70,15 @@ async fn api(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let is_post = parts.method == Method::POST;
         // Resolving a condition over a million users takes milliseconds: keep it off the reactor.
         tokio::task::spawn_blocking(move || {
-            service::handle(&shared, Call { is_post, path: &call_path, query: query.as_deref(), body: &body })
+            service::handle(
+                &shared,
+                Call {
+                    is_post,
+                    path: &call_path,
+                    query: query.as_deref(),
+                    body: &body,
+                },
+            )
         })
         .await
     };
@@ -83,7 +96,11 @@ async fn api(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         && let Some(ConnKill(kill)) = kill
     {
         let uri = crate::secrets::redact_usersig(&parts.uri.to_string());
-        tracing::info!("{} {uri} -> ErrorCode {} (response dropped)", parts.method, outcome.envelope.error_code);
+        tracing::info!(
+            "{} {uri} -> ErrorCode {} (response dropped)",
+            parts.method,
+            outcome.envelope.error_code
+        );
         kill.notify_one();
         std::future::pending::<()>().await;
     }
@@ -91,7 +108,10 @@ async fn api(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let mut resp = Json(outcome.envelope).into_response();
     let headers = resp.headers_mut();
     headers.insert(header::SERVER, HeaderValue::from_static("crier-emulator"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     resp.extensions_mut().insert(LoggedCode(code));
     resp
 }
@@ -133,7 +153,11 @@ fn patch_faults(current: FaultSettings, p: &FaultsPatch) -> Result<FaultSettings
         fail_rate: rate(p.fail_rate, current.fail_rate, "fail_rate")?,
         fail_code: p.fail_code.unwrap_or(current.fail_code),
         latency_ms: p.latency_ms.unwrap_or(current.latency_ms),
-        drop_response_rate: rate(p.drop_response_rate, current.drop_response_rate, "drop_response_rate")?,
+        drop_response_rate: rate(
+            p.drop_response_rate,
+            current.drop_response_rate,
+            "drop_response_rate",
+        )?,
     })
 }
 
@@ -163,7 +187,9 @@ struct ClockBody {
 }
 
 fn clock_view(shared: &Shared) -> Response {
-    let now = shared.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = shared
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     Json(json!({"offset_seconds": shared.offset_seconds(), "now": now})).into_response()
 }
 

@@ -46,7 +46,11 @@ impl EmulatorHandle {
     /// `http://ADDR` or `https://ADDR` (the certificate names the listen address).
     #[must_use]
     pub fn base_url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// The CA certificate (PEM) to trust, with `--tls-self-signed`.
@@ -74,7 +78,10 @@ impl EmulatorHandle {
 
     /// Reads an app's users (`None` for an unknown app).
     pub fn with_users<R>(&self, sdkappid: u64, f: impl FnOnce(&UserStore) -> R) -> Option<R> {
-        self.shared.apps.get(&sdkappid).map(|app| f(&state::lock(app).users))
+        self.shared
+            .apps
+            .get(&sdkappid)
+            .map(|app| f(&state::lock(app).users))
     }
 
     /// Shifts the emulator's clock (as `POST /emulator/clock`).
@@ -98,13 +105,22 @@ impl EmulatorHandle {
 ///
 /// # Errors
 /// The listener's address is unreadable, TLS setup failed, or the certificate file could not be written.
-pub async fn start(listener: tokio::net::TcpListener, config: EmulatorConfig) -> anyhow::Result<EmulatorHandle> {
-    let addr = listener.local_addr().context("reading the listener's address")?;
+pub async fn start(
+    listener: tokio::net::TcpListener,
+    config: EmulatorConfig,
+) -> anyhow::Result<EmulatorHandle> {
+    let addr = listener
+        .local_addr()
+        .context("reading the listener's address")?;
     let (acceptor, ca_pem, cert_path) = if config.tls_self_signed {
         let t = tls::self_signed(addr.ip())?;
         if let Some(path) = &config.cert_out {
-            std::fs::write(path, &t.ca_pem)
-                .with_context(|| format!("writing the emulator's CA certificate to {}", path.display()))?;
+            std::fs::write(path, &t.ca_pem).with_context(|| {
+                format!(
+                    "writing the emulator's CA certificate to {}",
+                    path.display()
+                )
+            })?;
         }
         (Some(t.acceptor), Some(t.ca_pem), config.cert_out.clone())
     } else {
@@ -114,5 +130,51 @@ pub async fn start(listener: tokio::net::TcpListener, config: EmulatorConfig) ->
     let router = http::router(Arc::clone(&shared));
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, acceptor, router, rx));
-    Ok(EmulatorHandle { addr, tls: config.tls_self_signed, ca_pem, cert_path, shared, shutdown: tx, task })
+    Ok(EmulatorHandle {
+        addr,
+        tls: config.tls_self_signed,
+        ca_pem,
+        cert_path,
+        shared,
+        shutdown: tx,
+        task,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The emulator never imports the client, the planner or the dispatcher.
+    #[test]
+    fn server_code_imports_only_usersig_and_wire_from_the_api_side() {
+        let sources = [
+            include_str!("attrs.rs"),
+            include_str!("checks.rs"),
+            include_str!("cli.rs"),
+            include_str!("config.rs"),
+            include_str!("http.rs"),
+            include_str!("mod.rs"),
+            include_str!("recall.rs"),
+            include_str!("server.rs"),
+            include_str!("service.rs"),
+            include_str!("state.rs"),
+            include_str!("tls.rs"),
+            include_str!("users.rs"),
+        ];
+        let forbidden = [
+            "api::client",
+            "api::errors",
+            "crate::plan",
+            "crate::dispatch",
+            "crate::render",
+            "crate::ledger",
+        ];
+        for src in sources {
+            for f in forbidden {
+                assert!(
+                    !src.contains(&format!("{f}::")) && !src.contains(&format!("use {f}")),
+                    "imports {f}"
+                );
+            }
+        }
+    }
 }

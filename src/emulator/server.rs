@@ -18,7 +18,12 @@ use tower::ServiceExt as _;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves until `shutdown` turns true, then lets open connections finish (at most 5 s).
-pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, router: Router, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -49,23 +54,32 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, router: Rout
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections were still open after {SHUTDOWN_GRACE:?}");
     }
 }
 
-async fn serve_connection<S>(stream: S, router: Router, watcher: hyper_util::server::graceful::Watcher)
-where
+async fn serve_connection<S>(
+    stream: S,
+    router: Router,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let kill = Arc::new(Notify::new());
     let conn_kill = ConnKill(Arc::clone(&kill));
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(conn_kill.clone());
-        router.clone().oneshot(req.map(axum::body::Body::new))
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(conn_kill.clone());
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        });
     let builder = Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned();
     tokio::select! {
         res = watcher.watch(conn) => {
             if let Err(e) = res {

@@ -32,7 +32,10 @@ impl RateWindows {
     /// Admits a call when fewer than `limit` were admitted in the last second.
     pub fn try_acquire(&mut self, key: &'static str, limit: usize, now: Instant) -> bool {
         let q = self.0.entry(key).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
             q.pop_front();
         }
         if q.len() >= limit {
@@ -64,7 +67,9 @@ impl AppState {
         let users = match std::mem::take(&mut config.users) {
             UserSeed::Empty => UserStore::new(),
             UserSeed::Records(r) => UserStore::from_records(&r),
-            UserSeed::Generate { count, seed } => UserStore::generate(count, seed, &config.attr_names),
+            UserSeed::Generate { count, seed } => {
+                UserStore::generate(count, seed, &config.attr_names)
+            }
         };
         let mut attr_names: [Option<String>; 10] = Default::default();
         for (slot, name) in attr_names.iter_mut().zip(&config.attr_names) {
@@ -104,7 +109,13 @@ impl AppState {
 
     /// The TaskId of an earlier push with this MsgRandom inside the window, if any.
     #[must_use]
-    pub fn duplicate_of(&self, kind: PushKind, msg_random: u32, now: DateTime<Utc>, window: Duration) -> Option<String> {
+    pub fn duplicate_of(
+        &self,
+        kind: PushKind,
+        msg_random: u32,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Option<String> {
         let window = TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
         self.dedup
             .get(&(kind, msg_random))
@@ -113,10 +124,19 @@ impl AppState {
     }
 
     /// Remembers an accepted push for deduplication and forgets entries older than the window.
-    pub fn remember(&mut self, kind: PushKind, msg_random: u32, task_id: &str, now: DateTime<Utc>, window: Duration) {
+    pub fn remember(
+        &mut self,
+        kind: PushKind,
+        msg_random: u32,
+        task_id: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) {
         let window = TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
-        self.dedup.retain(|_, (_, at)| now.signed_duration_since(*at) < window);
-        self.dedup.insert((kind, msg_random), (task_id.to_owned(), now));
+        self.dedup
+            .retain(|_, (_, at)| now.signed_duration_since(*at) < window);
+        self.dedup
+            .insert((kind, msg_random), (task_id.to_owned(), now));
     }
 
     fn reset(&mut self) {
@@ -139,7 +159,10 @@ pub struct PushRecord {
     pub recipients: u64,
     pub recipient_sample: Vec<String>,
     pub body: Value,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_rfc3339_ms")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "opt_rfc3339_ms"
+    )]
     pub recalled_at: Option<DateTime<Utc>>,
 }
 
@@ -148,7 +171,10 @@ fn rfc3339_ms<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S:
 }
 
 #[expect(clippy::ref_option, reason = "serde's serialize_with passes &Option")]
-fn opt_rfc3339_ms<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+fn opt_rfc3339_ms<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => rfc3339_ms(t, s),
         None => s.serialize_none(),
@@ -202,9 +228,16 @@ impl Shared {
     #[must_use]
     pub fn new(config: &EmulatorConfig) -> Self {
         Self {
-            apps: config.apps.iter().map(|a| (a.sdkappid, Mutex::new(AppState::new(a.clone())))).collect(),
+            apps: config
+                .apps
+                .iter()
+                .map(|a| (a.sdkappid, Mutex::new(AppState::new(a.clone()))))
+                .collect(),
             log: Mutex::new(Log::default()),
-            faults: Mutex::new(FaultState { settings: config.faults, rng: fastrand::Rng::with_seed(config.fault_seed) }),
+            faults: Mutex::new(FaultState {
+                settings: config.faults,
+                rng: fastrand::Rng::with_seed(config.fault_seed),
+            }),
             dedup_window: config.dedup_window,
             rate_limits: config.rate_limits,
             clock: Arc::clone(&config.clock),
@@ -234,19 +267,29 @@ impl Shared {
         }
         let mut log = lock(&self.log);
         let seq = log.task_seq;
-        *log = Log { task_seq: seq, ..Log::default() };
+        *log = Log {
+            task_seq: seq,
+            ..Log::default()
+        };
     }
 
     #[must_use]
     pub fn stats(&self) -> Stats {
         let now = self.now();
-        let quota_used =
-            self.apps.iter().map(|(id, app)| (id.to_string(), lock(app).quota_used(now))).collect();
+        let quota_used = self
+            .apps
+            .iter()
+            .map(|(id, app)| (id.to_string(), lock(app).quota_used(now)))
+            .collect();
         let log = lock(&self.log);
         Stats {
             accepted: log.accepted,
             deduplicated: log.deduplicated,
-            rejected: log.rejected.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+            rejected: log
+                .rejected
+                .iter()
+                .map(|(c, n)| (c.to_string(), *n))
+                .collect(),
             quota_used,
             injected_failures: log.injected_failures,
             dropped_responses: log.dropped_responses,
@@ -304,8 +347,20 @@ mod tests {
         let w = Duration::from_secs(1);
         let mut app = lock(&s.apps[&1]);
         app.remember(PushKind::AllMember, 7, "t1", now, w);
-        assert_eq!(app.duplicate_of(PushKind::AllMember, 7, now + TimeDelta::milliseconds(999), w).as_deref(), Some("t1"));
-        assert_eq!(app.duplicate_of(PushKind::AllMember, 7, now + TimeDelta::seconds(1), w), None);
+        assert_eq!(
+            app.duplicate_of(
+                PushKind::AllMember,
+                7,
+                now + TimeDelta::milliseconds(999),
+                w
+            )
+            .as_deref(),
+            Some("t1")
+        );
+        assert_eq!(
+            app.duplicate_of(PushKind::AllMember, 7, now + TimeDelta::seconds(1), w),
+            None
+        );
         assert_eq!(app.duplicate_of(PushKind::Batch, 7, now, w), None);
         drop(app);
         lock(&s.log).task_seq = 5;

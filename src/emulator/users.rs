@@ -34,22 +34,46 @@ pub fn parse_users_jsonl(text: &str) -> Result<Vec<UserRecord>, UsersFileError> 
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| UsersFileError { line: i + 1, message: e.to_string() })
+            serde_json::from_str(l).map_err(|e| UsersFileError {
+                line: i + 1,
+                message: e.to_string(),
+            })
         })
         .collect()
 }
 
 /// The tags that `--generate-users` draws from.
 pub const GENERATED_TAGS: [&str; 16] = [
-    "vip", "new", "churned", "android", "ios", "web", "stock-a", "stock-b", "stock-c", "stock-d", "beta",
-    "premium", "trial", "lang-en", "lang-zh", "newsletter",
+    "vip",
+    "new",
+    "churned",
+    "android",
+    "ios",
+    "web",
+    "stock-a",
+    "stock-b",
+    "stock-c",
+    "stock-d",
+    "beta",
+    "premium",
+    "trial",
+    "lang-en",
+    "lang-zh",
+    "newsletter",
 ];
 
 /// The values that `--generate-users` draws from for an attribute name.
 #[must_use]
 pub fn generated_values(attr_name: &str) -> &'static [&'static str] {
     match attr_name {
-        "city" => &["Shenzhen", "Beijing", "Shanghai", "Singapore", "Seoul", "Frankfurt"],
+        "city" => &[
+            "Shenzhen",
+            "Beijing",
+            "Shanghai",
+            "Singapore",
+            "Seoul",
+            "Frankfurt",
+        ],
         "level" => &["Bronze", "Silver", "Gold", "Platinum"],
         "sex" | "gender" => &["M", "F"],
         "country" => &["CN", "SG", "KR", "DE", "US"],
@@ -174,12 +198,17 @@ impl UserStore {
     /// Whether some user carries `tag`.
     #[must_use]
     pub fn tag_is_live(&self, tag: &str) -> bool {
-        self.tag_index.get(tag).is_some_and(|&t| !self.tag_bitmaps[t as usize].is_empty())
+        self.tag_index
+            .get(tag)
+            .is_some_and(|&t| !self.tag_bitmaps[t as usize].is_empty())
     }
 
     #[must_use]
     pub fn tags_of(&self, user: u32) -> Vec<&str> {
-        self.user_tags[user as usize].iter().map(|&t| self.tag_names[t as usize].as_str()).collect()
+        self.user_tags[user as usize]
+            .iter()
+            .map(|&t| self.tag_names[t as usize].as_str())
+            .collect()
     }
 
     #[must_use]
@@ -191,7 +220,10 @@ impl UserStore {
     }
 
     fn attr_value_name(&self, name: &str, value: u32) -> &str {
-        self.attr_index[name].iter().find(|(_, id)| **id == value).map_or("", |(v, _)| v.as_str())
+        self.attr_index[name]
+            .iter()
+            .find(|(_, id)| **id == value)
+            .map_or("", |(v, _)| v.as_str())
     }
 
     fn tag_id(&mut self, tag: &str) -> u32 {
@@ -222,7 +254,9 @@ impl UserStore {
 
     pub fn remove_tags(&mut self, user: u32, tags: &[String]) {
         for tag in tags {
-            let Some(&t) = self.tag_index.get(tag) else { continue };
+            let Some(&t) = self.tag_index.get(tag) else {
+                continue;
+            };
             let list = &mut self.user_tags[user as usize];
             if let Some(pos) = list.iter().position(|x| *x == t) {
                 list.remove(pos);
@@ -265,11 +299,16 @@ impl UserStore {
     }
 
     fn tag_bitmap(&self, tag: &str) -> Option<&RoaringBitmap> {
-        self.tag_index.get(tag).map(|&t| &self.tag_bitmaps[t as usize])
+        self.tag_index
+            .get(tag)
+            .map(|&t| &self.tag_bitmaps[t as usize])
     }
 
     fn attr_bitmap(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
-        self.attr_index.get(name)?.get(value).map(|&v| &self.attr_bitmaps[v as usize])
+        self.attr_index
+            .get(name)?
+            .get(value)
+            .map(|&v| &self.attr_bitmaps[v as usize])
     }
 
     fn union<'a>(items: impl Iterator<Item = Option<&'a RoaringBitmap>>) -> RoaringBitmap {
@@ -280,7 +319,10 @@ impl UserStore {
         out
     }
 
-    fn intersect<'a>(&self, items: impl Iterator<Item = Option<&'a RoaringBitmap>>) -> RoaringBitmap {
+    fn intersect<'a>(
+        &self,
+        items: impl Iterator<Item = Option<&'a RoaringBitmap>>,
+    ) -> RoaringBitmap {
         let mut out = self.all.clone();
         for bm in items {
             match bm {
@@ -317,7 +359,11 @@ impl UserStore {
     /// The ids of the first `n` users of a bitmap, in user order.
     #[must_use]
     pub fn sample(&self, users: &RoaringBitmap, n: usize) -> Vec<String> {
-        users.iter().take(n).map(|u| self.ids[u as usize].clone()).collect()
+        users
+            .iter()
+            .take(n)
+            .map(|u| self.ids[u as usize].clone())
+            .collect()
     }
 }
 
@@ -349,20 +395,42 @@ mod tests {
     fn resolves_each_condition_kind() {
         let st = store();
         assert_eq!(ids(&st, &Selector::default()), s(&["a", "b", "c", "d"]));
-        let or = Selector { tags_or: s(&["x", "z"]), ..Selector::default() };
+        let or = Selector {
+            tags_or: s(&["x", "z"]),
+            ..Selector::default()
+        };
         assert_eq!(ids(&st, &or), s(&["a", "c"]));
-        let and = Selector { tags_and: s(&["x", "y"]), ..Selector::default() };
+        let and = Selector {
+            tags_and: s(&["x", "y"]),
+            ..Selector::default()
+        };
         assert_eq!(ids(&st, &and), s(&["a"]));
-        let and_unknown = Selector { tags_and: s(&["y", "nope"]), ..Selector::default() };
+        let and_unknown = Selector {
+            tags_and: s(&["y", "nope"]),
+            ..Selector::default()
+        };
         assert!(ids(&st, &and_unknown).is_empty());
-        let not = Selector { tags_not: s(&["x", "z"]), ..Selector::default() };
+        let not = Selector {
+            tags_not: s(&["x", "z"]),
+            ..Selector::default()
+        };
         assert_eq!(ids(&st, &not), s(&["b", "d"]), "TagsNot means none of");
-        let combined = Selector { tags_or: s(&["y"]), tags_not: s(&["x"]), ..Selector::default() };
+        let combined = Selector {
+            tags_or: s(&["y"]),
+            tags_not: s(&["x"]),
+            ..Selector::default()
+        };
         assert_eq!(ids(&st, &combined), s(&["b"]));
-        let attrs_or = Selector { attrs_or: vec![("city".into(), "SZ".into()), ("city".into(), "BJ".into())], ..Selector::default() };
+        let attrs_or = Selector {
+            attrs_or: vec![("city".into(), "SZ".into()), ("city".into(), "BJ".into())],
+            ..Selector::default()
+        };
         assert_eq!(ids(&st, &attrs_or), s(&["a", "b"]));
         let attrs_and = Selector {
-            attrs_and: vec![("city".into(), "BJ".into()), ("level".into(), "Gold".into())],
+            attrs_and: vec![
+                ("city".into(), "BJ".into()),
+                ("level".into(), "Gold".into()),
+            ],
             ..Selector::default()
         };
         assert_eq!(ids(&st, &attrs_and), s(&["b"]));
@@ -380,14 +448,26 @@ mod tests {
         assert_eq!(st.live_tag_count(), 1);
         st.set_attr(a, "city", "BJ");
         assert_eq!(st.attrs_of(a), vec![("city", "BJ")]);
-        let bj = Selector { attrs_or: vec![("city".into(), "BJ".into())], ..Selector::default() };
+        let bj = Selector {
+            attrs_or: vec![("city".into(), "BJ".into())],
+            ..Selector::default()
+        };
         assert_eq!(ids(&st, &bj), s(&["a", "b"]));
         st.remove_attr(a, "city");
         assert_eq!(ids(&st, &bj), s(&["b"]));
         let e = st.get_or_create("e");
         st.add_tags(e, &s(&["z", "z"]));
         assert_eq!(st.tags_of(e), vec!["z"]);
-        assert_eq!(ids(&st, &Selector { tags_or: s(&["z"]), ..Selector::default() }), s(&["c", "e"]));
+        assert_eq!(
+            ids(
+                &st,
+                &Selector {
+                    tags_or: s(&["z"]),
+                    ..Selector::default()
+                }
+            ),
+            s(&["c", "e"])
+        );
     }
 
     #[test]
@@ -425,22 +505,36 @@ mod scale_tests {
         let mut rng = fastrand::Rng::with_seed(3);
         let pick = |rng: &mut fastrand::Rng, max: usize| -> Vec<String> {
             let n = rng.usize(0..max);
-            (0..n).map(|_| GENERATED_TAGS[rng.usize(..GENERATED_TAGS.len())].to_owned()).collect()
+            (0..n)
+                .map(|_| GENERATED_TAGS[rng.usize(..GENERATED_TAGS.len())].to_owned())
+                .collect()
         };
         for _ in 0..200 {
             let sel = Selector {
                 tags_or: pick(&mut rng, 3),
                 tags_and: pick(&mut rng, 2),
                 tags_not: pick(&mut rng, 3),
-                attrs_or: if rng.bool() { vec![("city".into(), "Shenzhen".into()), ("level".into(), "Gold".into())] } else { vec![] },
-                attrs_and: if rng.bool() { vec![("level".into(), "Silver".into())] } else { vec![] },
+                attrs_or: if rng.bool() {
+                    vec![
+                        ("city".into(), "Shenzhen".into()),
+                        ("level".into(), "Gold".into()),
+                    ]
+                } else {
+                    vec![]
+                },
+                attrs_and: if rng.bool() {
+                    vec![("level".into(), "Silver".into())]
+                } else {
+                    vec![]
+                },
             };
             let scan: Vec<u32> = (0..5_000)
                 .filter(|&u| {
                     let tags = st.tags_of(u);
                     let attrs = st.attrs_of(u);
                     let has = |t: &String| tags.contains(&t.as_str());
-                    let attr = |(n, v): &(String, String)| attrs.contains(&(n.as_str(), v.as_str()));
+                    let attr =
+                        |(n, v): &(String, String)| attrs.contains(&(n.as_str(), v.as_str()));
                     (sel.tags_or.is_empty() || sel.tags_or.iter().any(has))
                         && sel.tags_and.iter().all(has)
                         && !sel.tags_not.iter().any(has)

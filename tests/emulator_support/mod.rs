@@ -45,7 +45,11 @@ pub async fn start(config: EmulatorConfig) -> Emu {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let handle = emulator::start(listener, config).await.unwrap();
     let base = handle.base_url();
-    Emu { handle, client: reqwest::Client::new(), base }
+    Emu {
+        handle,
+        client: reqwest::Client::new(),
+        base,
+    }
 }
 
 pub fn sig(sdkappid: u64, identifier: &str) -> String {
@@ -56,12 +60,26 @@ pub fn sig(sdkappid: u64, identifier: &str) -> String {
 impl Emu {
     /// The standard query for the admin of `APP`.
     pub fn query(&self) -> String {
-        format!("sdkappid={APP}&identifier={ADMIN}&usersig={}&random=12345&contenttype=json", sig(APP, ADMIN))
+        format!(
+            "sdkappid={APP}&identifier={ADMIN}&usersig={}&random=12345&contenttype=json",
+            sig(APP, ADMIN)
+        )
     }
 
     /// POSTs raw bytes to `path?query` with no Content-Type; returns (HTTP status, JSON body).
-    pub async fn raw(&self, path: &str, query: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let resp = self.client.post(format!("{}/{path}?{query}", self.base)).body(body).send().await.unwrap();
+    pub async fn raw(
+        &self,
+        path: &str,
+        query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/{path}?{query}", self.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap())
     }
@@ -78,15 +96,33 @@ impl Emu {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        self.client.get(format!("{}/{path}", self.base)).send().await.unwrap().json().await.unwrap()
+        self.client
+            .get(format!("{}/{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Value {
-        self.client.post(format!("{}/{path}", self.base)).json(body).send().await.unwrap().json().await.unwrap()
+        self.client
+            .post(format!("{}/{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn pushes(&self) -> Vec<Value> {
-        self.get("emulator/pushes").await["pushes"].as_array().unwrap().clone()
+        self.get("emulator/pushes").await["pushes"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub async fn stats(&self) -> Value {
