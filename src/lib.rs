@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod diag;
 pub mod duration;
+pub mod emulator;
 pub mod ledger;
 pub mod load;
 pub mod occurrence;

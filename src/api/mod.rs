@@ -3,3 +3,4 @@
 pub mod client;
 pub mod errors;
 pub mod usersig;
+pub mod wire;

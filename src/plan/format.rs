@@ -1,0 +1,289 @@
+//! The plan as text: human (optionally coloured), Markdown for one pull-request comment, JSON.
+//! Pure: returns strings; the CLI prints them.
+
+use super::model::{Change, FieldChange, Plan, Send};
+use std::fmt::Write as _;
+
+/// GitHub's comment limit is 65,536 characters; stay under it with room for a footer.
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+/// Stable, pretty JSON (maps are ordered; no secrets are in a plan).
+#[must_use]
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    s.push('\n');
+    s
+}
+
+fn short(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None => "(absent)".to_owned(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s }
+        }
+    }
+}
+
+fn field_line(f: &FieldChange) -> String {
+    format!("{}: {} → {}", f.path, short(f.old.as_ref()), short(f.new.as_ref()))
+}
+
+fn horizon(plan: &Plan) -> String {
+    crate::duration::Human(std::time::Duration::from_secs(plan.horizon_seconds)).to_string()
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color { format!("\u{1b}[{code}m{s}\u{1b}[0m") } else { s.to_owned() }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("31;1", s)
+    }
+}
+
+fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
+    let head = match sign {
+        "+" => st.green(&format!("  + {}", c.campaign)),
+        "-" => st.red(&format!("  - {}", c.campaign)),
+        _ => st.yellow(&format!("  ~ {}", c.campaign)),
+    };
+    let _ = writeln!(out, "{head}");
+    for f in &c.fields {
+        let _ = writeln!(out, "      {}", field_line(f));
+    }
+    for f in &c.request {
+        let _ = writeln!(out, "      request {}", field_line(f));
+    }
+    if let Some(n) = &c.no_effect {
+        let _ = writeln!(out, "      ({n})");
+    }
+    if let Some(a) = &c.sends_again {
+        let _ = writeln!(out, "      {}", st.red(a));
+    }
+    if !c.dropped.is_empty() {
+        let _ = writeln!(out, "      no longer happens: {}", c.dropped.join(", "));
+    }
+}
+
+fn send_line(s: &Send) -> String {
+    let mut line = format!("{}  {}  app {}  MsgRandom {}", s.local, s.campaign, s.app, s.msg_random);
+    if s.previous_attempts > 0 {
+        let _ = write!(line, "  (attempt {})", s.previous_attempts + 1);
+    }
+    if s.over_quota {
+        line.push_str("  [over quota: deferred]");
+    }
+    line
+}
+
+/// The plan for a terminal.
+#[must_use]
+pub fn human(plan: &Plan, color: bool) -> String {
+    let st = Style { color };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} for project {} at {} (horizon {}, ledger seq {})",
+        st.bold("Plan"),
+        plan.project,
+        plan.at.to_rfc3339(),
+        horizon(plan),
+        plan.ledger_seq
+    );
+    let c = &plan.changes;
+    let _ = writeln!(out);
+    if c.first_apply {
+        let _ = writeln!(out, "{}: no applied snapshot yet; {} campaigns are new", st.bold("Changes"), c.created.len());
+    } else {
+        let _ = writeln!(
+            out,
+            "{}: {} to create, {} to update, {} to delete, {} unchanged",
+            st.bold("Changes since the last apply"),
+            c.created.len(),
+            c.updated.len(),
+            c.deleted.len(),
+            c.unchanged
+        );
+        for ch in &c.created {
+            change_lines(&mut out, &st, "+", ch);
+        }
+        for ch in &c.updated {
+            change_lines(&mut out, &st, "~", ch);
+        }
+        for ch in &c.deleted {
+            change_lines(&mut out, &st, "-", ch);
+        }
+    }
+    let _ = writeln!(out, "\n{} ({}):", st.bold("Due now"), plan.due.len());
+    for s in &plan.due {
+        let _ = writeln!(out, "  → {}", send_line(s));
+        let _ = writeln!(out, "    {}", s.body);
+    }
+    if !plan.missed.is_empty() {
+        let _ = writeln!(out, "\n{} ({}):", st.yellow("Missed: past grace, never sent"), plan.missed.len());
+        for m in &plan.missed {
+            let _ = writeln!(out, "  {}  (grace ended {})", m.id, m.deadline.to_rfc3339());
+        }
+    }
+    if !plan.skipped.is_empty() {
+        let _ = writeln!(out, "\n{} ({}):", st.yellow("Skipped"), plan.skipped.len());
+        for s in &plan.skipped {
+            let _ = writeln!(out, "  {}  ({})", s.id, s.why);
+        }
+    }
+    if !plan.in_doubt.is_empty() {
+        let _ = writeln!(out, "\n{} ({}):", st.red("In doubt: the request may have reached the provider"), plan.in_doubt.len());
+        for d in &plan.in_doubt {
+            let _ = writeln!(out, "  {}  since {}: {}", d.id, d.since.to_rfc3339(), d.reason);
+            for o in &d.options {
+                let _ = writeln!(out, "      - {o}");
+            }
+        }
+    }
+    let _ = writeln!(out, "\n{} within {} ({}):", st.bold("Upcoming"), horizon(plan), plan.upcoming.len());
+    for s in &plan.upcoming {
+        let _ = writeln!(out, "  {}", send_line(s));
+    }
+    if !plan.quota.is_empty() {
+        let _ = writeln!(out, "\n{}:", st.bold("Quota"));
+        for q in &plan.quota {
+            let _ = writeln!(
+                out,
+                "  {} {}: used {} + planned {} of {}{}",
+                q.app,
+                q.day,
+                q.used,
+                q.planned,
+                q.daily_quota,
+                if q.deferred.is_empty() { String::new() } else { st.red(&format!("; deferred: {}", q.deferred.join(", "))) }
+            );
+        }
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\n{} ({}):", st.yellow("Warnings"), plan.warnings.len());
+        for w in &plan.warnings {
+            let _ = writeln!(out, "  ! {}", w.message);
+        }
+    }
+    let _ = writeln!(out, "\n{}", summary(plan));
+    out
+}
+
+/// One line: what apply would do.
+#[must_use]
+pub fn summary(plan: &Plan) -> String {
+    let mut parts = vec![format!("{} to send now", plan.due.len())];
+    for (n, what) in [(plan.in_doubt.len(), "in doubt"), (plan.missed.len(), "missed"), (plan.skipped.len(), "skipped")] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.push(format!("{} upcoming", plan.upcoming.len()));
+    let deferred: usize = plan.quota.iter().map(|q| q.deferred.len()).sum();
+    if deferred > 0 {
+        parts.push(format!("{deferred} over quota"));
+    }
+    format!("Summary: {}.", parts.join(", "))
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The plan as one pull-request comment: a summary table first, details folded, always under
+/// [`MARKDOWN_LIMIT`] characters.
+#[must_use]
+pub fn markdown(plan: &Plan) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "### crier plan — {}\n", md_escape(&plan.project));
+    let _ = writeln!(head, "Plan at `{}`, horizon {}, ledger seq {}.\n", plan.at.to_rfc3339(), horizon(plan), plan.ledger_seq);
+    let c = &plan.changes;
+    let _ = writeln!(head, "| | count |\n|---|---:|");
+    for (label, n) in [
+        ("Due now", plan.due.len()),
+        ("In doubt", plan.in_doubt.len()),
+        ("Missed", plan.missed.len()),
+        ("Skipped (paused)", plan.skipped.len()),
+        ("Upcoming", plan.upcoming.len()),
+        ("Created", c.created.len()),
+        ("Updated", c.updated.len()),
+        ("Deleted", c.deleted.len()),
+        ("Unchanged", c.unchanged),
+        ("Warnings", plan.warnings.len()),
+    ] {
+        let _ = writeln!(head, "| {label} | {n} |");
+    }
+    let again: Vec<&Change> = c.created.iter().chain(&c.updated).filter(|ch| ch.sends_again.is_some()).collect();
+    for ch in &again {
+        let _ = writeln!(head, "\n> **{}**: {}", md_escape(&ch.campaign), md_escape(ch.sends_again.as_deref().unwrap_or_default()));
+    }
+    let mut sections: Vec<String> = Vec::new();
+    for ch in c.created.iter().chain(&c.updated).chain(&c.deleted) {
+        let mut s = format!("<details><summary>{} <code>{}</code></summary>\n\n", change_kind(plan, ch), md_escape(&ch.campaign));
+        for f in ch.fields.iter().chain(&ch.request) {
+            let _ = writeln!(s, "- `{}`", md_escape(&field_line(f)));
+        }
+        if let Some(n) = &ch.no_effect {
+            let _ = writeln!(s, "- {}", md_escape(n));
+        }
+        if !ch.dropped.is_empty() {
+            let _ = writeln!(s, "- no longer happens: {}", md_escape(&ch.dropped.join(", ")));
+        }
+        s.push_str("\n</details>\n");
+        sections.push(s);
+    }
+    for (label, list) in [("Due now", &plan.due), ("Upcoming", &plan.upcoming)] {
+        for send in list.iter() {
+            sections.push(format!(
+                "<details><summary>{label}: {} <code>{}</code> (app {}){}</summary>\n\n```json\n{}\n```\n\n</details>\n",
+                md_escape(&send.local),
+                md_escape(&send.campaign),
+                md_escape(&send.app),
+                if send.over_quota { " — over quota, deferred" } else { "" },
+                send.body
+            ));
+        }
+    }
+    for d in &plan.in_doubt {
+        sections.push(format!("- **In doubt** `{}`: {}\n", md_escape(&d.id), md_escape(&d.reason)));
+    }
+    for w in &plan.warnings {
+        sections.push(format!("- :warning: {}\n", md_escape(&w.message)));
+    }
+    let mut out = head;
+    out.push('\n');
+    let total = sections.len();
+    for (i, s) in sections.into_iter().enumerate() {
+        let footer_room = 80;
+        if out.len() + s.len() + footer_room > MARKDOWN_LIMIT {
+            let _ = writeln!(out, "\n{} more — see the JSON plan", total - i);
+            return out;
+        }
+        out.push_str(&s);
+    }
+    out
+}
+
+fn change_kind(plan: &Plan, ch: &Change) -> &'static str {
+    if plan.changes.created.iter().any(|c| std::ptr::eq(c, ch)) {
+        "Create"
+    } else if plan.changes.deleted.iter().any(|c| std::ptr::eq(c, ch)) {
+        "Delete"
+    } else {
+        "Update"
+    }
+}
