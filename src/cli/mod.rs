@@ -1,6 +1,7 @@
 //! The command line: clap definitions, settings resolution, output. The only module that prints.
 
 mod output;
+mod plan;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -23,14 +24,30 @@ pub struct Cli {
 pub enum Command {
     /// Check every campaign: schema, API limits, templates, schedules, the whole set.
     Validate(validate::ValidateArgs),
+    /// What `apply` would do: due, missed, in-doubt and upcoming pushes, quota, changes.
+    Plan(plan::PlanArgs),
     /// Print the exact request of a campaign's first occurrence at or after a time.
     Render(validate::RenderArgs),
+    /// Print a UserSig for the configured admin (the one command that shows a secret).
+    Usersig(UsersigArgs),
+    /// Run a local server that behaves like the push API family.
+    Emulator(crate::emulator::EmulatorArgs),
     /// Print the JSON Schema of campaign files (or of crier.yaml with --config-schema).
     Schema(SchemaArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Create crier.yaml, an example campaign, schema copies and a .gitignore entry.
     Init(InitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UsersigArgs {
+    /// The app (default: the only one configured).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// How long the UserSig is valid.
+    #[arg(long, default_value = "1d")]
+    pub expire: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,7 +128,35 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
     let env = output::Env::from_process(cli.config)?;
     match cli.command {
         Command::Validate(args) => validate::validate(&env, &args),
+        Command::Plan(args) => plan::plan(&env, &args),
         Command::Render(args) => validate::render(&env, &args),
+        Command::Usersig(args) => {
+            let mut sources = crate::load::Sources::default();
+            let settings =
+                match crate::load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+                    Ok((settings, _)) => settings,
+                    Err(diags) => {
+                        output::print_diagnostics(&diags, &sources, false);
+                        return Ok(Status::Failed);
+                    }
+                };
+            let expire = crate::duration::parse(&args.expire)
+                .map_err(|e| anyhow::anyhow!("--expire: {e}"))?;
+            let sig = crate::usersig_cmd::usersig_for(
+                &settings,
+                args.app.as_deref(),
+                expire,
+                &crate::secrets::EnvSecrets,
+                env.clock.now(),
+            )?;
+            println!("{sig}");
+            Ok(Status::Done)
+        }
+        Command::Emulator(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(crate::emulator::run_cli(args, &crate::secrets::EnvSecrets))?;
+            Ok(Status::Done)
+        }
         Command::Schema(args) => {
             let text = if args.config_schema {
                 crate::schema::CONFIG_SCHEMA

@@ -18,12 +18,18 @@ pub(super) fn schedule_of(v: &Value) -> Option<Schedule> {
     if let Some(at) = s.get("at").and_then(Value::as_str) {
         return Schedule::once(at, tz).ok().map(|(s, _)| s);
     }
-    let day = |k: &str| s.get(k).and_then(Value::as_str).and_then(|d| d.parse().ok());
+    let day = |k: &str| {
+        s.get(k)
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse().ok())
+    };
     Schedule::cron(s.get("cron")?.as_str()?, tz, day("start"), day("end")).ok()
 }
 
 fn sdkappid_of(v: &Value) -> u64 {
-    v.get("sdkappid").and_then(Value::as_u64).unwrap_or_default()
+    v.get("sdkappid")
+        .and_then(Value::as_u64)
+        .unwrap_or_default()
 }
 
 fn without(v: &Value, key: &str) -> Value {
@@ -42,12 +48,22 @@ fn field_diff(old: &Value, new: &Value) -> Vec<FieldChange> {
     paths
         .into_iter()
         .filter(|p| old.get(*p) != new.get(*p))
-        .map(|p| FieldChange { path: p.clone(), old: old.get(p).cloned(), new: new.get(p).cloned() })
+        .map(|p| FieldChange {
+            path: p.clone(),
+            old: old.get(p).cloned(),
+            new: new.get(p).cloned(),
+        })
         .collect()
 }
 
 /// The request body of a normalised campaign's next occurrence at or after `at`.
-fn next_request(input: &Input<'_>, renderer: &Renderer, v: &Value, app: &str, at: DateTime<Utc>) -> Option<Value> {
+fn next_request(
+    input: &Input<'_>,
+    renderer: &Renderer,
+    v: &Value,
+    app: &str,
+    at: DateTime<Utc>,
+) -> Option<Value> {
     let campaign = campaign_from_snapshot(v).ok()?;
     let occ = schedule_of(v)?.first_at_or_after(at)?;
     let key = OccurrenceKey {
@@ -56,8 +72,14 @@ fn next_request(input: &Input<'_>, renderer: &Renderer, v: &Value, app: &str, at
         campaign: campaign.spec.name.0.clone(),
         scheduled: occ.at,
     };
-    let ctx = Context { campaign: key.campaign.clone(), app: app.to_owned(), local: occ.local };
-    crate::render::render(renderer, &campaign, &ctx, key.base_msg_random()).ok().map(|r| r.request)
+    let ctx = Context {
+        campaign: key.campaign.clone(),
+        app: app.to_owned(),
+        local: occ.local,
+    };
+    crate::render::render(renderer, &campaign, &ctx, key.base_msg_random())
+        .ok()
+        .map(|r| r.request)
 }
 
 fn delivered<'l>(input: &'l Input<'_>, campaign: &str) -> Vec<&'l OccurrenceView> {
@@ -75,16 +97,27 @@ fn local(v: &Value, at: DateTime<Utc>) -> String {
         .and_then(Value::as_str)
         .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
         .unwrap_or(chrono_tz::UTC);
-    at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
+    at.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// Whether the sends of campaign `name` repeat an occurrence already delivered under another key
 /// (a renamed campaign, another sdkappid or project, a moved one-off).
-fn sends_again(input: &Input<'_>, name: &str, sources: &[&str], old: Option<&Value>, new: &Value, sends: &[&Send]) -> Option<String> {
+fn sends_again(
+    input: &Input<'_>,
+    name: &str,
+    sources: &[&str],
+    old: Option<&Value>,
+    new: &Value,
+    sends: &[&Send],
+) -> Option<String> {
     for source in sources {
         let done = delivered(input, source);
         for s in sends.iter().filter(|s| s.campaign == name) {
-            if let Some(prev) = done.iter().find(|o| o.key.scheduled == s.key.scheduled && o.key != s.key) {
+            if let Some(prev) = done
+                .iter()
+                .find(|o| o.key.scheduled == s.key.scheduled && o.key != s.key)
+            {
                 return Some(format!(
                     "WILL SEND AGAIN: {} was already sent as {}; this change makes it a new occurrence",
                     s.id, prev.id
@@ -95,11 +128,16 @@ fn sends_again(input: &Input<'_>, name: &str, sources: &[&str], old: Option<&Val
         let is_once = |v: &Value| v.pointer("/schedule/at").is_some();
         if is_once(new) && old.is_none_or(is_once) {
             let new_at = schedule_of(new).and_then(|s| s.first()).map(|o| o.at);
-            if let Some(prev) = done.iter().find(|o| Some(o.key.scheduled) != new_at || o.key.sdkappid != sdkappid_of(new)) {
+            if let Some(prev) = done
+                .iter()
+                .find(|o| Some(o.key.scheduled) != new_at || o.key.sdkappid != sdkappid_of(new))
+            {
                 return Some(format!(
                     "WILL SEND AGAIN: {source} was already sent at {}; the changed campaign is a new occurrence{}",
                     local(new, prev.key.scheduled),
-                    new_at.map(|a| format!(" at {}", local(new, a))).unwrap_or_default()
+                    new_at
+                        .map(|a| format!(" at {}", local(new, a)))
+                        .unwrap_or_default()
                 ));
             }
         }
@@ -111,12 +149,25 @@ fn sends_again(input: &Input<'_>, name: &str, sources: &[&str], old: Option<&Val
 fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<String> {
     new.pointer("/schedule/at")?;
     let at = schedule_of(new)?.first()?.at;
-    let key = OccurrenceKey { project: input.settings.project.clone(), sdkappid: sdkappid_of(new), campaign: name.to_owned(), scheduled: at };
+    let key = OccurrenceKey {
+        project: input.settings.project.clone(),
+        sdkappid: sdkappid_of(new),
+        campaign: name.to_owned(),
+        scheduled: at,
+    };
     input
         .ledger
         .occurrence(&key)
         .filter(|o| o.kind().is_delivered())
-        .map(|o| format!("no effect: already sent ({})", o.task_id.as_deref().map_or_else(|| "resolved by an operator".to_owned(), |t| format!("TaskId {t}"))))
+        .map(|o| {
+            format!(
+                "no effect: already sent ({})",
+                o.task_id.as_deref().map_or_else(
+                    || "resolved by an operator".to_owned(),
+                    |t| format!("TaskId {t}")
+                )
+            )
+        })
 }
 
 pub(super) fn diff(
@@ -131,8 +182,14 @@ pub(super) fn diff(
     let renderer = Renderer::new();
     let empty = indexmap::IndexMap::new();
     let old = applied.map_or(&empty, |a| &a.snapshot.campaigns);
-    let mut changes = Changes { first_apply: applied.is_none(), ..Changes::default() };
-    let deleted: Vec<&String> = old.keys().filter(|n| !normalized.contains_key(*n)).collect();
+    let mut changes = Changes {
+        first_apply: applied.is_none(),
+        ..Changes::default()
+    };
+    let deleted: Vec<&String> = old
+        .keys()
+        .filter(|n| !normalized.contains_key(*n))
+        .collect();
     for (name, new) in normalized {
         let app = new.get("app").and_then(Value::as_str).unwrap_or_default();
         match old.get(name) {
@@ -146,7 +203,14 @@ pub(super) fn diff(
                 sources.push(name);
                 changes.created.push(Change {
                     campaign: name.clone(),
-                    fields: renamed_from.iter().map(|f| FieldChange { path: "name".into(), old: Some(Value::from(*f)), new: Some(Value::from(name.as_str())) }).collect(),
+                    fields: renamed_from
+                        .iter()
+                        .map(|f| FieldChange {
+                            path: "name".into(),
+                            old: Some(Value::from(*f)),
+                            new: Some(Value::from(name.as_str())),
+                        })
+                        .collect(),
                     request: Vec::new(),
                     no_effect: None,
                     sends_again: sends_again(input, name, &sources, None, new, &sends),
@@ -163,7 +227,14 @@ pub(super) fn diff(
                     (Some(o), Some(n)) => field_diff(&o, &n),
                     _ => Vec::new(),
                 };
-                let sends_again = sends_again(input, name, &[name.as_str()], Some(&prev.campaign), new, &sends);
+                let sends_again = sends_again(
+                    input,
+                    name,
+                    &[name.as_str()],
+                    Some(&prev.campaign),
+                    new,
+                    &sends,
+                );
                 let no_effect = if fields.iter().all(|f| f.path == "description") {
                     Some("no effect on sends: only the description changed".to_owned())
                 } else if sends_again.is_none() {
@@ -171,7 +242,14 @@ pub(super) fn diff(
                 } else {
                     None
                 };
-                changes.updated.push(Change { campaign: name.clone(), fields, request, no_effect, sends_again, dropped: Vec::new() });
+                changes.updated.push(Change {
+                    campaign: name.clone(),
+                    fields,
+                    request,
+                    no_effect,
+                    sends_again,
+                    dropped: Vec::new(),
+                });
             }
         }
     }
@@ -179,7 +257,11 @@ pub(super) fn diff(
         let prev = &old[name.as_str()].campaign;
         let end = input.at + delta(input.horizon);
         let dropped = schedule_of(prev)
-            .map(|s| s.occurrences(input.at, end).map(|o| local(prev, o.at)).collect())
+            .map(|s| {
+                s.occurrences(input.at, end)
+                    .map(|o| local(prev, o.at))
+                    .collect()
+            })
             .unwrap_or_default();
         changes.deleted.push(Change {
             campaign: name.clone(),

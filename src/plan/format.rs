@@ -20,13 +20,22 @@ fn short(v: Option<&serde_json::Value>) -> String {
         None => "(absent)".to_owned(),
         Some(v) => {
             let s = v.to_string();
-            if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s }
+            if s.chars().count() > 120 {
+                format!("{}…", s.chars().take(120).collect::<String>())
+            } else {
+                s
+            }
         }
     }
 }
 
 fn field_line(f: &FieldChange) -> String {
-    format!("{}: {} → {}", f.path, short(f.old.as_ref()), short(f.new.as_ref()))
+    format!(
+        "{}: {} → {}",
+        f.path,
+        short(f.old.as_ref()),
+        short(f.new.as_ref())
+    )
 }
 
 fn horizon(plan: &Plan) -> String {
@@ -39,7 +48,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\u{1b}[{code}m{s}\u{1b}[0m") } else { s.to_owned() }
+        if self.color {
+            format!("\u{1b}[{code}m{s}\u{1b}[0m")
+        } else {
+            s.to_owned()
+        }
     }
     fn bold(&self, s: &str) -> String {
         self.paint("1", s)
@@ -80,7 +93,10 @@ fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
 }
 
 fn send_line(s: &Send) -> String {
-    let mut line = format!("{}  {}  app {}  MsgRandom {}", s.local, s.campaign, s.app, s.msg_random);
+    let mut line = format!(
+        "{}  {}  app {}  MsgRandom {}",
+        s.local, s.campaign, s.app, s.msg_random
+    );
     if s.previous_attempts > 0 {
         let _ = write!(line, "  (attempt {})", s.previous_attempts + 1);
     }
@@ -107,7 +123,12 @@ pub fn human(plan: &Plan, color: bool) -> String {
     let c = &plan.changes;
     let _ = writeln!(out);
     if c.first_apply {
-        let _ = writeln!(out, "{}: no applied snapshot yet; {} campaigns are new", st.bold("Changes"), c.created.len());
+        let _ = writeln!(
+            out,
+            "{}: no applied snapshot yet; {} campaigns are new",
+            st.bold("Changes"),
+            c.created.len()
+        );
     } else {
         let _ = writeln!(
             out,
@@ -134,7 +155,12 @@ pub fn human(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "    {}", s.body);
     }
     if !plan.missed.is_empty() {
-        let _ = writeln!(out, "\n{} ({}):", st.yellow("Missed: past grace, never sent"), plan.missed.len());
+        let _ = writeln!(
+            out,
+            "\n{} ({}):",
+            st.yellow("Missed: past grace, never sent"),
+            plan.missed.len()
+        );
         for m in &plan.missed {
             let _ = writeln!(out, "  {}  (grace ended {})", m.id, m.deadline.to_rfc3339());
         }
@@ -146,15 +172,32 @@ pub fn human(plan: &Plan, color: bool) -> String {
         }
     }
     if !plan.in_doubt.is_empty() {
-        let _ = writeln!(out, "\n{} ({}):", st.red("In doubt: the request may have reached the provider"), plan.in_doubt.len());
+        let _ = writeln!(
+            out,
+            "\n{} ({}):",
+            st.red("In doubt: the request may have reached the provider"),
+            plan.in_doubt.len()
+        );
         for d in &plan.in_doubt {
-            let _ = writeln!(out, "  {}  since {}: {}", d.id, d.since.to_rfc3339(), d.reason);
+            let _ = writeln!(
+                out,
+                "  {}  since {}: {}",
+                d.id,
+                d.since.to_rfc3339(),
+                d.reason
+            );
             for o in &d.options {
                 let _ = writeln!(out, "      - {o}");
             }
         }
     }
-    let _ = writeln!(out, "\n{} within {} ({}):", st.bold("Upcoming"), horizon(plan), plan.upcoming.len());
+    let _ = writeln!(
+        out,
+        "\n{} within {} ({}):",
+        st.bold("Upcoming"),
+        horizon(plan),
+        plan.upcoming.len()
+    );
     for s in &plan.upcoming {
         let _ = writeln!(out, "  {}", send_line(s));
     }
@@ -169,12 +212,21 @@ pub fn human(plan: &Plan, color: bool) -> String {
                 q.used,
                 q.planned,
                 q.daily_quota,
-                if q.deferred.is_empty() { String::new() } else { st.red(&format!("; deferred: {}", q.deferred.join(", "))) }
+                if q.deferred.is_empty() {
+                    String::new()
+                } else {
+                    st.red(&format!("; deferred: {}", q.deferred.join(", ")))
+                }
             );
         }
     }
     if !plan.warnings.is_empty() {
-        let _ = writeln!(out, "\n{} ({}):", st.yellow("Warnings"), plan.warnings.len());
+        let _ = writeln!(
+            out,
+            "\n{} ({}):",
+            st.yellow("Warnings"),
+            plan.warnings.len()
+        );
         for w in &plan.warnings {
             let _ = writeln!(out, "  ! {}", w.message);
         }
@@ -187,7 +239,11 @@ pub fn human(plan: &Plan, color: bool) -> String {
 #[must_use]
 pub fn summary(plan: &Plan) -> String {
     let mut parts = vec![format!("{} to send now", plan.due.len())];
-    for (n, what) in [(plan.in_doubt.len(), "in doubt"), (plan.missed.len(), "missed"), (plan.skipped.len(), "skipped")] {
+    for (n, what) in [
+        (plan.in_doubt.len(), "in doubt"),
+        (plan.missed.len(), "missed"),
+        (plan.skipped.len(), "skipped"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
         }
@@ -201,7 +257,9 @@ pub fn summary(plan: &Plan) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The plan as one pull-request comment: a summary table first, details folded, always under
@@ -210,7 +268,13 @@ fn md_escape(s: &str) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "### crier plan — {}\n", md_escape(&plan.project));
-    let _ = writeln!(head, "Plan at `{}`, horizon {}, ledger seq {}.\n", plan.at.to_rfc3339(), horizon(plan), plan.ledger_seq);
+    let _ = writeln!(
+        head,
+        "Plan at `{}`, horizon {}, ledger seq {}.\n",
+        plan.at.to_rfc3339(),
+        horizon(plan),
+        plan.ledger_seq
+    );
     let c = &plan.changes;
     let _ = writeln!(head, "| | count |\n|---|---:|");
     for (label, n) in [
@@ -227,13 +291,27 @@ pub fn markdown(plan: &Plan) -> String {
     ] {
         let _ = writeln!(head, "| {label} | {n} |");
     }
-    let again: Vec<&Change> = c.created.iter().chain(&c.updated).filter(|ch| ch.sends_again.is_some()).collect();
+    let again: Vec<&Change> = c
+        .created
+        .iter()
+        .chain(&c.updated)
+        .filter(|ch| ch.sends_again.is_some())
+        .collect();
     for ch in &again {
-        let _ = writeln!(head, "\n> **{}**: {}", md_escape(&ch.campaign), md_escape(ch.sends_again.as_deref().unwrap_or_default()));
+        let _ = writeln!(
+            head,
+            "\n> **{}**: {}",
+            md_escape(&ch.campaign),
+            md_escape(ch.sends_again.as_deref().unwrap_or_default())
+        );
     }
     let mut sections: Vec<String> = Vec::new();
     for ch in c.created.iter().chain(&c.updated).chain(&c.deleted) {
-        let mut s = format!("<details><summary>{} <code>{}</code></summary>\n\n", change_kind(plan, ch), md_escape(&ch.campaign));
+        let mut s = format!(
+            "<details><summary>{} <code>{}</code></summary>\n\n",
+            change_kind(plan, ch),
+            md_escape(&ch.campaign)
+        );
         for f in ch.fields.iter().chain(&ch.request) {
             let _ = writeln!(s, "- `{}`", md_escape(&field_line(f)));
         }
@@ -241,7 +319,11 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(s, "- {}", md_escape(n));
         }
         if !ch.dropped.is_empty() {
-            let _ = writeln!(s, "- no longer happens: {}", md_escape(&ch.dropped.join(", ")));
+            let _ = writeln!(
+                s,
+                "- no longer happens: {}",
+                md_escape(&ch.dropped.join(", "))
+            );
         }
         s.push_str("\n</details>\n");
         sections.push(s);
@@ -259,7 +341,11 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     for d in &plan.in_doubt {
-        sections.push(format!("- **In doubt** `{}`: {}\n", md_escape(&d.id), md_escape(&d.reason)));
+        sections.push(format!(
+            "- **In doubt** `{}`: {}\n",
+            md_escape(&d.id),
+            md_escape(&d.reason)
+        ));
     }
     for w in &plan.warnings {
         sections.push(format!("- :warning: {}\n", md_escape(&w.message)));

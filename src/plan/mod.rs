@@ -7,7 +7,9 @@ pub mod model;
 pub mod normalize;
 mod warnings;
 
-pub use model::{Change, Changes, FieldChange, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning};
+pub use model::{
+    Change, Changes, FieldChange, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning,
+};
 
 use crate::ledger::fold::{LedgerSnapshot, MsgRandomUse};
 use crate::ledger::msg_random::pick_msg_random;
@@ -57,7 +59,12 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    fn send(&mut self, c: &Checked<'_>, occ: &Occurrence, warnings: &mut Vec<Warning>) -> Option<Send> {
+    fn send(
+        &mut self,
+        c: &Checked<'_>,
+        occ: &Occurrence,
+        warnings: &mut Vec<Warning>,
+    ) -> Option<Send> {
         let key = c.key(&self.input.settings.project, occ.at);
         let id = key.id();
         let uses = self
@@ -66,9 +73,17 @@ impl Sender<'_> {
             .or_insert_with(|| self.input.ledger.msg_randoms_of(c.app.sdkappid).to_vec());
         let choice = pick_msg_random(&key, uses, self.input.at);
         if !choice.reused {
-            uses.push(MsgRandomUse { value: choice.value, occurrence: id.clone(), at: self.input.at });
+            uses.push(MsgRandomUse {
+                value: choice.value,
+                occurrence: id.clone(),
+                at: self.input.at,
+            });
         }
-        let ctx = Context { campaign: c.name().to_owned(), app: c.app.name.clone(), local: occ.local };
+        let ctx = Context {
+            campaign: c.name().to_owned(),
+            app: c.app.name.clone(),
+            local: occ.local,
+        };
         let rendered = match crate::render::render(&self.renderer, c.campaign, &ctx, choice.value) {
             Ok(r) => r,
             Err(errors) => {
@@ -76,7 +91,10 @@ impl Sender<'_> {
                 warnings.push(Warning {
                     kind: "render-error".into(),
                     campaign: Some(c.name().to_owned()),
-                    message: format!("{id} cannot be rendered and will not be sent: {}", why.join("; ")),
+                    message: format!(
+                        "{id} cannot be rendered and will not be sent: {}",
+                        why.join("; ")
+                    ),
                 });
                 return None;
             }
@@ -150,26 +168,42 @@ fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) ->
         let mut count = |at: DateTime<Utc>| {
             let day = at.with_timezone(&tz).date_naive();
             days.entry((app.name.clone(), day))
-                .or_insert_with(|| QuotaDay { app: app.name.clone(), day, daily_quota: app.daily_quota, used: 0, planned: 0, deferred: Vec::new() })
+                .or_insert_with(|| QuotaDay {
+                    app: app.name.clone(),
+                    day,
+                    daily_quota: app.daily_quota,
+                    used: 0,
+                    planned: 0,
+                    deferred: Vec::new(),
+                })
                 .used += 1;
         };
         for (_, at) in input.ledger.accepted_pushes(app.sdkappid) {
             count(at);
         }
-        for o in input.ledger.occurrences.values().filter(|o| o.key.sdkappid == app.sdkappid && o.needs_decision()) {
+        for o in input
+            .ledger
+            .occurrences
+            .values()
+            .filter(|o| o.key.sdkappid == app.sdkappid && o.needs_decision())
+        {
             count(o.updated_at());
         }
     }
     for send in due.iter_mut().chain(upcoming.iter_mut()) {
-        let Some(app) = input.settings.apps.get(&send.app) else { continue };
-        let entry = days.entry((send.app.clone(), send.quota_day)).or_insert_with(|| QuotaDay {
-            app: send.app.clone(),
-            day: send.quota_day,
-            daily_quota: app.daily_quota,
-            used: 0,
-            planned: 0,
-            deferred: Vec::new(),
-        });
+        let Some(app) = input.settings.apps.get(&send.app) else {
+            continue;
+        };
+        let entry = days
+            .entry((send.app.clone(), send.quota_day))
+            .or_insert_with(|| QuotaDay {
+                app: send.app.clone(),
+                day: send.quota_day,
+                daily_quota: app.daily_quota,
+                used: 0,
+                planned: 0,
+                deferred: Vec::new(),
+            });
         if entry.used + entry.planned >= entry.daily_quota {
             send.over_quota = true;
             entry.deferred.push(send.id.clone());
@@ -184,13 +218,25 @@ fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) ->
 pub fn build(input: &Input<'_>) -> Plan {
     let settings = input.settings;
     let at = input.at;
-    let normalized: BTreeMap<String, serde_json::Value> =
-        input.checked.iter().map(|c| (c.name().to_owned(), normalize::normalize(c, settings))).collect();
-    let hashes: BTreeMap<String, String> = normalized.iter().map(|(n, v)| (n.clone(), normalize::hash(v))).collect();
+    let normalized: BTreeMap<String, serde_json::Value> = input
+        .checked
+        .iter()
+        .map(|c| (c.name().to_owned(), normalize::normalize(c, settings)))
+        .collect();
+    let hashes: BTreeMap<String, String> = normalized
+        .iter()
+        .map(|(n, v)| (n.clone(), normalize::hash(v)))
+        .collect();
     let applied = input.ledger.applied.get(&settings.project);
     let mut warnings = Vec::new();
-    let mut sender = Sender { input, renderer: Renderer::new(), uses: HashMap::new(), hashes: &hashes };
-    let (mut due, mut upcoming, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut sender = Sender {
+        input,
+        renderer: Renderer::new(),
+        uses: HashMap::new(),
+        hashes: &hashes,
+    };
+    let (mut due, mut upcoming, mut missed, mut skipped) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut ordered: Vec<&Checked<'_>> = input.checked.iter().collect();
     ordered.sort_by(|a, b| a.name().cmp(b.name()));
     let horizon_end = at + delta(input.horizon);
@@ -207,7 +253,9 @@ pub fn build(input: &Input<'_>) -> Plan {
         for occ in c.schedule.occurrences(look_back, horizon_end) {
             let key = c.key(&settings.project, occ.at);
             let state = input.ledger.occurrence(&key).map(|v| v.kind());
-            if state.is_some_and(|s| settled(s) || matches!(s, StateKind::InDoubt | StateKind::Intent)) {
+            if state
+                .is_some_and(|s| settled(s) || matches!(s, StateKind::InDoubt | StateKind::Intent))
+            {
                 continue;
             }
             let deadline = occ.at + delta(c.grace);
@@ -227,16 +275,30 @@ pub fn build(input: &Input<'_>) -> Plan {
                     None => due.extend(sender.send(c, &occ, &mut warnings)),
                 }
             } else if first_applied.is_some_and(|f| occ.at >= f) {
-                missed.push(Missed { id: key.id(), app: c.app.name.clone(), campaign: c.name().to_owned(), deadline, key });
+                missed.push(Missed {
+                    id: key.id(),
+                    app: c.app.name.clone(),
+                    campaign: c.name().to_owned(),
+                    deadline,
+                    key,
+                });
             }
         }
     }
-    let by_schedule = |a: &Send, b: &Send| (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign));
+    let by_schedule =
+        |a: &Send, b: &Send| (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign));
     due.sort_by(by_schedule);
     upcoming.sort_by(by_schedule);
     let quota = forecast_quota(input, &mut due, &mut upcoming);
     let changes = changes::diff(input, &normalized, &hashes, applied, &due, &upcoming);
-    warnings.extend(warnings::collect(input, &normalized, applied, &changes, &due, &upcoming));
+    warnings.extend(warnings::collect(
+        input,
+        &normalized,
+        applied,
+        &changes,
+        &due,
+        &upcoming,
+    ));
     Plan {
         format_version: model::FORMAT_VERSION,
         project: settings.project.clone(),

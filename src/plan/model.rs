@@ -184,6 +184,9 @@ impl Changes {
     pub fn affects_future_sends(&self) -> bool {
         !self.created.is_empty()
             || !self.deleted.is_empty()
-            || self.updated.iter().any(|c| c.no_effect.is_none() || c.sends_again.is_some())
+            || self
+                .updated
+                .iter()
+                .any(|c| c.no_effect.is_none() || c.sends_again.is_some())
     }
 }

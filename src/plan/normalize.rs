@@ -55,7 +55,10 @@ pub fn normalize(c: &Checked<'_>, settings: &Settings) -> Value {
         m.entry("vars").or_insert(json!({}));
         if let Some(Value::Object(s)) = m.get_mut("schedule") {
             s.insert("timezone".into(), json!(c.zone.name()));
-            s.insert("grace".into(), json!(crate::duration::Human(c.grace).to_string()));
+            s.insert(
+                "grace".into(),
+                json!(crate::duration::Human(c.grace).to_string()),
+            );
         }
     }
     canonical(&v, false)
@@ -64,7 +67,11 @@ pub fn normalize(c: &Checked<'_>, settings: &Settings) -> Value {
 /// The hash of a normalised campaign.
 #[must_use]
 pub fn hash(normalized: &Value) -> String {
-    sha256(serde_json::to_string(normalized).expect("JSON always serialises").as_bytes())
+    sha256(
+        serde_json::to_string(normalized)
+            .expect("JSON always serialises")
+            .as_bytes(),
+    )
 }
 
 /// Rebuilds a campaign from its normalised form (a snapshot), to render or schedule it again.
@@ -78,7 +85,14 @@ pub fn campaign_from_snapshot(normalized: &Value) -> Result<Campaign, String> {
     }
     let spec: CampaignSpec = from_value(&v).map_err(|e| format!("{}: {}", e.pointer, e.message))?;
     let file: Arc<Path> = Arc::from(Path::new("<applied snapshot>"));
-    Ok(Campaign { file, doc: Document { value: v, positions: Positions::default() }, spec })
+    Ok(Campaign {
+        file,
+        doc: Document {
+            value: v,
+            positions: Positions::default(),
+        },
+        spec,
+    })
 }
 
 /// Every leaf of a value by dotted path (`message.body[0].text`), for field-level diffs.
@@ -93,7 +107,11 @@ fn walk(v: &Value, pointer: &str, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, item) in m {
-                walk(item, &format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k)), out);
+                walk(
+                    item,
+                    &format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k)),
+                    out,
+                );
             }
         }
         Value::Array(a) if !a.is_empty() => {
@@ -113,18 +131,31 @@ mod tests {
     fn canonical_sorts_keys_but_keeps_ext_order() {
         let v = json!({"b": 1, "a": {"ext": {"z": 1, "a": 2}, "y": 1, "x": 2}});
         let c = canonical(&v, false);
-        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"a":{"ext":{"z":1,"a":2},"x":2,"y":1},"b":1}"#);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"a":{"ext":{"z":1,"a":2},"x":2,"y":1},"b":1}"#
+        );
     }
 
     #[test]
     fn leaves_by_dotted_path() {
         let v = json!({"a": {"b": [1, {"c": "x"}]}, "e": {}});
         let l = leaves(&v);
-        assert_eq!(l, vec![("a.b[0]".into(), json!(1)), ("a.b[1].c".into(), json!("x")), ("e".into(), json!({}))]);
+        assert_eq!(
+            l,
+            vec![
+                ("a.b[0]".into(), json!(1)),
+                ("a.b[1].c".into(), json!("x")),
+                ("e".into(), json!({}))
+            ]
+        );
     }
 
     #[test]
     fn sha256_prefix() {
-        assert_eq!(sha256(b""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            sha256(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -17,18 +17,33 @@ const FAN_OUT_USERS_PER_SECOND: u64 = 200;
 const LATE_CI: Duration = Duration::from_secs(3600);
 
 fn warn(kind: &str, campaign: Option<&str>, message: String) -> Warning {
-    Warning { kind: kind.to_owned(), campaign: campaign.map(str::to_owned), message }
+    Warning {
+        kind: kind.to_owned(),
+        campaign: campaign.map(str::to_owned),
+        message,
+    }
 }
 
 fn strings(v: Option<&Value>) -> BTreeSet<String> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Why the new audience reaches more people than the old one, if it does.
 fn widened(old: &Value, new: &Value) -> Option<String> {
     let tags = |v: &Value, k: &str| strings(v.pointer(&format!("/audience/tags/{k}")));
     let is_all = |v: &Value| v.pointer("/audience/all").is_some();
-    let only_none = |v: &Value| v.pointer("/audience/tags").is_some() && tags(v, "any").is_empty() && tags(v, "all").is_empty();
+    let only_none = |v: &Value| {
+        v.pointer("/audience/tags").is_some()
+            && tags(v, "any").is_empty()
+            && tags(v, "all").is_empty()
+    };
     if is_all(new) && !is_all(old) {
         return Some("the audience is now all users".into());
     }
@@ -36,17 +51,32 @@ fn widened(old: &Value, new: &Value) -> Option<String> {
         return Some("the audience is now `tags.none` alone: every user without those tags".into());
     }
     if new.pointer("/audience/tags").is_some() && old.pointer("/audience/tags").is_some() {
-        let dropped: Vec<String> = tags(old, "all").difference(&tags(new, "all")).cloned().collect();
+        let dropped: Vec<String> = tags(old, "all")
+            .difference(&tags(new, "all"))
+            .cloned()
+            .collect();
         if !dropped.is_empty() {
-            return Some(format!("tags.all no longer requires {}", dropped.join(", ")));
+            return Some(format!(
+                "tags.all no longer requires {}",
+                dropped.join(", ")
+            ));
         }
-        let added: Vec<String> = tags(new, "any").difference(&tags(old, "any")).cloned().collect();
+        let added: Vec<String> = tags(new, "any")
+            .difference(&tags(old, "any"))
+            .cloned()
+            .collect();
         if !tags(old, "any").is_empty() && !added.is_empty() {
             return Some(format!("tags.any now also reaches {}", added.join(", ")));
         }
-        let unexcluded: Vec<String> = tags(old, "none").difference(&tags(new, "none")).cloned().collect();
+        let unexcluded: Vec<String> = tags(old, "none")
+            .difference(&tags(new, "none"))
+            .cloned()
+            .collect();
         if !unexcluded.is_empty() {
-            return Some(format!("tags.none no longer excludes {}", unexcluded.join(", ")));
+            return Some(format!(
+                "tags.none no longer excludes {}",
+                unexcluded.join(", ")
+            ));
         }
     }
     if new.pointer("/audience/attrs").is_some() && old.pointer("/audience/tags").is_some() {
@@ -70,15 +100,25 @@ pub(super) fn collect(
     let mut out = Vec::new();
     let sends: Vec<&Send> = due.iter().chain(upcoming).collect();
     for c in &changes.updated {
-        if let (Some(old), Some(new)) = (applied.and_then(|a| a.snapshot.campaigns.get(&c.campaign)), normalized.get(&c.campaign))
-            && let Some(why) = widened(&old.campaign, new)
+        if let (Some(old), Some(new)) = (
+            applied.and_then(|a| a.snapshot.campaigns.get(&c.campaign)),
+            normalized.get(&c.campaign),
+        ) && let Some(why) = widened(&old.campaign, new)
         {
-            out.push(warn("audience-widened", Some(&c.campaign), format!("{}: audience widened: {why}", c.campaign)));
+            out.push(warn(
+                "audience-widened",
+                Some(&c.campaign),
+                format!("{}: audience widened: {why}", c.campaign),
+            ));
         }
     }
     for c in changes.created.iter().chain(&changes.updated) {
         if let Some(again) = &c.sends_again {
-            out.push(warn("will-send-again", Some(&c.campaign), format!("{}: {again}", c.campaign)));
+            out.push(warn(
+                "will-send-again",
+                Some(&c.campaign),
+                format!("{}: {again}", c.campaign),
+            ));
         }
         if let Some(new) = normalized.get(&c.campaign)
             && new.pointer("/schedule/at").is_some()
@@ -99,7 +139,9 @@ pub(super) fn collect(
     // Serialised sends: per app, each push starts at least min_interval after the previous one.
     let mut last_start: BTreeMap<&str, (DateTime<chrono::Utc>, &str)> = BTreeMap::new();
     for s in &sends {
-        let Some(app) = input.settings.apps.get(&s.app) else { continue };
+        let Some(app) = input.settings.apps.get(&s.app) else {
+            continue;
+        };
         let mut start = s.key.scheduled;
         if let Some((prev, prev_id)) = last_start.get(s.app.as_str()) {
             let earliest = *prev + delta(app.min_interval);
@@ -127,7 +169,12 @@ pub(super) fn collect(
             out.push(warn(
                 "body-near-limit",
                 Some(&s.campaign),
-                format!("{}: the body is {} bytes, near the API's {}-byte limit", s.id, s.body.len(), crate::render::MAX_BODY_BYTES),
+                format!(
+                    "{}: the body is {} bytes, near the API's {}-byte limit",
+                    s.id,
+                    s.body.len(),
+                    crate::render::MAX_BODY_BYTES
+                ),
             ));
         }
     }
@@ -139,7 +186,10 @@ pub(super) fn collect(
         }
         if let Some(reach) = c.app.reach_estimate
             && !c.campaign.spec.message.online_only
-            && matches!(c.campaign.spec.audience, crate::spec::campaign::Audience::All(_))
+            && matches!(
+                c.campaign.spec.audience,
+                crate::spec::campaign::Audience::All(_)
+            )
             && fan_out_done.insert(c.name())
         {
             let secs = reach / FAN_OUT_USERS_PER_SECOND;
