@@ -65,7 +65,9 @@ fn next_request(
     at: DateTime<Utc>,
 ) -> Option<Value> {
     let campaign = campaign_from_snapshot(v).ok()?;
-    let occ = schedule_of(v)?.first_at_or_after(at)?;
+    let schedule = schedule_of(v)?;
+    // A one-off whose time has passed still shows its request.
+    let occ = schedule.first_at_or_after(at).or_else(|| schedule.first())?;
     let key = OccurrenceKey {
         project: input.settings.project.clone(),
         sdkappid: sdkappid_of(v),

@@ -210,7 +210,8 @@ fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) ->
         }
         entry.planned += 1;
     }
-    days.into_values().filter(|d| d.planned > 0).collect()
+    let today = |app: &str| input.settings.apps.get(app).map(|a| input.at.with_timezone(&a.quota_timezone).date_naive());
+    days.into_values().filter(|d| d.planned > 0 || (d.used > 0 && today(&d.app) == Some(d.day))).collect()
 }
 
 /// Builds the plan. Pure: no I/O, no clock.
@@ -317,3 +318,6 @@ pub fn build(input: &Input<'_>) -> Plan {
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests;
