@@ -14,7 +14,7 @@
 //!
 //! The same ledger and the same `now` always give the same value.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -43,49 +43,84 @@ pub fn pick_msg_random(
     app_uses: &[MsgRandomUse],
     now: DateTime<Utc>,
 ) -> MsgRandomChoice {
-    let id = key.id();
-    if let Some(recorded) = app_uses.iter().rev().find(|u| u.occurrence == id) {
-        return MsgRandomChoice {
-            value: recorded.value,
-            reused: true,
-            perturbation: None,
-        };
-    }
-    let since = now - COLLISION_WINDOW;
-    let recent: Vec<&MsgRandomUse> = app_uses
-        .iter()
-        .filter(|u| u.at >= since && u.occurrence != id)
-        .collect();
-    let taken: BTreeSet<u32> = recent.iter().map(|u| u.value).collect();
-    let base = key.base_msg_random();
-    let steps = steps_to_free(base, &taken);
-    let value = base.wrapping_add(steps);
-    let perturbation = (steps > 0).then(|| {
-        let mut collided_with: Vec<String> = recent
-            .iter()
-            .filter(|u| (0..steps).any(|s| u.value == base.wrapping_add(s)))
-            .map(|u| u.occurrence.clone())
-            .collect();
-        collided_with.sort();
-        collided_with.dedup();
-        Perturbation {
-            base,
-            steps,
-            collided_with,
+    MsgRandomPool::new(app_uses, now).pick(key)
+}
+
+/// The MsgRandoms of one app, indexed once, so that a plan picks many values in constant time
+/// each. Every pick is remembered: later picks avoid it (and a second pick of the same
+/// occurrence reuses it).
+#[derive(Debug, Clone, Default)]
+pub struct MsgRandomPool {
+    /// Occurrence id → its recorded value (the latest record wins).
+    recorded: HashMap<String, u32>,
+    /// Values used within the window → the occurrences that used them.
+    recent: HashMap<u32, Vec<String>>,
+}
+
+impl MsgRandomPool {
+    #[must_use]
+    pub fn new(app_uses: &[MsgRandomUse], now: DateTime<Utc>) -> Self {
+        let since = now - COLLISION_WINDOW;
+        let mut pool = Self::default();
+        for u in app_uses {
+            pool.recorded.insert(u.occurrence.clone(), u.value);
+            if u.at >= since {
+                pool.recent
+                    .entry(u.value)
+                    .or_default()
+                    .push(u.occurrence.clone());
+            }
         }
-    });
-    MsgRandomChoice {
-        value,
-        reused: false,
-        perturbation,
+        pool
+    }
+
+    /// The rule of the module documentation, for one occurrence.
+    pub fn pick(&mut self, key: &OccurrenceKey) -> MsgRandomChoice {
+        let id = key.id();
+        if let Some(value) = self.recorded.get(&id) {
+            return MsgRandomChoice {
+                value: *value,
+                reused: true,
+                perturbation: None,
+            };
+        }
+        let base = key.base_msg_random();
+        let taken = |v: u32| {
+            self.recent
+                .get(&v)
+                .is_some_and(|users| users.iter().any(|o| *o != id))
+        };
+        let steps = steps_to_free(base, taken);
+        let value = base.wrapping_add(steps);
+        let perturbation = (steps > 0).then(|| {
+            let mut collided_with: Vec<String> = (0..steps)
+                .flat_map(|s| self.recent.get(&base.wrapping_add(s)).into_iter().flatten())
+                .filter(|o| **o != id)
+                .cloned()
+                .collect();
+            collided_with.sort();
+            collided_with.dedup();
+            Perturbation {
+                base,
+                steps,
+                collided_with,
+            }
+        });
+        self.recorded.insert(id.clone(), value);
+        self.recent.entry(value).or_default().push(id);
+        MsgRandomChoice {
+            value,
+            reused: false,
+            perturbation,
+        }
     }
 }
 
-/// How many wrapping `+1` steps from `base` reach a value not in `taken`. Terminates after at
-/// most `taken.len()` steps (a ledger holds far fewer than 2^32 uses in 7 days).
-fn steps_to_free(base: u32, taken: &BTreeSet<u32>) -> u32 {
+/// How many wrapping `+1` steps from `base` reach a value that is not `taken`. Terminates after
+/// at most as many steps as there are taken values (far fewer than 2^32 in 7 days).
+fn steps_to_free(base: u32, taken: impl Fn(u32) -> bool) -> u32 {
     let mut steps: u32 = 0;
-    while taken.contains(&base.wrapping_add(steps)) {
+    while taken(base.wrapping_add(steps)) {
         steps += 1;
     }
     steps
@@ -191,9 +226,9 @@ mod tests {
 
     #[test]
     fn the_perturbation_wraps_past_the_largest_value() {
-        let taken: BTreeSet<u32> = [u32::MAX - 1, u32::MAX, 0, 2].into_iter().collect();
-        assert_eq!(steps_to_free(u32::MAX - 1, &taken), 3);
+        let taken = |v: u32| [u32::MAX - 1, u32::MAX, 0, 2].contains(&v);
+        assert_eq!(steps_to_free(u32::MAX - 1, taken), 3);
         assert_eq!(u32::MAX.wrapping_sub(1).wrapping_add(3), 1);
-        assert_eq!(steps_to_free(5, &taken), 0);
+        assert_eq!(steps_to_free(5, taken), 0);
     }
 }

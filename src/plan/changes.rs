@@ -67,7 +67,9 @@ fn next_request(
     let campaign = campaign_from_snapshot(v).ok()?;
     let schedule = schedule_of(v)?;
     // A one-off whose time has passed still shows its request.
-    let occ = schedule.first_at_or_after(at).or_else(|| schedule.first())?;
+    let occ = schedule
+        .first_at_or_after(at)
+        .or_else(|| schedule.first())?;
     let key = OccurrenceKey {
         project: input.settings.project.clone(),
         sdkappid: sdkappid_of(v),

@@ -306,7 +306,22 @@ pub fn markdown(plan: &Plan) -> String {
         );
     }
     let mut sections: Vec<String> = Vec::new();
-    for ch in c.created.iter().chain(&c.updated).chain(&c.deleted) {
+    let plain_creates: Vec<String> = c
+        .created
+        .iter()
+        .filter(|ch| ch.fields.is_empty())
+        .map(|ch| format!("`{}`", md_escape(&ch.campaign)))
+        .collect();
+    if !plain_creates.is_empty() {
+        sections.push(format!("**Created:** {}\n\n", plain_creates.join(", ")));
+    }
+    let detailed = c
+        .created
+        .iter()
+        .filter(|ch| !ch.fields.is_empty())
+        .chain(&c.updated)
+        .chain(&c.deleted);
+    for ch in detailed {
         let mut s = format!(
             "<details><summary>{} <code>{}</code></summary>\n\n",
             change_kind(plan, ch),

@@ -11,8 +11,8 @@ pub use model::{
     Change, Changes, FieldChange, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning,
 };
 
-use crate::ledger::fold::{LedgerSnapshot, MsgRandomUse};
-use crate::ledger::msg_random::pick_msg_random;
+use crate::ledger::fold::LedgerSnapshot;
+use crate::ledger::msg_random::MsgRandomPool;
 use crate::ledger::record::StateKind;
 use crate::render::{Context, Renderer};
 use crate::schedule::Occurrence;
@@ -54,7 +54,7 @@ struct Sender<'a> {
     input: &'a Input<'a>,
     renderer: Renderer,
     /// MsgRandoms per sdkappid: the ledger's, plus those this plan picked.
-    uses: HashMap<u64, Vec<MsgRandomUse>>,
+    pools: HashMap<u64, MsgRandomPool>,
     hashes: &'a BTreeMap<String, String>,
 }
 
@@ -67,18 +67,12 @@ impl Sender<'_> {
     ) -> Option<Send> {
         let key = c.key(&self.input.settings.project, occ.at);
         let id = key.id();
-        let uses = self
-            .uses
+        let (ledger, at) = (self.input.ledger, self.input.at);
+        let choice = self
+            .pools
             .entry(c.app.sdkappid)
-            .or_insert_with(|| self.input.ledger.msg_randoms_of(c.app.sdkappid).to_vec());
-        let choice = pick_msg_random(&key, uses, self.input.at);
-        if !choice.reused {
-            uses.push(MsgRandomUse {
-                value: choice.value,
-                occurrence: id.clone(),
-                at: self.input.at,
-            });
-        }
+            .or_insert_with(|| MsgRandomPool::new(ledger.msg_randoms_of(c.app.sdkappid), at))
+            .pick(&key);
         let ctx = Context {
             campaign: c.name().to_owned(),
             app: c.app.name.clone(),
@@ -210,8 +204,16 @@ fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) ->
         }
         entry.planned += 1;
     }
-    let today = |app: &str| input.settings.apps.get(app).map(|a| input.at.with_timezone(&a.quota_timezone).date_naive());
-    days.into_values().filter(|d| d.planned > 0 || (d.used > 0 && today(&d.app) == Some(d.day))).collect()
+    let today = |app: &str| {
+        input
+            .settings
+            .apps
+            .get(app)
+            .map(|a| input.at.with_timezone(&a.quota_timezone).date_naive())
+    };
+    days.into_values()
+        .filter(|d| d.planned > 0 || (d.used > 0 && today(&d.app) == Some(d.day)))
+        .collect()
 }
 
 /// Builds the plan. Pure: no I/O, no clock.
@@ -233,7 +235,7 @@ pub fn build(input: &Input<'_>) -> Plan {
     let mut sender = Sender {
         input,
         renderer: Renderer::new(),
-        uses: HashMap::new(),
+        pools: HashMap::new(),
         hashes: &hashes,
     };
     let (mut due, mut upcoming, mut missed, mut skipped) =

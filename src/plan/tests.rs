@@ -1,7 +1,9 @@
 //! Unit tests of the plan builder: every list, the quota forecast, the change view, warnings.
 
 use super::*;
-use crate::ledger::record::{CampaignSnapshot, OccurrenceRecord, OccurrenceState, Record, RecordBody, SnapshotRecord};
+use crate::ledger::record::{
+    CampaignSnapshot, OccurrenceRecord, OccurrenceState, Record, RecordBody, SnapshotRecord,
+};
 use crate::occurrence::OccurrenceKey;
 use crate::spec::{Campaign, parse_campaign};
 use chrono::TimeZone as _;
@@ -12,7 +14,9 @@ const CONFIG: &str = "project: shop\napps:\n  prod:\n    sdkappid: 1400000000\n 
 
 fn settings(config: &str) -> Settings {
     let file: Arc<Path> = Arc::from(Path::new("crier.yaml"));
-    crate::spec::config::parse(config, Path::new("/repo/crier.yaml"), &file).0.unwrap()
+    crate::spec::config::parse(config, Path::new("/repo/crier.yaml"), &file)
+        .0
+        .unwrap()
 }
 
 fn campaigns(texts: &[&str]) -> Vec<Campaign> {
@@ -29,16 +33,23 @@ fn campaigns(texts: &[&str]) -> Vec<Campaign> {
 }
 
 fn once(name: &str, at: &str, extra: &str) -> String {
-    format!("version: 1\nname: {name}\naudience: {{tags: {{any: [a]}}}}\nschedule: {{at: \"{at}\"}}\n{extra}message:\n  body:\n    - text: hi\n")
+    format!(
+        "version: 1\nname: {name}\naudience: {{tags: {{any: [a]}}}}\nschedule: {{at: \"{at}\"}}\n{extra}message:\n  body:\n    - text: hi\n"
+    )
 }
 
 fn cron(name: &str, expr: &str) -> String {
-    format!("version: 1\nname: {name}\naudience: {{all: true}}\nschedule: {{cron: \"{expr}\", grace: 30m}}\nmessage:\n  online_only: true\n  body:\n    - text: hi\n")
+    format!(
+        "version: 1\nname: {name}\naudience: {{all: true}}\nschedule: {{cron: \"{expr}\", grace: 30m}}\nmessage:\n  online_only: true\n  body:\n    - text: hi\n"
+    )
 }
 
 /// Shanghai wall time.
 fn sh(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    chrono_tz::Asia::Shanghai.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().to_utc()
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .unwrap()
+        .to_utc()
 }
 
 struct Ledger {
@@ -47,21 +58,56 @@ struct Ledger {
 
 impl Ledger {
     fn new() -> Self {
-        Self { records: vec![Record { v: 1, seq: 1, at: sh(2026, 1, 1, 0, 0), body: RecordBody::header() }] }
+        Self {
+            records: vec![Record {
+                v: 1,
+                seq: 1,
+                at: sh(2026, 1, 1, 0, 0),
+                body: RecordBody::header(),
+            }],
+        }
     }
 
     fn push(&mut self, at: DateTime<Utc>, body: RecordBody) {
         let seq = self.records.len() as u64 + 1;
-        self.records.push(Record { v: 1, seq, at, body });
+        self.records.push(Record {
+            v: 1,
+            seq,
+            at,
+            body,
+        });
     }
 
-    fn occurrence(&mut self, at: DateTime<Utc>, campaign: &str, scheduled: DateTime<Utc>, state: OccurrenceState) {
-        let key = OccurrenceKey { project: "shop".into(), sdkappid: 1_400_000_000, campaign: campaign.into(), scheduled };
-        self.push(at, RecordBody::Occurrence(OccurrenceRecord { key, app: "prod".into(), state }));
+    fn occurrence(
+        &mut self,
+        at: DateTime<Utc>,
+        campaign: &str,
+        scheduled: DateTime<Utc>,
+        state: OccurrenceState,
+    ) {
+        let key = OccurrenceKey {
+            project: "shop".into(),
+            sdkappid: 1_400_000_000,
+            campaign: campaign.into(),
+            scheduled,
+        };
+        self.push(
+            at,
+            RecordBody::Occurrence(OccurrenceRecord {
+                key,
+                app: "prod".into(),
+                state,
+            }),
+        );
     }
 
     fn sent(&mut self, campaign: &str, scheduled: DateTime<Utc>) {
-        let key = OccurrenceKey { project: "shop".into(), sdkappid: 1_400_000_000, campaign: campaign.into(), scheduled };
+        let key = OccurrenceKey {
+            project: "shop".into(),
+            sdkappid: 1_400_000_000,
+            campaign: campaign.into(),
+            scheduled,
+        };
         let intent = OccurrenceState::Intent {
             msg_random: key.base_msg_random(),
             perturbation: None,
@@ -70,7 +116,14 @@ impl Ledger {
             attempt: 1,
         };
         self.occurrence(scheduled, campaign, scheduled, intent);
-        self.occurrence(scheduled, campaign, scheduled, OccurrenceState::Sent { task_id: format!("task-{campaign}") });
+        self.occurrence(
+            scheduled,
+            campaign,
+            scheduled,
+            OccurrenceState::Sent {
+                task_id: format!("task-{campaign}"),
+            },
+        );
     }
 
     fn snapshot(&mut self, at: DateTime<Utc>, s: &Settings, checked: &[Checked<'_>]) {
@@ -78,10 +131,22 @@ impl Ledger {
             .iter()
             .map(|c| {
                 let v = normalize::normalize(c, s);
-                (c.name().to_owned(), CampaignSnapshot { hash: normalize::hash(&v), campaign: v })
+                (
+                    c.name().to_owned(),
+                    CampaignSnapshot {
+                        hash: normalize::hash(&v),
+                        campaign: v,
+                    },
+                )
             })
             .collect();
-        self.push(at, RecordBody::Snapshot(SnapshotRecord { project: "shop".into(), campaigns }));
+        self.push(
+            at,
+            RecordBody::Snapshot(SnapshotRecord {
+                project: "shop".into(),
+                campaigns,
+            }),
+        );
     }
 
     fn fold(&self) -> LedgerSnapshot {
@@ -90,14 +155,27 @@ impl Ledger {
 }
 
 fn checked<'a>(s: &'a Settings, cs: &'a [Campaign]) -> Vec<Checked<'a>> {
-    let names: Vec<_> = cs.iter().map(|c| (c.spec.name.0.clone(), Arc::clone(&c.file), c.pos("/name"))).collect();
+    let names: Vec<_> = cs
+        .iter()
+        .map(|c| (c.spec.name.0.clone(), Arc::clone(&c.file), c.pos("/name")))
+        .collect();
     let out = crate::validate::validate(s, cs, &names);
-    assert!(out.diagnostics.iter().all(|d| !d.is_error()), "{:?}", out.diagnostics);
+    assert!(
+        out.diagnostics.iter().all(|d| !d.is_error()),
+        "{:?}",
+        out.diagnostics
+    );
     out.checked
 }
 
 fn plan(s: &Settings, checked: &[Checked<'_>], ledger: &LedgerSnapshot, at: DateTime<Utc>) -> Plan {
-    build(&Input { settings: s, checked, ledger, at, horizon: Duration::from_secs(7 * 86_400) })
+    build(&Input {
+        settings: s,
+        checked,
+        ledger,
+        at,
+        horizon: Duration::from_secs(7 * 86_400),
+    })
 }
 
 fn ids(sends: &[Send]) -> Vec<String> {
@@ -107,7 +185,10 @@ fn ids(sends: &[Send]) -> Vec<String> {
 #[test]
 fn first_apply_lists_due_and_upcoming_and_creates_everything() {
     let s = settings(CONFIG);
-    let cs = campaigns(&[&once("sale", "2026-12-01T10:00:00", ""), &cron("daily", "0 9 * * *")]);
+    let cs = campaigns(&[
+        &once("sale", "2026-12-01T10:00:00", ""),
+        &cron("daily", "0 9 * * *"),
+    ]);
     let ch = checked(&s, &cs);
     let p = plan(&s, &ch, &Ledger::new().fold(), sh(2026, 12, 1, 10, 5));
     assert_eq!(ids(&p.due), ["shop/1400000000/sale@2026-12-01T02:00:00Z"]);
@@ -115,11 +196,18 @@ fn first_apply_lists_due_and_upcoming_and_creates_everything() {
     assert_eq!(p.upcoming.len(), 7, "daily at 09:00 for the next 7 days");
     assert!(p.changes.first_apply);
     assert_eq!(p.changes.created.len(), 2);
-    assert!(p.missed.is_empty(), "a new cron campaign has no history of misses");
+    assert!(
+        p.missed.is_empty(),
+        "a new cron campaign has no history of misses"
+    );
     assert!(p.has_pending_work());
     let key = &p.due[0].key;
     assert_eq!(p.due[0].msg_random, key.base_msg_random());
-    assert!(p.due[0].body.starts_with(&format!("{{\"MsgRandom\":{},", key.base_msg_random())));
+    assert!(
+        p.due[0]
+            .body
+            .starts_with(&format!("{{\"MsgRandom\":{},", key.base_msg_random()))
+    );
 }
 
 #[test]
@@ -146,7 +234,14 @@ fn missed_only_after_the_first_applied_snapshot() {
     l.snapshot(sh(2026, 12, 1, 12, 0), &s, &ch);
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 4, 12, 0));
     let missed: Vec<_> = p.missed.iter().map(|m| m.key.scheduled).collect();
-    assert_eq!(missed, [sh(2026, 12, 2, 9, 0), sh(2026, 12, 3, 9, 0), sh(2026, 12, 4, 9, 0)]);
+    assert_eq!(
+        missed,
+        [
+            sh(2026, 12, 2, 9, 0),
+            sh(2026, 12, 3, 9, 0),
+            sh(2026, 12, 4, 9, 0)
+        ]
+    );
     assert!(p.has_pending_work());
 }
 
@@ -157,50 +252,102 @@ fn in_doubt_and_deferred_occurrences() {
     let ch = checked(&s, &cs);
     let mut l = Ledger::new();
     let t = sh(2026, 12, 1, 10, 0);
-    let key = OccurrenceKey { project: "shop".into(), sdkappid: 1_400_000_000, campaign: "sale".into(), scheduled: t };
-    let intent = OccurrenceState::Intent { msg_random: 7, perturbation: None, content_hash: "h".into(), request: serde_json::json!({}), attempt: 1 };
+    let key = OccurrenceKey {
+        project: "shop".into(),
+        sdkappid: 1_400_000_000,
+        campaign: "sale".into(),
+        scheduled: t,
+    };
+    let intent = OccurrenceState::Intent {
+        msg_random: 7,
+        perturbation: None,
+        content_hash: "h".into(),
+        request: serde_json::json!({}),
+        attempt: 1,
+    };
     l.occurrence(t, "sale", t, intent.clone());
-    l.occurrence(t, "sale", t, OccurrenceState::InDoubt { reason: "timeout".into() });
+    l.occurrence(
+        t,
+        "sale",
+        t,
+        OccurrenceState::InDoubt {
+            reason: "timeout".into(),
+        },
+    );
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 10, 5));
     assert!(p.due.is_empty(), "an in-doubt send is never due by itself");
     assert_eq!(p.in_doubt.len(), 1);
     assert_eq!(p.in_doubt[0].id, key.id());
     assert_eq!(p.in_doubt[0].msg_random, Some(7));
-    assert!(p.in_doubt[0].options.iter().any(|o| o.contains("--retry-in-doubt")));
+    assert!(
+        p.in_doubt[0]
+            .options
+            .iter()
+            .any(|o| o.contains("--retry-in-doubt"))
+    );
     assert!(p.has_pending_work());
 
     let mut l = Ledger::new();
     l.occurrence(t, "sale", t, intent);
-    l.occurrence(t, "sale", t, OccurrenceState::Deferred { quota_day: t.date_naive() });
+    l.occurrence(
+        t,
+        "sale",
+        t,
+        OccurrenceState::Deferred {
+            quota_day: t.date_naive(),
+        },
+    );
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 10, 5));
     assert_eq!(p.due.len(), 1, "deferred is due again within grace");
     assert_eq!(p.due[0].previous_attempts, 1);
-    assert_eq!(p.due[0].msg_random, 7, "a retry reuses the recorded MsgRandom");
+    assert_eq!(
+        p.due[0].msg_random, 7,
+        "a retry reuses the recorded MsgRandom"
+    );
 }
 
 #[test]
 fn quota_forecast_names_the_deferred_occurrences() {
     let s = settings(CONFIG);
     let names = ["a", "b", "c", "d"];
-    let texts: Vec<String> = names.iter().map(|n| once(n, "2026-12-01T10:00:00", "")).collect();
+    let texts: Vec<String> = names
+        .iter()
+        .map(|n| once(n, "2026-12-01T10:00:00", ""))
+        .collect();
     let cs = campaigns(&texts.iter().map(String::as_str).collect::<Vec<_>>());
     let ch = checked(&s, &cs);
     let mut l = Ledger::new();
     l.sent("earlier", sh(2026, 12, 1, 8, 0));
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 10, 1));
     assert_eq!(p.due.len(), 4);
-    let over: Vec<&str> = p.due.iter().filter(|s| s.over_quota).map(|s| s.campaign.as_str()).collect();
+    let over: Vec<&str> = p
+        .due
+        .iter()
+        .filter(|s| s.over_quota)
+        .map(|s| s.campaign.as_str())
+        .collect();
     assert_eq!(over, ["c", "d"], "daily_quota 3 with 1 used: two fit");
-    let day = p.quota.iter().find(|q| q.day == chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()).unwrap();
+    let day = p
+        .quota
+        .iter()
+        .find(|q| q.day == chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+        .unwrap();
     assert_eq!((day.used, day.planned, day.deferred.len()), (1, 4, 2));
-    assert!(p.warnings.iter().any(|w| w.kind == "interval-conflict"), "four pushes at one instant are serialised");
+    assert!(
+        p.warnings.iter().any(|w| w.kind == "interval-conflict"),
+        "four pushes at one instant are serialised"
+    );
 }
 
 #[test]
 fn description_only_changes_do_not_affect_sends() {
     let s = settings(CONFIG);
     let old = campaigns(&[&once("sale", "2026-12-20T10:00:00", "")]);
-    let new = campaigns(&[&once("sale", "2026-12-20T10:00:00", "description: better words\n")]);
+    let new = campaigns(&[&once(
+        "sale",
+        "2026-12-20T10:00:00",
+        "description: better words\n",
+    )]);
     let mut l = Ledger::new();
     l.snapshot(sh(2026, 11, 30, 0, 0), &s, &checked(&s, &old));
     let ch = checked(&s, &new);
@@ -219,18 +366,34 @@ fn editing_a_sent_one_off_has_no_effect_but_moving_it_sends_again() {
     l.snapshot(sh(2026, 11, 30, 0, 0), &s, &checked(&s, &old));
     l.sent("sale", sh(2026, 12, 1, 10, 0));
 
-    let edited = campaigns(&[&once("sale", "2026-12-01T10:00:00", "").replace("text: hi", "text: hello")]);
+    let edited =
+        campaigns(&[&once("sale", "2026-12-01T10:00:00", "").replace("text: hi", "text: hello")]);
     let ch = checked(&s, &edited);
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 12, 0));
     let u = &p.changes.updated[0];
-    assert_eq!(u.no_effect.as_deref(), Some("no effect: already sent (TaskId task-sale)"));
-    assert!(u.request.iter().any(|f| f.path == "MsgBody[0].MsgContent.Text"), "{:?}", u.request);
+    assert_eq!(
+        u.no_effect.as_deref(),
+        Some("no effect: already sent (TaskId task-sale)")
+    );
+    assert!(
+        u.request
+            .iter()
+            .any(|f| f.path == "MsgBody[0].MsgContent.Text"),
+        "{:?}",
+        u.request
+    );
 
     let moved = campaigns(&[&once("sale", "2026-12-02T10:00:00", "")]);
     let ch = checked(&s, &moved);
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 12, 0));
     let u = &p.changes.updated[0];
-    assert!(u.sends_again.as_deref().unwrap().starts_with("WILL SEND AGAIN: sale was already sent at 2026-12-01T10:00:00+08:00"), "{u:?}");
+    assert!(
+        u.sends_again
+            .as_deref()
+            .unwrap()
+            .starts_with("WILL SEND AGAIN: sale was already sent at 2026-12-01T10:00:00+08:00"),
+        "{u:?}"
+    );
     assert!(p.warnings.iter().any(|w| w.kind == "will-send-again"));
     assert!(p.has_pending_work());
 }
@@ -248,8 +411,18 @@ fn renaming_a_sent_one_off_sends_again() {
     assert_eq!(p.changes.deleted[0].campaign, "sale");
     let c = &p.changes.created[0];
     assert_eq!(c.fields[0].path, "name");
-    assert!(c.sends_again.as_deref().unwrap().contains("WILL SEND AGAIN"), "{c:?}");
-    assert_eq!(p.due.len(), 1, "the renamed campaign is a new occurrence, due now");
+    assert!(
+        c.sends_again
+            .as_deref()
+            .unwrap()
+            .contains("WILL SEND AGAIN"),
+        "{c:?}"
+    );
+    assert_eq!(
+        p.due.len(),
+        1,
+        "the renamed campaign is a new occurrence, due now"
+    );
 }
 
 #[test]
@@ -271,7 +444,8 @@ fn widened_audiences_and_fan_out_are_warned() {
     let old = campaigns(&[&once("sale", "2026-12-20T10:00:00", "")]);
     let mut l = Ledger::new();
     l.snapshot(sh(2026, 11, 30, 0, 0), &s, &checked(&s, &old));
-    let wide = campaigns(&[&once("sale", "2026-12-20T10:00:00", "").replace("audience: {tags: {any: [a]}}", "audience: {all: true}")]);
+    let wide = campaigns(&[&once("sale", "2026-12-20T10:00:00", "")
+        .replace("audience: {tags: {any: [a]}}", "audience: {all: true}")]);
     let ch = checked(&s, &wide);
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 19, 0, 0));
     let kinds: Vec<&str> = p.warnings.iter().map(|w| w.kind.as_str()).collect();
@@ -294,7 +468,10 @@ fn paused_campaigns_are_skipped_not_sent() {
 #[test]
 fn the_same_inputs_give_the_same_plan() {
     let s = settings(CONFIG);
-    let cs = campaigns(&[&once("sale", "2026-12-01T10:00:00", ""), &cron("daily", "0 9 * * *")]);
+    let cs = campaigns(&[
+        &once("sale", "2026-12-01T10:00:00", ""),
+        &cron("daily", "0 9 * * *"),
+    ]);
     let ch = checked(&s, &cs);
     let l = Ledger::new().fold();
     let a = format::json(&plan(&s, &ch, &l, sh(2026, 12, 1, 10, 5)));
