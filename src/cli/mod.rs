@@ -1,5 +1,6 @@
 //! The command line: clap definitions, settings resolution, output. The only module that prints.
 
+mod ledger;
 mod output;
 mod plan;
 mod validate;
@@ -28,6 +29,11 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Print the exact request of a campaign's first occurrence at or after a time.
     Render(validate::RenderArgs),
+    /// What was sent, when, with which TaskId; in-doubt and deferred sends; the lock holder.
+    Status(ledger::StatusArgs),
+    /// Inspect the ledger and record operators' decisions.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Print a UserSig for the configured admin (the one command that shows a secret).
     Usersig(UsersigArgs),
     /// Run a local server that behaves like the push API family.
@@ -130,6 +136,8 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Validate(args) => validate::validate(&env, &args),
         Command::Plan(args) => plan::plan(&env, &args),
         Command::Render(args) => validate::render(&env, &args),
+        Command::Status(args) => ledger::status(&env, &args),
+        Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
         Command::Usersig(args) => {
             let mut sources = crate::load::Sources::default();
             let settings =

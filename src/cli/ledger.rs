@@ -1,0 +1,297 @@
+//! `crier status` and `crier ledger list|show|resolve`.
+
+use super::Status as Exit;
+use super::output::Env;
+use super::validate::DataFormat;
+use crate::ledger::LedgerWriter as _;
+use crate::ledger::file::FileLedger;
+use crate::ledger::lock::{LockHolder, LockState};
+use crate::ledger::record::StateKind;
+use crate::ledger::view::{self, Decision, ListFilter, OccurrenceLine};
+use crate::settings::LedgerSettings;
+use anyhow::Context as _;
+use chrono::SecondsFormat;
+use std::io::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = DataFormat::Human)]
+    pub format: DataFormat,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LedgerCommand {
+    /// Occurrences in the ledger, one per line.
+    List(ListArgs),
+    /// One occurrence with its whole history (by id, a unique prefix of it, or a TaskId).
+    Show(ShowArgs),
+    /// Record an operator's decision about an in-doubt (or failed) send.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only these states (sent, in_doubt, deferred, …); repeatable.
+    #[arg(long = "state")]
+    pub states: Vec<StateKind>,
+    #[arg(long)]
+    pub campaign: Option<String>,
+    #[arg(long)]
+    pub app: Option<String>,
+    #[arg(long, value_enum, default_value_t = DataFormat::Human)]
+    pub format: DataFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = DataFormat::Human)]
+    pub format: DataFormat,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("decision").required(true).args(["sent", "not_sent"])))]
+pub struct ResolveArgs {
+    /// The occurrence id (or a unique prefix).
+    pub id: String,
+    /// It reached the provider.
+    #[arg(long)]
+    pub sent: bool,
+    /// The provider's TaskId, when known (with --sent).
+    #[arg(long, conflicts_with = "not_sent")]
+    pub task_id: Option<String>,
+    /// It never reached the provider.
+    #[arg(long)]
+    pub not_sent: bool,
+    /// A note kept with the decision.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// How long to wait for the ledger lock.
+    #[arg(long, default_value = "60s")]
+    pub lock_timeout: String,
+}
+
+fn ledger_of(env: &Env) -> anyhow::Result<FileLedger> {
+    let mut sources = crate::load::Sources::default();
+    let settings = match crate::load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+        Ok((s, _)) => s,
+        Err(diags) => {
+            super::output::print_diagnostics(&diags, &sources, false);
+            anyhow::bail!("crier.yaml is not valid");
+        }
+    };
+    match settings.ledger {
+        LedgerSettings::File { path } => Ok(FileLedger::new(path)),
+        LedgerSettings::Postgres { url_env } => {
+            anyhow::bail!(
+                "the PostgreSQL ledger (ledger.postgres_url_env: {url_env}) is not supported by this build yet"
+            )
+        }
+    }
+}
+
+fn line_text(l: &OccurrenceLine) -> String {
+    format!(
+        "{:<18} {}  {}{}",
+        l.state.name(),
+        l.id,
+        l.detail,
+        l.task_id
+            .as_ref()
+            .map(|t| format!("  TaskId {t}"))
+            .unwrap_or_default()
+    )
+}
+
+/// `crier status`.
+///
+/// # Errors
+/// An unreadable ledger or configuration.
+pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
+    let ledger = ledger_of(env)?;
+    let read = ledger.read_sync().context("cannot read the ledger")?;
+    let lock = ledger.lock_state_sync()?;
+    let st = view::status(&read.snapshot, lock, &read.warnings);
+    let mut out = anstream::stdout();
+    match args.format {
+        DataFormat::Json => {
+            let mut v = serde_json::to_value(&st)?;
+            v["format_version"] = 1.into();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        DataFormat::Human => {
+            writeln!(out, "ledger {} (seq {})", ledger.dir().display(), st.seq)?;
+            let counts: Vec<String> = st
+                .counts
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{} {n}", k.name()))
+                .collect();
+            writeln!(
+                out,
+                "occurrences: {}",
+                if counts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    counts.join(", ")
+                }
+            )?;
+            for a in &st.last_applied {
+                writeln!(
+                    out,
+                    "last apply of {}: {} (seq {}, {} campaigns)",
+                    a.project,
+                    a.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    a.seq,
+                    a.campaigns
+                )?;
+            }
+            match &st.lock {
+                LockState::Free => writeln!(out, "lock: free")?,
+                LockState::Held(Some(holder)) => writeln!(out, "lock: held by {holder}")?,
+                LockState::Held(None) => writeln!(out, "lock: held (holder unknown)")?,
+            }
+            if !st.needs_decision.is_empty() {
+                writeln!(
+                    out,
+                    "\nneeds a decision ({}): crier ledger resolve ID --sent [--task-id T] | --not-sent",
+                    st.needs_decision.len()
+                )?;
+                for l in &st.needs_decision {
+                    writeln!(out, "  {}", line_text(l))?;
+                }
+            }
+            if !st.deferred.is_empty() {
+                writeln!(
+                    out,
+                    "\ndeferred to a later quota day ({}):",
+                    st.deferred.len()
+                )?;
+                for l in &st.deferred {
+                    writeln!(out, "  {}", line_text(l))?;
+                }
+            }
+            for w in &st.warnings {
+                writeln!(out, "warning: {w}")?;
+            }
+        }
+    }
+    Ok(Exit::Done)
+}
+
+/// `crier ledger …`.
+///
+/// # Errors
+/// An unreadable ledger, an unknown occurrence, a refused resolution, a lock timeout.
+pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
+    let ledger = ledger_of(env)?;
+    let mut out = anstream::stdout();
+    match cmd {
+        LedgerCommand::List(args) => {
+            let read = ledger.read_sync().context("cannot read the ledger")?;
+            let filter = ListFilter {
+                states: args.states.clone(),
+                campaign: args.campaign.clone(),
+                app: args.app.clone(),
+            };
+            let lines = view::list(&read.snapshot, &filter);
+            match args.format {
+                DataFormat::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"format_version": 1, "occurrences": lines})
+                    )?
+                )?,
+                DataFormat::Human => {
+                    for l in &lines {
+                        writeln!(out, "{}", line_text(l))?;
+                    }
+                    if lines.is_empty() {
+                        writeln!(out, "no occurrences")?;
+                    }
+                }
+            }
+        }
+        LedgerCommand::Show(args) => {
+            let read = ledger.read_sync().context("cannot read the ledger")?;
+            let o = match view::find(&read.snapshot, &args.id) {
+                Ok(o) => o,
+                Err(e) => view::find_by_task_id(&read.snapshot, &args.id).ok_or(e)?,
+            };
+            match args.format {
+                DataFormat::Json => {
+                    let v = serde_json::json!({"format_version": 1, "occurrence": OccurrenceLine::of(o), "msg_random": o.msg_random, "content_hash": o.content_hash, "request": o.request(), "history": o.history});
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
+                DataFormat::Human => {
+                    writeln!(
+                        out,
+                        "{}\n  app {}  state {}  attempts {}",
+                        o.id,
+                        o.app,
+                        o.kind().name(),
+                        o.attempts
+                    )?;
+                    if let Some(m) = o.msg_random {
+                        writeln!(out, "  MsgRandom {m}")?;
+                    }
+                    if let Some(t) = &o.task_id {
+                        writeln!(out, "  TaskId {t}")?;
+                    }
+                    writeln!(out, "history:")?;
+                    for h in &o.history {
+                        writeln!(
+                            out,
+                            "  #{:<5} {}  {}",
+                            h.seq,
+                            h.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                            view::describe_state(&h.value)
+                        )?;
+                    }
+                    if let Some(r) = o.request() {
+                        writeln!(out, "request:\n  {r}")?;
+                    }
+                }
+            }
+        }
+        LedgerCommand::Resolve(args) => {
+            let timeout = crate::duration::parse(&args.lock_timeout)
+                .map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))?;
+            let now = env.clock.now();
+            let mut writer = ledger.lock_sync(
+                &LockHolder::current(now),
+                timeout.max(Duration::from_millis(1)),
+                env.clock.as_ref(),
+            )?;
+            let decision = if args.sent {
+                Decision::Sent {
+                    task_id: args.task_id.clone(),
+                }
+            } else {
+                Decision::NotSent
+            };
+            let by = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
+            let body = view::resolution(
+                writer.snapshot(),
+                &args.id,
+                decision,
+                &by,
+                args.note.clone(),
+            )?;
+            let record = writer.append_sync(now, body)?;
+            writeln!(
+                out,
+                "recorded #{}: {}",
+                record.seq,
+                match &record.body {
+                    crate::ledger::record::RecordBody::Occurrence(o) =>
+                        format!("{} {}", o.key.id(), view::describe_state(&o.state)),
+                    _ => String::new(),
+                }
+            )?;
+        }
+    }
+    Ok(Exit::Done)
+}

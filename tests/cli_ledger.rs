@@ -1,0 +1,166 @@
+//! Black-box tests of `crier status` and `crier ledger list|show|resolve`.
+
+mod common;
+use common::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
+use crier::clock::ManualClock;
+use crier::ledger::file::FileLedger;
+use crier::ledger::lock::LockHolder;
+use crier::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody};
+use crier::occurrence::OccurrenceKey;
+use std::time::Duration;
+
+fn key(campaign: &str) -> OccurrenceKey {
+    OccurrenceKey {
+        project: "t".into(),
+        sdkappid: 1_400_000_000,
+        campaign: campaign.into(),
+        scheduled: "2026-12-01T02:00:00Z".parse().unwrap(),
+    }
+}
+
+/// A repository whose ledger holds one sent and one in-doubt occurrence.
+fn repo() -> Repo {
+    let repo = Repo::new(CONFIG);
+    repo.write("campaigns/a.yaml", CAMPAIGN);
+    let now = "2026-12-01T02:00:01Z".parse().unwrap();
+    let clock = ManualClock::new(now);
+    let mut w = FileLedger::new(repo.path().join(".crier/ledger"))
+        .lock_sync(&LockHolder::current(now), Duration::from_secs(5), &clock)
+        .unwrap();
+    for (campaign, outcome) in [
+        (
+            "sent-one",
+            OccurrenceState::Sent {
+                task_id: "task-123".into(),
+            },
+        ),
+        (
+            "doubtful",
+            OccurrenceState::InDoubt {
+                reason: "connection closed without a response".into(),
+            },
+        ),
+    ] {
+        let occ = |state| {
+            RecordBody::Occurrence(OccurrenceRecord {
+                key: key(campaign),
+                app: "prod".into(),
+                state,
+            })
+        };
+        let intent = OccurrenceState::Intent {
+            msg_random: 42,
+            perturbation: None,
+            content_hash: "sha256:x".into(),
+            request: serde_json::json!({"MsgRandom": 42}),
+            attempt: 1,
+        };
+        w.append_sync(now, occ(intent)).unwrap();
+        w.append_sync(now, occ(outcome)).unwrap();
+    }
+    repo
+}
+
+#[test]
+fn status_lists_what_needs_a_decision() {
+    let repo = repo();
+    let o = repo.crier().arg("status").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("occurrences: sent 1, in_doubt 1"), "{out}");
+    assert!(out.contains("lock: free"), "{out}");
+    assert!(
+        out.contains(&format!("in_doubt           {}", key("doubtful").id())),
+        "{out}"
+    );
+    let o = repo
+        .crier()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["needs_decision"][0]["id"], key("doubtful").id());
+}
+
+#[test]
+fn list_filters_and_show_by_prefix_or_task_id() {
+    let repo = repo();
+    let o = repo
+        .crier()
+        .args(["ledger", "list", "--state", "sent"])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("TaskId task-123"));
+    let o = repo
+        .crier()
+        .args(["ledger", "show", "task-123"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).starts_with(&key("sent-one").id()),
+        "{}",
+        stdout(&o)
+    );
+    let o = repo
+        .crier()
+        .args(["ledger", "show", "t/1400000000/doub"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("MsgRandom 42") && stdout(&o).contains("history:"),
+        "{}",
+        stdout(&o)
+    );
+    let o = repo
+        .crier()
+        .args(["ledger", "show", "nothing-like-this"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn resolve_records_the_decision_once() {
+    let repo = repo();
+    let id = key("doubtful").id();
+    let o = repo
+        .crier()
+        .args([
+            "ledger",
+            "resolve",
+            &id,
+            "--not-sent",
+            "--note",
+            "checked the console",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("recorded #6:"), "{}", stdout(&o));
+    let o = repo.crier().arg("status").output().unwrap();
+    assert!(!stdout(&o).contains("needs a decision"), "{}", stdout(&o));
+    let o = repo
+        .crier()
+        .args(["ledger", "resolve", &id, "--sent"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("only in_doubt, failed or an intent without outcome can be resolved"),
+        "{}",
+        stderr(&o)
+    );
+    let o = repo
+        .crier()
+        .args(["ledger", "resolve", &id, "--not-sent", "--task-id", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "clap refuses --task-id without --sent"
+    );
+}
