@@ -11,6 +11,7 @@ pub mod clock;
 pub mod diag;
 pub mod duration;
 pub mod emulator;
+pub mod git;
 pub mod ledger;
 pub mod load;
 pub mod occurrence;

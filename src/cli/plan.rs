@@ -28,8 +28,80 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
     /// Also write the plan file (JSON) that `crier apply PLAN_FILE` executes.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "base")]
     pub out: Option<PathBuf>,
+    /// Compare with another git revision (its own crier.yaml and campaigns): only the change
+    /// view and the upcoming sends of both sides.
+    #[arg(long, value_name = "GIT_REF")]
+    pub base: Option<String>,
+}
+
+/// The base side of `plan --base`: settings and campaigns read from `rev` through git.
+struct BaseSide {
+    settings: crate::settings::Settings,
+    campaigns: Vec<crate::spec::Campaign>,
+    names: Vec<(String, std::sync::Arc<std::path::Path>, crate::diag::Pos)>,
+}
+
+fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<BaseSide> {
+    use std::sync::Arc;
+    let root = crate::git::toplevel(&head.root)?;
+    crate::git::verify(&root, rev)?;
+    let rel = |p: &std::path::Path| -> anyhow::Result<String> {
+        Ok(p.strip_prefix(&root)
+            .with_context(|| {
+                format!(
+                    "{} is outside the git work tree {}",
+                    p.display(),
+                    root.display()
+                )
+            })?
+            .to_string_lossy()
+            .into_owned())
+    };
+    let config_rel = rel(&head.config_path)?;
+    let text = crate::git::show(&root, rev, &config_rel)?
+        .with_context(|| format!("{config_rel} does not exist at {rev}"))?;
+    let file: Arc<std::path::Path> =
+        Arc::from(std::path::Path::new(&format!("{rev}:{config_rel}")));
+    let (settings, diags) = crate::spec::config::parse(&text, &head.config_path, &file);
+    let Some(settings) = settings else {
+        let first = diags
+            .iter()
+            .find(|d| d.is_error())
+            .map(crate::diag::Diagnostic::headline)
+            .unwrap_or_default();
+        anyhow::bail!("crier.yaml at {rev} is not valid: {first}");
+    };
+    let mut campaigns = Vec::new();
+    let mut names = Vec::new();
+    let mut err = anstream::stderr();
+    for f in crate::git::list(&root, rev, &rel(&settings.campaigns_dir)?)? {
+        if !crate::load::is_campaign_file(std::path::Path::new(&f)) {
+            continue;
+        }
+        let Some(text) = crate::git::show(&root, rev, &f)? else {
+            continue;
+        };
+        let file: Arc<std::path::Path> = Arc::from(std::path::Path::new(&format!("{rev}:{f}")));
+        let parsed = crate::spec::parse_campaign(&file, &text);
+        if let Some(name) = &parsed.name {
+            names.push((name.clone(), Arc::clone(&file), crate::diag::Pos::START));
+        }
+        match parsed.campaign {
+            Some(c) => campaigns.push(c),
+            None => writeln!(
+                err,
+                "warning: {} is not valid; it is left out of the comparison",
+                file.display()
+            )?,
+        }
+    }
+    Ok(BaseSide {
+        settings,
+        campaigns,
+        names,
+    })
 }
 
 /// Reads the ledger the settings name, without taking its lock.
@@ -81,6 +153,20 @@ pub fn prepare(
     Ok(Ok((ws, at, horizon)))
 }
 
+fn print_plan(plan: &crate::plan::Plan, format: PlanFormat) -> anyhow::Result<()> {
+    let text = match format {
+        PlanFormat::Human => {
+            let color = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            crate::plan::format::human(plan, color)
+        }
+        PlanFormat::Markdown => crate::plan::format::markdown(plan),
+        PlanFormat::Json => crate::plan::format::json(plan),
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// `crier plan`.
 ///
 /// # Errors
@@ -101,6 +187,32 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
         anyhow::bail!(
             "the campaign set is not valid: fix the errors above (crier validate shows warnings too)"
         );
+    }
+    if let Some(rev) = &args.base {
+        let base = load_base(&ws.settings, rev)?;
+        let base_outcome = crate::validate::validate(&base.settings, &base.campaigns, &base.names);
+        let empty = crate::ledger::fold::LedgerSnapshot::default();
+        let head = crate::plan::Input {
+            settings: &ws.settings,
+            checked: &outcome.checked,
+            ledger: &empty,
+            at,
+            horizon,
+        };
+        let base_input = crate::plan::Input {
+            settings: &base.settings,
+            checked: &base_outcome.checked,
+            ledger: &empty,
+            at,
+            horizon,
+        };
+        let plan = crate::plan::compare(&head, &base_input, rev);
+        print_plan(&plan, args.format)?;
+        return Ok(if plan.changes.affects_future_sends() {
+            Status::Pending
+        } else {
+            Status::Done
+        });
     }
     let ledger = read_ledger(&ws.settings)?;
     let mut err = anstream::stderr();

@@ -111,15 +111,29 @@ fn send_line(s: &Send) -> String {
 pub fn human(plan: &Plan, color: bool) -> String {
     let st = Style { color };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} for project {} at {} (horizon {}, ledger seq {})",
-        st.bold("Plan"),
-        plan.project,
-        plan.at.to_rfc3339(),
-        horizon(plan),
-        plan.ledger_seq
-    );
+    match &plan.base {
+        Some(base) => {
+            let _ = writeln!(
+                out,
+                "{} for project {} at {} (horizon {}), compared with {base}",
+                st.bold("Plan"),
+                plan.project,
+                plan.at.to_rfc3339(),
+                horizon(plan)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{} for project {} at {} (horizon {}, ledger seq {})",
+                st.bold("Plan"),
+                plan.project,
+                plan.at.to_rfc3339(),
+                horizon(plan),
+                plan.ledger_seq
+            );
+        }
+    }
     let c = &plan.changes;
     let _ = writeln!(out);
     if c.first_apply {
@@ -130,10 +144,14 @@ pub fn human(plan: &Plan, color: bool) -> String {
             c.created.len()
         );
     } else {
+        let label = plan.base.as_ref().map_or_else(
+            || "Changes since the last apply".to_owned(),
+            |b| format!("Changes against {b}"),
+        );
         let _ = writeln!(
             out,
             "{}: {} to create, {} to update, {} to delete, {} unchanged",
-            st.bold("Changes since the last apply"),
+            st.bold(&label),
             c.created.len(),
             c.updated.len(),
             c.deleted.len(),
@@ -149,7 +167,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
             change_lines(&mut out, &st, "-", ch);
         }
     }
-    let _ = writeln!(out, "\n{} ({}):", st.bold("Due now"), plan.due.len());
+    if plan.base.is_none() {
+        let _ = writeln!(out, "\n{} ({}):", st.bold("Due now"), plan.due.len());
+    }
     for s in &plan.due {
         let _ = writeln!(out, "  → {}", send_line(s));
         let _ = writeln!(out, "    {}", s.body);
@@ -200,6 +220,18 @@ pub fn human(plan: &Plan, color: bool) -> String {
     );
     for s in &plan.upcoming {
         let _ = writeln!(out, "  {}", send_line(s));
+    }
+    if let Some(base) = &plan.base {
+        let _ = writeln!(
+            out,
+            "\n{} at {base} within {} ({}):",
+            st.bold("Upcoming"),
+            horizon(plan),
+            plan.base_upcoming.len()
+        );
+        for s in &plan.base_upcoming {
+            let _ = writeln!(out, "  {}", send_line(s));
+        }
     }
     if !plan.quota.is_empty() {
         let _ = writeln!(out, "\n{}:", st.bold("Quota"));
@@ -343,7 +375,16 @@ pub fn markdown(plan: &Plan) -> String {
         s.push_str("\n</details>\n");
         sections.push(s);
     }
-    for (label, list) in [("Due now", &plan.due), ("Upcoming", &plan.upcoming)] {
+    let base_label = plan
+        .base
+        .as_ref()
+        .map(|b| format!("Upcoming at {b}"))
+        .unwrap_or_default();
+    for (label, list) in [
+        ("Due now", &plan.due),
+        ("Upcoming", &plan.upcoming),
+        (base_label.as_str(), &plan.base_upcoming),
+    ] {
         for send in list.iter() {
             sections.push(format!(
                 "<details><summary>{label}: {} <code>{}</code> (app {}){}</summary>\n\n```json\n{}\n```\n\n</details>\n",

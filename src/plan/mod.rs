@@ -318,7 +318,76 @@ pub fn build(input: &Input<'_>) -> Plan {
         quota,
         changes,
         warnings,
+        base: None,
+        base_upcoming: Vec::new(),
     }
+}
+
+/// `plan --base`: the change view of `head` against `base` (read from another revision) and the
+/// upcoming sends of both. No ledger: the base's normalised campaigns stand in for the applied
+/// snapshot, and nothing is due.
+#[must_use]
+pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
+    let base_plan = build(base);
+    let mut ledger = LedgerSnapshot::default();
+    let first_applied = base_plan
+        .campaigns
+        .keys()
+        .map(|n| (n.clone(), head.at))
+        .collect();
+    let campaigns = base_plan
+        .campaigns
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                crate::ledger::record::CampaignSnapshot {
+                    hash: base_plan.campaign_hashes[n].clone(),
+                    campaign: v.clone(),
+                },
+            )
+        })
+        .collect();
+    ledger.applied.insert(
+        head.settings.project.clone(),
+        crate::ledger::fold::AppliedSnapshot {
+            seq: 0,
+            at: head.at,
+            snapshot: crate::ledger::record::SnapshotRecord {
+                project: base.settings.project.clone(),
+                campaigns,
+            },
+            first_applied,
+        },
+    );
+    let mut plan = build(&Input {
+        ledger: &ledger,
+        ..*head
+    });
+    if base.settings.project != head.settings.project {
+        plan.warnings.push(Warning {
+            kind: "project-changed".into(),
+            campaign: None,
+            message: format!(
+                "project changed from `{}` to `{}`: every occurrence gets a new key, so anything already sent WILL SEND AGAIN",
+                base.settings.project, head.settings.project
+            ),
+        });
+    }
+    // Only the change view and the upcoming sends: what is due depends on a ledger.
+    plan.upcoming.splice(0..0, plan.due.drain(..));
+    plan.missed.clear();
+    plan.skipped.clear();
+    plan.in_doubt.clear();
+    plan.quota.clear();
+    plan.ledger_seq = 0;
+    plan.base = Some(base_name.to_owned());
+    plan.base_upcoming = base_plan
+        .due
+        .into_iter()
+        .chain(base_plan.upcoming)
+        .collect();
+    plan
 }
 
 #[cfg(test)]

@@ -41,6 +41,12 @@ pub struct Plan {
     /// Changes since the last applied snapshot.
     pub changes: Changes,
     pub warnings: Vec<Warning>,
+    /// `plan --base REV`: the revision the changes are compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// `plan --base REV`: the upcoming sends of the base revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_upcoming: Vec<Send>,
 }
 
 /// One push the plan would send (or, in `upcoming`, will send later).

@@ -1,0 +1,84 @@
+//! Reading files of another revision through the `git` command (for `plan --base`). An edge
+//! module: it runs processes; everything it reads goes to the pure parsers.
+
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .context("cannot run `git` (is it installed and on PATH?)")
+}
+
+/// The top folder of the git work tree that holds `dir`.
+///
+/// # Errors
+/// `dir` is not in a git work tree.
+pub fn toplevel(dir: &Path) -> anyhow::Result<PathBuf> {
+    let out = git(dir, &["rev-parse", "--show-toplevel"])?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} is not inside a git work tree: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Checks that `rev` names a commit.
+///
+/// # Errors
+/// An unknown revision, with a hint for shallow CI checkouts.
+pub fn verify(root: &Path, rev: &str) -> anyhow::Result<()> {
+    let out = git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )?;
+    anyhow::ensure!(
+        out.status.success(),
+        "unknown git revision `{rev}` (hint: CI checkouts are often shallow: fetch the base, e.g. `git fetch origin {rev} --depth=1`)"
+    );
+    Ok(())
+}
+
+/// The text of `path` (relative to the work tree's top) at `rev`, or `None` when it does not exist there.
+///
+/// # Errors
+/// `git` failed for another reason, or the file is not UTF-8.
+pub fn show(root: &Path, rev: &str, path: &str) -> anyhow::Result<Option<String>> {
+    let out = git(root, &["show", &format!("{rev}:{path}")])?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    String::from_utf8(out.stdout)
+        .map(Some)
+        .with_context(|| format!("{rev}:{path} is not UTF-8 text"))
+}
+
+/// Files below `dir` (relative to the top) at `rev`, relative to the top, sorted.
+///
+/// # Errors
+/// `git` failed.
+pub fn list(root: &Path, rev: &str, dir: &str) -> anyhow::Result<Vec<String>> {
+    let out = git(root, &["ls-tree", "-r", "--name-only", rev, "--", dir])?;
+    anyhow::ensure!(
+        out.status.success(),
+        "git ls-tree {rev} failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let mut files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    files.sort();
+    Ok(files)
+}
