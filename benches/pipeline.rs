@@ -17,13 +17,26 @@ const CONFIG: &str = "project: bench\napps:\n  prod:\n    sdkappid: 1400000000\n
 fn campaign(i: usize) -> String {
     let audience = match i % 3 {
         0 => "audience: {all: true}".to_owned(),
-        1 => format!("audience:\n  tags:\n    any: [t{}, t{}]\n    none: [churned]", i % 50, (i + 1) % 50),
+        1 => format!(
+            "audience:\n  tags:\n    any: [t{}, t{}]\n    none: [churned]",
+            i % 50,
+            (i + 1) % 50
+        ),
         _ => "audience:\n  attrs:\n    all: {level: Gold, city: Shenzhen}".to_owned(),
     };
     let schedule = if i % 2 == 0 {
-        format!("schedule: {{cron: \"{} {} * * *\", grace: 30m}}", i % 60, 8 + i % 12)
+        format!(
+            "schedule: {{cron: \"{} {} * * *\", grace: 30m}}",
+            i % 60,
+            8 + i % 12
+        )
     } else {
-        format!("schedule: {{at: \"2026-12-{:02}T{:02}:{:02}:00\"}}", 1 + i % 28, 8 + i % 12, i % 60)
+        format!(
+            "schedule: {{at: \"2026-12-{:02}T{:02}:{:02}:00\"}}",
+            1 + i % 28,
+            8 + i % 12,
+            i % 60
+        )
     };
     format!(
         "# yaml-language-server: $schema=../schema/campaign.schema.json\nversion: 1\nname: c{i}\ndescription: bench campaign {i}\n{audience}\n{schedule}\nvars: {{discount: {}}}\nmessage:\n  lifetime: 1d\n  body:\n    - text: \"{{{{ discount }}}}% off on {{{{ occurrence.date }}}} for {{{{ campaign.name }}}}\"\n  offline_push:\n    title: Sale\n    desc: \"{{{{ discount }}}}% off\"\n    ext: {{deeplink: \"app://sale/{i}\"}}\n",
@@ -39,7 +52,10 @@ fn time<T>(label: &str, runs: usize, mut f: impl FnMut() -> T) -> T {
         out = Some(f());
         best = best.min(start.elapsed());
     }
-    println!("{label:<48} best of {runs}: {:>8.1} ms", best.as_secs_f64() * 1000.0);
+    println!(
+        "{label:<48} best of {runs}: {:>8.1} ms",
+        best.as_secs_f64() * 1000.0
+    );
     out.expect("at least one run")
 }
 
@@ -51,26 +67,39 @@ fn main() {
     for i in 0..CAMPAIGNS {
         std::fs::write(root.join(format!("campaigns/c{i:05}.yaml")), campaign(i)).unwrap();
     }
-    println!("{CAMPAIGNS} campaign files, {} threads", rayon::current_num_threads());
+    println!(
+        "{CAMPAIGNS} campaign files, {} threads",
+        rayon::current_num_threads()
+    );
 
     let mut sources = crier::load::Sources::default();
-    let (settings, _) = crier::load::load_settings(&root.join("crier.yaml"), root, &mut sources).expect("valid config");
+    let (settings, _) = crier::load::load_settings(&root.join("crier.yaml"), root, &mut sources)
+        .expect("valid config");
     let set = time("read + parse (YAML, schema, types)", 5, || {
         let (files, _) = crier::load::discover(&settings.campaigns_dir, root);
         let mut sources = crier::load::Sources::default();
         crier::load::load_campaigns(&files, root, &mut sources)
     });
-    assert_eq!(set.campaigns.len(), CAMPAIGNS, "{:?}", set.diagnostics.first());
+    assert_eq!(
+        set.campaigns.len(),
+        CAMPAIGNS,
+        "{:?}",
+        set.diagnostics.first()
+    );
     let names: Vec<(String, Arc<Path>, Pos)> = set.names.clone();
     let outcome = time("validate (rules, templates, schedules)", 5, || {
-        crier::validate::validate(&settings, &set.campaigns, &names).checked.len()
+        crier::validate::validate(&settings, &set.campaigns, &names)
+            .checked
+            .len()
     });
     assert_eq!(outcome, CAMPAIGNS);
     time("read + parse + validate, end to end", 5, || {
         let (files, _) = crier::load::discover(&settings.campaigns_dir, root);
         let mut sources = crier::load::Sources::default();
         let set = crier::load::load_campaigns(&files, root, &mut sources);
-        crier::validate::validate(&settings, &set.campaigns, &set.names).diagnostics.len()
+        crier::validate::validate(&settings, &set.campaigns, &set.names)
+            .diagnostics
+            .len()
     });
     let checked = crier::validate::validate(&settings, &set.campaigns, &names).checked;
     let ledger = LedgerSnapshot::default();
@@ -84,6 +113,13 @@ fn main() {
             horizon: Duration::from_secs(7 * 86_400),
         })
     });
-    println!("plan: {} due, {} upcoming, {} warnings", plan.due.len(), plan.upcoming.len(), plan.warnings.len());
-    time("plan JSON serialisation", 3, || crier::plan::format::json(&plan).len());
+    println!(
+        "plan: {} due, {} upcoming, {} warnings",
+        plan.due.len(),
+        plan.upcoming.len(),
+        plan.warnings.len()
+    );
+    time("plan JSON serialisation", 3, || {
+        crier::plan::format::json(&plan).len()
+    });
 }

@@ -145,9 +145,33 @@ impl Renderer {
         ctx: &Context,
         vars: &IndexMap<String, Value>,
     ) -> Result<Value, Vec<RenderError>> {
+        self.render_message_with(message, ctx, vars, true)
+    }
+
+    /// [`Self::render_message`] for a campaign whose templates' names were already checked (by
+    /// validation): names do not depend on the occurrence, so only rendering is left.
+    ///
+    /// # Errors
+    /// Every template that fails, by pointer.
+    pub fn render_message_checked(
+        &self,
+        message: &Value,
+        ctx: &Context,
+        vars: &IndexMap<String, Value>,
+    ) -> Result<Value, Vec<RenderError>> {
+        self.render_message_with(message, ctx, vars, false)
+    }
+
+    fn render_message_with(
+        &self,
+        message: &Value,
+        ctx: &Context,
+        vars: &IndexMap<String, Value>,
+        check_names: bool,
+    ) -> Result<Value, Vec<RenderError>> {
         let context = Self::context_value(ctx, vars);
         let mut errors = Vec::new();
-        let out = self.walk(message, "", &context, vars, &mut errors);
+        let out = self.walk(message, "", &context, vars, check_names, &mut errors);
         if errors.is_empty() {
             Ok(out)
         } else {
@@ -161,11 +185,17 @@ impl Renderer {
         pointer: &str,
         ctx: &minijinja::Value,
         vars: &IndexMap<String, Value>,
+        check_names: bool,
         errors: &mut Vec<RenderError>,
     ) -> Value {
         match v {
             Value::String(s) if is_template(s) && !NOT_TEMPLATES.contains(&pointer) => {
-                let result = self.check_names(s, vars).and_then(|()| {
+                let checked = if check_names {
+                    self.check_names(s, vars)
+                } else {
+                    Ok(())
+                };
+                let result = checked.and_then(|()| {
                     self.env
                         .render_str(s, ctx.clone())
                         .map_err(|e| template_error(&e))
@@ -185,7 +215,16 @@ impl Renderer {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| self.walk(item, &format!("{pointer}/{i}"), ctx, vars, errors))
+                    .map(|(i, item)| {
+                        self.walk(
+                            item,
+                            &format!("{pointer}/{i}"),
+                            ctx,
+                            vars,
+                            check_names,
+                            errors,
+                        )
+                    })
                     .collect(),
             ),
             Value::Object(map) => Value::Object(
@@ -193,7 +232,10 @@ impl Renderer {
                     .map(|(k, item)| {
                         let child =
                             format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k));
-                        (k.clone(), self.walk(item, &child, ctx, vars, errors))
+                        (
+                            k.clone(),
+                            self.walk(item, &child, ctx, vars, check_names, errors),
+                        )
                     })
                     .collect(),
             ),
@@ -455,14 +497,34 @@ pub fn render(
     msg_random: u32,
 ) -> Result<Rendered, Vec<RenderError>> {
     let rendered = renderer.render_message(campaign.message_source(), ctx, &campaign.spec.vars)?;
+    finish(campaign, rendered, msg_random)
+}
+
+/// [`render`] for a campaign that passed validation (its template names are known to be good).
+///
+/// # Errors
+/// Template errors at render time, by pointer.
+pub fn render_checked(
+    renderer: &Renderer,
+    campaign: &Campaign,
+    ctx: &Context,
+    msg_random: u32,
+) -> Result<Rendered, Vec<RenderError>> {
+    let rendered =
+        renderer.render_message_checked(campaign.message_source(), ctx, &campaign.spec.vars)?;
+    finish(campaign, rendered, msg_random)
+}
+
+fn finish(
+    campaign: &Campaign,
+    rendered: Value,
+    msg_random: u32,
+) -> Result<Rendered, Vec<RenderError>> {
     let message: MessageSpec = from_value(&rendered).map_err(|e| {
+        let pointer = format!("/message{}", e.pointer);
         vec![RenderError {
-            pointer: format!("/message{}", e.pointer),
-            message: format!(
-                "{}: {}",
-                dotted(&format!("/message{}", e.pointer)),
-                e.message
-            ),
+            message: format!("{}: {}", dotted(&pointer), e.message),
+            pointer,
         }]
     })?;
     let request = push_request(msg_random, &campaign.spec.audience, &message);

@@ -9,7 +9,7 @@ use crate::render::{Context, Renderer};
 use crate::schedule::Schedule;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The schedule a normalised campaign describes (its zone is resolved in the value).
 pub(super) fn schedule_of(v: &Value) -> Option<Schedule> {
@@ -86,13 +86,18 @@ fn next_request(
         .map(|r| r.request)
 }
 
-fn delivered<'l>(input: &'l Input<'_>, campaign: &str) -> Vec<&'l OccurrenceView> {
-    input
+/// Delivered occurrences by campaign name (any project or sdkappid), indexed once.
+fn delivered_by_campaign<'l>(input: &'l Input<'_>) -> HashMap<&'l str, Vec<&'l OccurrenceView>> {
+    let mut map: HashMap<&str, Vec<&OccurrenceView>> = HashMap::new();
+    for o in input
         .ledger
         .occurrences
         .values()
-        .filter(|o| o.key.campaign == campaign && o.kind().is_delivered())
-        .collect()
+        .filter(|o| o.kind().is_delivered())
+    {
+        map.entry(o.key.campaign.as_str()).or_default().push(o);
+    }
+    map
 }
 
 fn local(v: &Value, at: DateTime<Utc>) -> String {
@@ -108,16 +113,15 @@ fn local(v: &Value, at: DateTime<Utc>) -> String {
 /// Whether the sends of campaign `name` repeat an occurrence already delivered under another key
 /// (a renamed campaign, another sdkappid or project, a moved one-off).
 fn sends_again(
-    input: &Input<'_>,
-    name: &str,
+    delivered: &HashMap<&str, Vec<&OccurrenceView>>,
     sources: &[&str],
     old: Option<&Value>,
     new: &Value,
     sends: &[&Send],
 ) -> Option<String> {
     for source in sources {
-        let done = delivered(input, source);
-        for s in sends.iter().filter(|s| s.campaign == name) {
+        let done: &[&OccurrenceView] = delivered.get(source).map_or(&[], Vec::as_slice);
+        for s in sends {
             if let Some(prev) = done
                 .iter()
                 .find(|o| o.key.scheduled == s.key.scheduled && o.key != s.key)
@@ -182,7 +186,12 @@ pub(super) fn diff(
     due: &[Send],
     upcoming: &[Send],
 ) -> Changes {
-    let sends: Vec<&Send> = due.iter().chain(upcoming).collect();
+    let mut by_campaign: HashMap<&str, Vec<&Send>> = HashMap::new();
+    for s in due.iter().chain(upcoming) {
+        by_campaign.entry(s.campaign.as_str()).or_default().push(s);
+    }
+    let sends_of = |name: &str| by_campaign.get(name).map_or(&[][..], Vec::as_slice);
+    let delivered = delivered_by_campaign(input);
     let renderer = Renderer::new();
     let empty = indexmap::IndexMap::new();
     let old = applied.map_or(&empty, |a| &a.snapshot.campaigns);
@@ -217,7 +226,7 @@ pub(super) fn diff(
                         .collect(),
                     request: Vec::new(),
                     no_effect: None,
-                    sends_again: sends_again(input, name, &sources, None, new, &sends),
+                    sends_again: sends_again(&delivered, &sources, None, new, sends_of(name)),
                     dropped: Vec::new(),
                 });
             }
@@ -232,12 +241,11 @@ pub(super) fn diff(
                     _ => Vec::new(),
                 };
                 let sends_again = sends_again(
-                    input,
-                    name,
+                    &delivered,
                     &[name.as_str()],
                     Some(&prev.campaign),
                     new,
-                    &sends,
+                    sends_of(name),
                 );
                 let no_effect = if fields.iter().all(|f| f.path == "description") {
                     Some("no effect on sends: only the description changed".to_owned())

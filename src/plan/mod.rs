@@ -19,6 +19,7 @@ use crate::schedule::Occurrence;
 use crate::settings::Settings;
 use crate::validate::Checked;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -49,81 +50,71 @@ const fn settled(kind: StateKind) -> bool {
     )
 }
 
-/// Renders one occurrence into a [`Send`].
-struct Sender<'a> {
-    input: &'a Input<'a>,
-    renderer: Renderer,
-    /// MsgRandoms per sdkappid: the ledger's, plus those this plan picked.
-    pools: HashMap<u64, MsgRandomPool>,
-    hashes: &'a BTreeMap<String, String>,
+/// An occurrence to render: which campaign, when, and its MsgRandom (picked in order).
+struct Pending<'c> {
+    checked: &'c Checked<'c>,
+    occ: Occurrence,
+    key: crate::occurrence::OccurrenceKey,
+    choice: crate::ledger::msg_random::MsgRandomChoice,
+    upcoming: bool,
 }
 
-impl Sender<'_> {
-    fn send(
-        &mut self,
-        c: &Checked<'_>,
-        occ: &Occurrence,
-        warnings: &mut Vec<Warning>,
-    ) -> Option<Send> {
-        let key = c.key(&self.input.settings.project, occ.at);
-        let id = key.id();
-        let (ledger, at) = (self.input.ledger, self.input.at);
-        let choice = self
-            .pools
-            .entry(c.app.sdkappid)
-            .or_insert_with(|| MsgRandomPool::new(ledger.msg_randoms_of(c.app.sdkappid), at))
-            .pick(&key);
-        let ctx = Context {
-            campaign: c.name().to_owned(),
-            app: c.app.name.clone(),
-            local: occ.local,
-        };
-        let rendered = match crate::render::render(&self.renderer, c.campaign, &ctx, choice.value) {
-            Ok(r) => r,
-            Err(errors) => {
-                let why: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                warnings.push(Warning {
-                    kind: "render-error".into(),
-                    campaign: Some(c.name().to_owned()),
-                    message: format!(
-                        "{id} cannot be rendered and will not be sent: {}",
-                        why.join("; ")
-                    ),
-                });
-                return None;
-            }
-        };
-        if rendered.body.len() > crate::render::MAX_BODY_BYTES {
-            warnings.push(Warning {
-                kind: "body-too-large".into(),
+/// Renders one pending occurrence into a [`Send`], or says why it cannot be sent.
+fn render_send(
+    input: &Input<'_>,
+    renderer: &Renderer,
+    hashes: &BTreeMap<String, String>,
+    p: Pending<'_>,
+) -> Result<Send, Warning> {
+    let c = p.checked;
+    let id = p.key.id();
+    let ctx = Context {
+        campaign: c.name().to_owned(),
+        app: c.app.name.clone(),
+        local: p.occ.local,
+    };
+    // Validation already checked every template's names; rendering needs no second check.
+    let rendered = crate::render::render_checked(renderer, c.campaign, &ctx, p.choice.value)
+        .map_err(|errors| {
+            let why: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+            Warning {
+                kind: "render-error".into(),
                 campaign: Some(c.name().to_owned()),
                 message: format!(
-                    "{id} renders to {} bytes, over the API's {} (90056); it will not be sent",
-                    rendered.body.len(),
-                    crate::render::MAX_BODY_BYTES
+                    "{id} cannot be rendered and will not be sent: {}",
+                    why.join("; ")
                 ),
-            });
-            return None;
-        }
-        let previous_attempts = self.input.ledger.occurrence(&key).map_or(0, |v| v.attempts);
-        Some(Send {
-            id,
-            app: c.app.name.clone(),
-            campaign: c.name().to_owned(),
-            local: occ.local.to_rfc3339_opts(SecondsFormat::Secs, false),
-            deadline: occ.at + delta(c.grace),
-            msg_random: choice.value,
-            perturbation: choice.perturbation,
-            content_hash: self.hashes.get(c.name()).cloned().unwrap_or_default(),
-            body_hash: normalize::sha256(rendered.body.as_bytes()),
-            body: rendered.body,
-            quota_day: occ.at.with_timezone(&c.app.quota_timezone).date_naive(),
-            over_quota: false,
-            previous_attempts,
-            dst: occ.dst.map(|d| d.to_string()),
-            key,
-        })
+            }
+        })?;
+    if rendered.body.len() > crate::render::MAX_BODY_BYTES {
+        return Err(Warning {
+            kind: "body-too-large".into(),
+            campaign: Some(c.name().to_owned()),
+            message: format!(
+                "{id} renders to {} bytes, over the API's {} (90056); it will not be sent",
+                rendered.body.len(),
+                crate::render::MAX_BODY_BYTES
+            ),
+        });
     }
+    let previous_attempts = input.ledger.occurrence(&p.key).map_or(0, |v| v.attempts);
+    Ok(Send {
+        id,
+        app: c.app.name.clone(),
+        campaign: c.name().to_owned(),
+        local: p.occ.local.to_rfc3339_opts(SecondsFormat::Secs, false),
+        deadline: p.occ.at + delta(c.grace),
+        msg_random: p.choice.value,
+        perturbation: p.choice.perturbation,
+        content_hash: hashes.get(c.name()).cloned().unwrap_or_default(),
+        body_hash: normalize::sha256(rendered.body.as_bytes()),
+        body: rendered.body,
+        quota_day: p.occ.at.with_timezone(&c.app.quota_timezone).date_naive(),
+        over_quota: false,
+        previous_attempts,
+        dst: p.occ.dst.map(|d| d.to_string()),
+        key: p.key,
+    })
 }
 
 fn in_doubt_entries(input: &Input<'_>) -> Vec<InDoubt> {
@@ -232,14 +223,8 @@ pub fn build(input: &Input<'_>) -> Plan {
         .collect();
     let applied = input.ledger.applied.get(&settings.project);
     let mut warnings = Vec::new();
-    let mut sender = Sender {
-        input,
-        renderer: Renderer::new(),
-        pools: HashMap::new(),
-        hashes: &hashes,
-    };
-    let (mut due, mut upcoming, mut missed, mut skipped) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut pools: HashMap<u64, MsgRandomPool> = HashMap::new();
+    let (mut pending, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     let mut ordered: Vec<&Checked<'_>> = input.checked.iter().collect();
     ordered.sort_by(|a, b| a.name().cmp(b.name()));
     let horizon_end = at + delta(input.horizon);
@@ -262,21 +247,33 @@ pub fn build(input: &Input<'_>) -> Plan {
                 continue;
             }
             let deadline = occ.at + delta(c.grace);
-            if occ.at > at {
-                if paused.is_none() {
-                    upcoming.extend(sender.send(c, &occ, &mut warnings));
+            let upcoming = occ.at > at;
+            if upcoming || at <= deadline {
+                if let Some(why) = paused {
+                    if !upcoming {
+                        skipped.push(Skipped {
+                            id: key.id(),
+                            app: c.app.name.clone(),
+                            campaign: c.name().to_owned(),
+                            why: why.to_owned(),
+                            key,
+                        });
+                    }
+                    continue;
                 }
-            } else if at <= deadline {
-                match paused {
-                    Some(why) => skipped.push(Skipped {
-                        id: key.id(),
-                        app: c.app.name.clone(),
-                        campaign: c.name().to_owned(),
-                        why: why.to_owned(),
-                        key,
-                    }),
-                    None => due.extend(sender.send(c, &occ, &mut warnings)),
-                }
+                let choice = pools
+                    .entry(c.app.sdkappid)
+                    .or_insert_with(|| {
+                        MsgRandomPool::new(input.ledger.msg_randoms_of(c.app.sdkappid), at)
+                    })
+                    .pick(&key);
+                pending.push(Pending {
+                    checked: c,
+                    occ,
+                    key,
+                    choice,
+                    upcoming,
+                });
             } else if first_applied.is_some_and(|f| occ.at >= f) {
                 missed.push(Missed {
                     id: key.id(),
@@ -286,6 +283,19 @@ pub fn build(input: &Input<'_>) -> Plan {
                     key,
                 });
             }
+        }
+    }
+    let renderer = Renderer::new();
+    let rendered: Vec<(bool, Result<Send, Warning>)> = pending
+        .into_par_iter()
+        .map(|p| (p.upcoming, render_send(input, &renderer, &hashes, p)))
+        .collect();
+    let (mut due, mut upcoming) = (Vec::new(), Vec::new());
+    for (is_upcoming, r) in rendered {
+        match r {
+            Ok(send) if is_upcoming => upcoming.push(send),
+            Ok(send) => due.push(send),
+            Err(w) => warnings.push(w),
         }
     }
     let by_schedule =

@@ -13,6 +13,8 @@ use std::time::Duration;
 const NEAR_LIMIT_BYTES: usize = crate::render::MAX_BODY_BYTES * 9 / 10;
 /// Delivery rate with `OnlineOnlyFlag` 0 (reference §3.1).
 const FAN_OUT_USERS_PER_SECOND: u64 = 200;
+/// Interval conflicts listed one by one per app; the rest are summed up.
+const SHOWN_CONFLICTS: usize = 5;
 /// Graces below this get the "CI schedulers run late" note.
 const LATE_CI: Duration = Duration::from_secs(3600);
 
@@ -138,6 +140,7 @@ pub(super) fn collect(
     }
     // Serialised sends: per app, each push starts at least min_interval after the previous one.
     let mut last_start: BTreeMap<&str, (DateTime<chrono::Utc>, &str)> = BTreeMap::new();
+    let mut conflicts: BTreeMap<&str, Vec<(Warning, Duration)>> = BTreeMap::new();
     for s in &sends {
         let Some(app) = input.settings.apps.get(&s.app) else {
             continue;
@@ -147,7 +150,7 @@ pub(super) fn collect(
             let earliest = *prev + delta(app.min_interval);
             if earliest > start {
                 let wait = (earliest - start).to_std().unwrap_or_default();
-                out.push(warn(
+                let w = warn(
                     "interval-conflict",
                     Some(&s.campaign),
                     format!(
@@ -157,7 +160,8 @@ pub(super) fn collect(
                         s.app,
                         crate::duration::Human(wait)
                     ),
-                ));
+                );
+                conflicts.entry(s.app.as_str()).or_default().push((w, wait));
                 start = earliest;
             }
         }
@@ -178,10 +182,28 @@ pub(super) fn collect(
             ));
         }
     }
+    for (app, list) in conflicts {
+        let longest = list.iter().map(|(_, d)| *d).max().unwrap_or_default();
+        let total = list.len();
+        for (w, _) in list.into_iter().take(SHOWN_CONFLICTS) {
+            out.push(w);
+        }
+        if total > SHOWN_CONFLICTS {
+            out.push(warn(
+                "interval-conflict",
+                None,
+                format!(
+                    "… and {} more sends on app {app} are serialised by min_interval (the longest waits about {})",
+                    total - SHOWN_CONFLICTS,
+                    crate::duration::Human(longest)
+                ),
+            ));
+        }
+    }
+    let with_sends: BTreeSet<&str> = sends.iter().map(|s| s.campaign.as_str()).collect();
     let mut fan_out_done = BTreeSet::new();
     for c in input.checked {
-        let sends_any = sends.iter().any(|s| s.campaign == c.name());
-        if !sends_any {
+        if !with_sends.contains(c.name()) {
             continue;
         }
         if let Some(reach) = c.app.reach_estimate
@@ -208,7 +230,7 @@ pub(super) fn collect(
     let short: Vec<&str> = input
         .checked
         .iter()
-        .filter(|c| c.grace < LATE_CI && sends.iter().any(|s| s.campaign == c.name()))
+        .filter(|c| c.grace < LATE_CI && with_sends.contains(c.name()))
         .map(Checked::name)
         .collect();
     if !short.is_empty() {
