@@ -101,6 +101,7 @@ fn emulator_subcommand_listens_and_answers() {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("first line: {first:?}"))
         .to_owned();
+    crier::api::client::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stats: serde_json::Value = rt.block_on(async {
         let c = reqwest::Client::new();
