@@ -24,7 +24,7 @@ fn campaign(i: usize) -> String {
         ),
         _ => "audience:\n  attrs:\n    all: {level: Gold, city: Shenzhen}".to_owned(),
     };
-    let schedule = if i % 2 == 0 {
+    let schedule = if i.is_multiple_of(2) {
         format!(
             "schedule: {{cron: \"{} {} * * *\", grace: 30m}}",
             i % 60,
