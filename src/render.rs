@@ -89,11 +89,11 @@ impl Renderer {
     }
 
     /// Checks one template's syntax and variables without rendering it.
-    fn check_names(&self, source: &str, vars: &IndexMap<String, Value>) -> Result<(), String> {
-        let tmpl = self
-            .env
-            .template_from_str(source)
-            .map_err(|e| template_error(&e))?;
+    fn check_names(
+        &self,
+        tmpl: &minijinja::Template<'_, '_>,
+        vars: &IndexMap<String, Value>,
+    ) -> Result<(), String> {
         let mut unknown = BTreeSet::new();
         for name in tmpl.undeclared_variables(true) {
             let (top, attr) = name
@@ -190,16 +190,17 @@ impl Renderer {
     ) -> Value {
         match v {
             Value::String(s) if is_template(s) && !NOT_TEMPLATES.contains(&pointer) => {
-                let checked = if check_names {
-                    self.check_names(s, vars)
-                } else {
-                    Ok(())
-                };
-                let result = checked.and_then(|()| {
-                    self.env
-                        .render_str(s, ctx.clone())
-                        .map_err(|e| template_error(&e))
-                });
+                // One compilation per string: names are checked on it, then it renders.
+                let result = self
+                    .env
+                    .template_from_str(s)
+                    .map_err(|e| template_error(&e))
+                    .and_then(|tmpl| {
+                        if check_names {
+                            self.check_names(&tmpl, vars)?;
+                        }
+                        tmpl.render(ctx.clone()).map_err(|e| template_error(&e))
+                    });
                 match result {
                     Ok(rendered) => Value::String(rendered),
                     Err(message) => {

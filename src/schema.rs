@@ -59,6 +59,9 @@ pub struct SchemaError {
 #[must_use]
 pub fn check(kind: Kind, doc: &Document) -> Vec<SchemaError> {
     let c = compiled(kind);
+    if c.validator.is_valid(&doc.value) {
+        return Vec::new();
+    }
     let mut out: Vec<SchemaError> = c
         .validator
         .iter_errors(&doc.value)
