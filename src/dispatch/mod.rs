@@ -30,6 +30,8 @@ pub mod report;
 pub mod reporter;
 pub mod retry;
 pub mod stale;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod timer;
 
 pub use apply::{ApplyError, ApplyInput, ApplyOptions, RETRY_IN_DOUBT_WARNING, apply, apply_with_ledger};
