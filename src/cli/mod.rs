@@ -1,5 +1,6 @@
 //! The command line: clap definitions, settings resolution, output. The only module that prints.
 
+mod apply;
 mod output;
 mod plan;
 mod validate;
@@ -26,6 +27,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// What `apply` would do: due, missed, in-doubt and upcoming pushes, quota, changes.
     Plan(plan::PlanArgs),
+    /// Send what is due, paced and within quota, recording every step in the ledger.
+    Apply(apply::ApplyArgs),
     /// Print the exact request of a campaign's first occurrence at or after a time.
     Render(validate::RenderArgs),
     /// Print a UserSig for the configured admin (the one command that shows a secret).
@@ -129,6 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Validate(args) => validate::validate(&env, &args),
         Command::Plan(args) => plan::plan(&env, &args),
+        Command::Apply(args) => apply::apply(&env, &args),
         Command::Render(args) => validate::render(&env, &args),
         Command::Usersig(args) => {
             let mut sources = crate::load::Sources::default();
