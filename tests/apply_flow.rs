@@ -34,7 +34,11 @@ async fn applies_once_records_a_snapshot_and_a_second_apply_has_nothing_to_do() 
             .expect("every accepted push is recorded with its TaskId");
         assert_eq!(occ.kind(), StateKind::Sent);
         assert_eq!(occ.msg_random, Some(push.msg_random));
-        assert_eq!(occ.request(), Some(&push.body), "the recorded request is what arrived");
+        assert_eq!(
+            occ.request(),
+            Some(&push.body),
+            "the recorded request is what arrived"
+        );
     }
     assert_eq!(ledger.applied["rel"].snapshot.campaigns.len(), 3);
     // The plan now shows no change, and a second apply sends nothing and writes no snapshot.
@@ -92,7 +96,10 @@ async fn ci_refuses_a_file_ledger_unless_allowed() {
         .apply(&opts, None, &RecordingReporter::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, ApplyError::CiRefusesFileLedger { .. }), "{err}");
+    assert!(
+        matches!(err, ApplyError::CiRefusesFileLedger { .. }),
+        "{err}"
+    );
     assert!(emu.pushes().is_empty());
     assert!(!repo.ledger_dir().join("ledger.jsonl").exists());
     opts.allow_ephemeral_ledger = true;
@@ -125,8 +132,15 @@ async fn a_held_lock_times_out_naming_its_holder() {
         .apply(&opts, None, &RecordingReporter::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, ApplyError::Ledger(LedgerError::Lock(_))), "{err}");
-    assert!(err.to_string().contains("locked by pid 4242 (ops@ci-runner"), "{err}");
+    assert!(
+        matches!(err, ApplyError::Ledger(LedgerError::Lock(_))),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("locked by pid 4242 (ops@ci-runner"),
+        "{err}"
+    );
     drop(guard);
     let report = repo
         .apply(&opts, None, &RecordingReporter::default())
@@ -148,7 +162,11 @@ async fn a_plan_file_is_executed_exactly_or_refused_when_stale() {
     // A campaign edited after the review: refused, nothing sent.
     repo.campaign("c01", "description: edited\n");
     let err = repo
-        .apply(&options(), Some(file.clone()), &RecordingReporter::default())
+        .apply(
+            &options(),
+            Some(file.clone()),
+            &RecordingReporter::default(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -160,7 +178,11 @@ async fn a_plan_file_is_executed_exactly_or_refused_when_stale() {
     // Restored: the file executes, sending exactly its bodies.
     repo.campaign("c01", "");
     let report = repo
-        .apply(&options(), Some(file.clone()), &RecordingReporter::default())
+        .apply(
+            &options(),
+            Some(file.clone()),
+            &RecordingReporter::default(),
+        )
         .await
         .unwrap();
     assert_eq!(report.counts().sent, 2);
@@ -176,7 +198,10 @@ async fn a_plan_file_is_executed_exactly_or_refused_when_stale() {
     let ApplyError::StalePlan(reasons) = err else {
         panic!("{err}")
     };
-    assert!(reasons[0].contains("the ledger recorded `sent` for it"), "{reasons:?}");
+    assert!(
+        reasons[0].contains("the ledger recorded `sent` for it"),
+        "{reasons:?}"
+    );
     assert_eq!(emu.pushes().len(), 2);
 
     // A plan file past grace is refused.
@@ -256,10 +281,15 @@ message:
         .lines()
         .filter(|l| {
             matches!(
-                serde_json::from_str::<crier::ledger::Record>(l).unwrap().body,
+                serde_json::from_str::<crier::ledger::Record>(l)
+                    .unwrap()
+                    .body,
                 RecordBody::Snapshot(_)
             )
         })
         .count();
-    assert_eq!(snapshots, 1, "an unchanged campaign set is not recorded again");
+    assert_eq!(
+        snapshots, 1,
+        "an unchanged campaign set is not recorded again"
+    );
 }

@@ -8,9 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use apply_support::{
-    Repo, body_campaign, emulator_config, options, set_faults, start_emulator,
-};
+use apply_support::{Repo, body_campaign, emulator_config, options, set_faults, start_emulator};
 use crier::dispatch::{ExitStatus, Outcome, RETRY_IN_DOUBT_WARNING, RecordingReporter};
 use crier::emulator::FaultSettings;
 use crier::ledger::record::StateKind;
@@ -45,7 +43,12 @@ async fn transient_91000_faults_are_retried_until_sent() {
     let ledger = repo.ledger();
     let attempts: u32 = ledger.occurrences.values().map(|o| o.attempts).sum();
     assert_eq!(u64::from(attempts), 10 + stats.injected_failures);
-    assert!(reporter.lines().iter().any(|l| l.contains("ErrorCode 91000")));
+    assert!(
+        reporter
+            .lines()
+            .iter()
+            .any(|l| l.contains("ErrorCode 91000"))
+    );
 }
 
 #[tokio::test]
@@ -169,10 +172,7 @@ async fn two_concurrent_applies_never_send_one_occurrence_twice() {
     repo.campaigns(12);
     let opts = options();
     let (ra, rb) = (RecordingReporter::default(), RecordingReporter::default());
-    let (a, b) = tokio::join!(
-        repo.apply(&opts, None, &ra),
-        repo.apply(&opts, None, &rb)
-    );
+    let (a, b) = tokio::join!(repo.apply(&opts, None, &ra), repo.apply(&opts, None, &rb));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.counts().sent + b.counts().sent, 12, "{a:?} {b:?}");
     assert!(
@@ -196,7 +196,10 @@ async fn a_torn_ledger_tail_is_repaired_and_apply_goes_on() {
         .unwrap();
     // A crash mid-write leaves half a record.
     let path = repo.ledger_dir().join("ledger.jsonl");
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     f.write_all(br#"{"v":1,"seq":99,"at":"2026-"#).unwrap();
     drop(f);
     repo.campaign("after-crash", "");

@@ -28,7 +28,10 @@ fn crier(repo: &Repo, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
     c.args(args)
         .current_dir(repo.path())
-        .env("CRIER_NOW", repo.now.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .env(
+            "CRIER_NOW",
+            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
         .env(KEY_VAR, KEY)
         .env("NO_COLOR", "1")
         .env_remove("CI")
@@ -47,7 +50,11 @@ fn check(emu: &EmulatorHandle, ledger: &LedgerSnapshot, recovered: bool) -> Vec<
             .insert(p.msg_random);
     }
     for (campaign, set) in &randoms {
-        assert_eq!(set.len(), 1, "{campaign} reached the emulator under {set:?}");
+        assert_eq!(
+            set.len(),
+            1,
+            "{campaign} reached the emulator under {set:?}"
+        );
     }
     for p in &pushes {
         let occ = ledger
@@ -133,12 +140,24 @@ async fn kill_9_at_random_moments_never_sends_an_occurrence_twice() {
         let text = output_text(&out);
         assert_eq!(out.status.code(), Some(0), "{text}");
         if in_doubt > 0 {
-            assert!(text.contains("--retry-in-doubt resends in-doubt pushes"), "{text}");
+            assert!(
+                text.contains("--retry-in-doubt resends in-doubt pushes"),
+                "{text}"
+            );
         }
         let snapshot = ledger.read_sync().unwrap().snapshot;
         let pushes = check(&emu, &snapshot, true);
-        assert!(snapshot.occurrences.values().all(|o| o.kind() == StateKind::Sent));
-        assert_eq!(pushes.len(), PUSHES * (round + 1), "each occurrence delivered exactly once");
+        assert!(
+            snapshot
+                .occurrences
+                .values()
+                .all(|o| o.kind() == StateKind::Sent)
+        );
+        assert_eq!(
+            pushes.len(),
+            PUSHES * (round + 1),
+            "each occurrence delivered exactly once"
+        );
         in_doubt_total += in_doubt;
         // An in-doubt intent killed before its request left is sent fresh; the others were
         // absorbed by deduplication.
@@ -148,6 +167,12 @@ async fn kill_9_at_random_moments_never_sends_an_occurrence_twice() {
             snapshot.seq
         );
     }
-    assert!(killed >= ROUNDS / 2, "most rounds must be killed mid-run ({killed})");
-    eprintln!("{killed} kills, {in_doubt_total} in doubt, {:?}", started.elapsed());
+    assert!(
+        killed >= ROUNDS / 2,
+        "most rounds must be killed mid-run ({killed})"
+    );
+    eprintln!(
+        "{killed} kills, {in_doubt_total} in doubt, {:?}",
+        started.elapsed()
+    );
 }

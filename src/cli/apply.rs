@@ -219,7 +219,13 @@ impl TerminalReporter {
 
     /// A line above the bars (or on stderr without a terminal).
     fn line(&self, text: &str) {
-        if self.tty && self.bars.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+        if self.tty
+            && self
+                .bars
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+        {
             let _ = self.multi.println(text);
         } else {
             eprintln!("{text}");
@@ -233,7 +239,12 @@ impl TerminalReporter {
     }
 
     fn clear(&self) {
-        if let Some((main, quota)) = self.bars.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        if let Some((main, quota)) = self
+            .bars
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             main.finish_and_clear();
             quota.finish_and_clear();
         }
@@ -253,9 +264,10 @@ impl TerminalReporter {
                     }
                 ),
             ),
-            Outcome::Deferred { quota_day, .. } => {
-                ("…", format!("deferred {} (quota day {quota_day} full)", o.id))
-            }
+            Outcome::Deferred { quota_day, .. } => (
+                "…",
+                format!("deferred {} (quota day {quota_day} full)", o.id),
+            ),
             Outcome::Missed => ("·", format!("missed {} (past grace)", o.id)),
             Outcome::Skipped { why } => ("·", format!("skipped {} ({why})", o.id)),
             other => ("✗", format!("{} {}", other.name().replace('_', " "), o.id)),
@@ -277,12 +289,17 @@ impl Reporter for TerminalReporter {
     fn event(&self, event: Event<'_>) {
         match event {
             Event::Plan(plan) => {
-                let _ = std::io::stdout().write_all(crate::plan::format::human(plan, self.color).as_bytes());
+                let _ = std::io::stdout()
+                    .write_all(crate::plan::format::human(plan, self.color).as_bytes());
             }
             Event::Ledger(w) => self.line(&format!("warning: {w}")),
             Event::Warning(w) => {
                 let text = format!("warning: {w}");
-                self.line(&if self.color { text.yellow().bold().to_string() } else { text });
+                self.line(&if self.color {
+                    text.yellow().bold().to_string()
+                } else {
+                    text
+                });
             }
             Event::Start { sends } => {
                 if self.tty && sends > 0 {
@@ -402,11 +419,22 @@ mod tests {
             ..ApplyReport::default()
         };
         let text = summary(&report, false);
-        assert!(text.starts_with(
-            "Apply complete: 1 sent, 0 deferred, 0 failed, 1 in doubt, 1 missed.\n"
-        ), "{text}");
-        assert!(text.contains("  p/1/b@t: in doubt: connection reset\n    decide: crier ledger resolve p/1/b@t"), "{text}");
-        assert!(text.contains("  p/1/old@t: in doubt from an earlier run"), "{text}");
+        assert!(
+            text.starts_with(
+                "Apply complete: 1 sent, 0 deferred, 0 failed, 1 in doubt, 1 missed.\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  p/1/b@t: in doubt: connection reset\n    decide: crier ledger resolve p/1/b@t"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  p/1/old@t: in doubt from an earlier run"),
+            "{text}"
+        );
         assert!(!text.contains("p/1/a@t"), "{text}");
     }
 }

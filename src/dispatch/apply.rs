@@ -28,7 +28,9 @@ use super::timer::{Cancel, Timer, TokioTimer};
 use crate::api::client::{Client, ClientError, ClientOptions};
 use crate::clock::Clock;
 use crate::ledger::lock::LockHolder;
-use crate::ledger::record::{CampaignSnapshot, OccurrenceRecord, OccurrenceState, RecordBody, SnapshotRecord};
+use crate::ledger::record::{
+    CampaignSnapshot, OccurrenceRecord, OccurrenceState, RecordBody, SnapshotRecord,
+};
 use crate::ledger::{FileLedger, Ledger, LedgerError, LedgerWriter, check_transition};
 use crate::plan::Plan;
 use crate::secrets::SecretProvider;
@@ -93,7 +95,9 @@ pub enum ApplyError {
         "CI=true and the ledger is a {ledger}: a fresh runner starts with an empty ledger and would resend everything within grace\nhint: use a shared ledger (ledger.postgres_url_env), or pass --allow-ephemeral-ledger if this runner keeps its ledger"
     )]
     CiRefusesFileLedger { ledger: String },
-    #[error("the PostgreSQL ledger (ledger.postgres_url_env: {0}) is not supported by this build yet")]
+    #[error(
+        "the PostgreSQL ledger (ledger.postgres_url_env: {0}) is not supported by this build yet"
+    )]
     LedgerUnsupported(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -144,7 +148,10 @@ pub async fn apply_with_ledger<L: Ledger>(
     reporter: &dyn Reporter,
 ) -> Result<ApplyReport, ApplyError> {
     if ephemeral
-        && crate::ledger::ci_refuses_file_ledger(options.ci.as_deref(), options.allow_ephemeral_ledger)
+        && crate::ledger::ci_refuses_file_ledger(
+            options.ci.as_deref(),
+            options.allow_ephemeral_ledger,
+        )
     {
         return Err(ApplyError::CiRefusesFileLedger {
             ledger: ledger.describe(),
@@ -152,7 +159,11 @@ pub async fn apply_with_ledger<L: Ledger>(
     }
     let settings = input.settings;
     let mut writer = ledger
-        .lock(LockHolder::current(clock.now()), options.lock_timeout, &*clock)
+        .lock(
+            LockHolder::current(clock.now()),
+            options.lock_timeout,
+            &*clock,
+        )
         .await?;
     for w in writer.warnings() {
         reporter.event(Event::Ledger(w));
@@ -351,8 +362,7 @@ async fn write_snapshot<W: LedgerWriter>(
         .get(&plan.project)
         .is_some_and(|a| {
             a.snapshot.campaigns.len() == plan.campaign_hashes.len()
-                && a
-                    .snapshot
+                && a.snapshot
                     .campaigns
                     .iter()
                     .all(|(name, c)| plan.campaign_hashes.get(name) == Some(&c.hash))

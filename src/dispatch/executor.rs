@@ -176,13 +176,7 @@ impl Executor<'_> {
         send: &Send,
         state: OccurrenceState,
     ) -> Result<bool, LedgerError> {
-        if check_transition(
-            writer.snapshot().occurrence(&send.key),
-            &send.id,
-            &state,
-        )
-        .is_err()
-        {
+        if check_transition(writer.snapshot().occurrence(&send.key), &send.id, &state).is_err() {
             return Ok(false);
         }
         let body = RecordBody::Occurrence(OccurrenceRecord {
@@ -196,7 +190,12 @@ impl Executor<'_> {
 
     /// The first request of an app in this run keeps `min_interval` after the last push the
     /// ledger says it accepted (a previous apply may have just sent one).
-    fn initial_ready_at<W: LedgerWriter>(&self, writer: &W, send: &Send, lane: &Lane<'_>) -> Instant {
+    fn initial_ready_at<W: LedgerWriter>(
+        &self,
+        writer: &W,
+        send: &Send,
+        lane: &Lane<'_>,
+    ) -> Instant {
         let last = writer
             .snapshot()
             .accepted_pushes(send.key.sdkappid)
@@ -252,7 +251,10 @@ impl Executor<'_> {
         let ready_at = *state
             .ready_at
             .get_or_insert_with(|| self.initial_ready_at(writer, send, lane));
-        if !self.wait_until(&send.app, ready_at, WaitReason::Pacing).await {
+        if !self
+            .wait_until(&send.app, ready_at, WaitReason::Pacing)
+            .await
+        {
             return Ok(Settle::Done(Outcome::Interrupted));
         }
         if let Some(late) = self.past_grace(writer, send, None).await? {
@@ -394,9 +396,13 @@ impl Executor<'_> {
                     }));
                 }
                 Err(CallError::MaybeSent { reason, .. }) => {
-                    self.record(writer, send, OccurrenceState::InDoubt {
-                        reason: reason.clone(),
-                    })
+                    self.record(
+                        writer,
+                        send,
+                        OccurrenceState::InDoubt {
+                            reason: reason.clone(),
+                        },
+                    )
                     .await?;
                     // It may have been accepted: keep the interval after it too.
                     state.ready_at = Some(responded + lane.min_interval);
@@ -409,9 +415,11 @@ impl Executor<'_> {
                 Err(CallError::Api { code, info, .. }) => {
                     let text = format!("ErrorCode {code}: {info}");
                     match classify(code) {
-                        ErrorClass::Retry => {
-                            (text, policy.delay(tries, fastrand::f64()), WaitReason::Backoff)
-                        }
+                        ErrorClass::Retry => (
+                            text,
+                            policy.delay(tries, fastrand::f64()),
+                            WaitReason::Backoff,
+                        ),
                         ErrorClass::ResignThenRetry if resigns < RESIGN_ATTEMPTS => {
                             resigns += 1;
                             lane.api.invalidate_usersig();
@@ -455,9 +463,13 @@ impl Executor<'_> {
             };
             let Some(wait) = wait else {
                 let reason = format!("{reason} (gave up after {tries} attempts)");
-                self.record(writer, send, OccurrenceState::NotSent {
-                    reason: reason.clone(),
-                })
+                self.record(
+                    writer,
+                    send,
+                    OccurrenceState::NotSent {
+                        reason: reason.clone(),
+                    },
+                )
                 .await?;
                 return Ok(Settle::Done(Outcome::NotSent { reason }));
             };
@@ -467,9 +479,13 @@ impl Executor<'_> {
             });
             if !self.wait(&send.app, wait, wait_reason).await {
                 let reason = format!("{reason}; interrupted before the retry");
-                self.record(writer, send, OccurrenceState::NotSent {
-                    reason: reason.clone(),
-                })
+                self.record(
+                    writer,
+                    send,
+                    OccurrenceState::NotSent {
+                        reason: reason.clone(),
+                    },
+                )
                 .await?;
                 return Ok(Settle::Interrupted(Outcome::NotSent { reason }));
             }
@@ -487,10 +503,14 @@ impl Executor<'_> {
         info: String,
         fatal_for_app: bool,
     ) -> Result<Settle, LedgerError> {
-        self.record(writer, send, OccurrenceState::Failed {
-            error_code: i64::from(code),
-            error_info: info.clone(),
-        })
+        self.record(
+            writer,
+            send,
+            OccurrenceState::Failed {
+                error_code: i64::from(code),
+                error_info: info.clone(),
+            },
+        )
         .await?;
         Ok(Settle::Done(Outcome::Failed {
             error_code: i64::from(code),

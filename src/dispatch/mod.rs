@@ -34,7 +34,9 @@ pub mod stale;
 pub(crate) mod testing;
 pub mod timer;
 
-pub use apply::{ApplyError, ApplyInput, ApplyOptions, RETRY_IN_DOUBT_WARNING, apply, apply_with_ledger};
+pub use apply::{
+    ApplyError, ApplyInput, ApplyOptions, RETRY_IN_DOUBT_WARNING, apply, apply_with_ledger,
+};
 pub use executor::{DispatchOptions, Executor, Lane, PushApi};
 pub use report::{ApplyReport, Counts, ExitStatus, OccurrenceOutcome, Outcome};
 pub use reporter::{Confirmation, Event, NullReporter, RecordingReporter, Reporter, WaitReason};

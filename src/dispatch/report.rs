@@ -11,7 +11,10 @@ pub enum Outcome {
     Sent { task_id: String, attempts: u32 },
     /// The quota day is full (recorded `deferred`): by the plan's forecast (no request was
     /// made) or by the provider's 90047.
-    Deferred { quota_day: NaiveDate, forecast: bool },
+    Deferred {
+        quota_day: NaiveDate,
+        forecast: bool,
+    },
     /// The provider refused it for good (recorded `failed`).
     Failed {
         error_code: i64,

@@ -46,7 +46,9 @@ pub fn in_doubt_sends(
             },
         };
         let Some(rules) = campaigns.get(&view.key.campaign) else {
-            left.push(leave("its campaign no longer exists; resolve it with `crier ledger resolve`"));
+            left.push(leave(
+                "its campaign no longer exists; resolve it with `crier ledger resolve`",
+            ));
             continue;
         };
         let (Some(msg_random), Some(request)) = (view.msg_random, view.request()) else {
@@ -59,7 +61,10 @@ pub fn in_doubt_sends(
             id: view.id.clone(),
             app: view.app.clone(),
             campaign: view.key.campaign.clone(),
-            local: view.key.scheduled.to_rfc3339_opts(SecondsFormat::Secs, true),
+            local: view
+                .key
+                .scheduled
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
             deadline: view.key.scheduled
                 + TimeDelta::from_std(rules.grace).unwrap_or(TimeDelta::MAX),
             msg_random,
@@ -147,9 +152,17 @@ mod tests {
         assert_eq!(sends.len(), 1);
         let s = &sends[0];
         assert_eq!(s.msg_random, 7);
-        assert_eq!(s.body, r#"{"From_Account":"a","MsgRandom":7,"Text":"héllo"}"#);
+        assert_eq!(
+            s.body,
+            r#"{"From_Account":"a","MsgRandom":7,"Text":"héllo"}"#
+        );
         assert_eq!(s.body_hash, sha256(s.body.as_bytes()));
-        assert_eq!(s.deadline, "2026-12-01T02:15:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+        assert_eq!(
+            s.deadline,
+            "2026-12-01T02:15:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        );
         assert_eq!(s.quota_day.to_string(), "2026-12-01");
         assert_eq!(s.previous_attempts, 1);
         assert_eq!(left.len(), 1);

@@ -69,7 +69,12 @@ pub fn reasons(
     out
 }
 
-fn ledger_reasons(file: &Plan, ledger: &LedgerSnapshot, settings: &Settings, out: &mut Vec<String>) {
+fn ledger_reasons(
+    file: &Plan,
+    ledger: &LedgerSnapshot,
+    settings: &Settings,
+    out: &mut Vec<String>,
+) {
     let ids: HashSet<&str> = file
         .due
         .iter()
@@ -104,7 +109,10 @@ fn ledger_reasons(file: &Plan, ledger: &LedgerSnapshot, settings: &Settings, out
             .filter(|h| {
                 matches!(
                     h.value.kind(),
-                    StateKind::Intent | StateKind::Sent | StateKind::InDoubt | StateKind::ResolvedSent
+                    StateKind::Intent
+                        | StateKind::Sent
+                        | StateKind::InDoubt
+                        | StateKind::ResolvedSent
                 )
             })
             .map(|h| h.at.with_timezone(&tz).date_naive())
@@ -125,15 +133,22 @@ fn campaign_reasons(
 ) {
     for (name, hash) in &file.campaign_hashes {
         match current.get(name) {
-            None => out.push(format!("campaign `{name}` was removed since the plan was made")),
+            None => out.push(format!(
+                "campaign `{name}` was removed since the plan was made"
+            )),
             Some(now) if now != hash => {
                 out.push(format!("campaign `{name}` changed since the plan was made"));
             }
             Some(_) => {}
         }
     }
-    for name in current.keys().filter(|n| !file.campaign_hashes.contains_key(*n)) {
-        out.push(format!("campaign `{name}` was added since the plan was made"));
+    for name in current
+        .keys()
+        .filter(|n| !file.campaign_hashes.contains_key(*n))
+    {
+        out.push(format!(
+            "campaign `{name}` was added since the plan was made"
+        ));
     }
 }
 

@@ -85,7 +85,9 @@ impl Fixture {
     pub fn checked(&self) -> Vec<Checked<'_>> {
         let out = crate::validate::validate(&self.settings, &self.set.campaigns, &self.set.names);
         assert!(
-            !out.diagnostics.iter().any(crate::diag::Diagnostic::is_error),
+            !out.diagnostics
+                .iter()
+                .any(crate::diag::Diagnostic::is_error),
             "{:?}",
             out.diagnostics
         );
@@ -159,7 +161,10 @@ impl FakeApi {
     }
 
     pub fn calls(&self) -> usize {
-        self.bodies.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     pub fn invalidations(&self) -> u32 {

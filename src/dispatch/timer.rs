@@ -153,7 +153,9 @@ mod tests {
         assert_eq!(t.now() - t0, Duration::from_millis(1500));
         assert_eq!(
             crate::clock::Clock::now(&*clock),
-            "2026-12-01T00:00:01.500Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap()
+            "2026-12-01T00:00:01.500Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
         );
         assert_eq!(t.sleeps(), [Duration::from_millis(1500)]);
     }
@@ -170,7 +172,14 @@ mod tests {
         assert!(!c.sleep(&TokioTimer, Duration::from_secs(30)).await);
         assert!(start.elapsed() < Duration::from_secs(5));
         canceller.await.unwrap();
-        assert!(!c.sleep(&TokioTimer, Duration::ZERO).await, "stays cancelled");
-        assert!(Cancel::new().sleep(&TokioTimer, Duration::from_millis(1)).await);
+        assert!(
+            !c.sleep(&TokioTimer, Duration::ZERO).await,
+            "stays cancelled"
+        );
+        assert!(
+            Cancel::new()
+                .sleep(&TokioTimer, Duration::from_millis(1))
+                .await
+        );
     }
 }

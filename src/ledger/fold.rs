@@ -773,7 +773,10 @@ mod tests {
         let not_sent = OccurrenceState::NotSent {
             reason: "connect refused".into(),
         };
-        assert!(check_transition(None, &id, &not_sent).is_err(), "needs an intent");
+        assert!(
+            check_transition(None, &id, &not_sent).is_err(),
+            "needs an intent"
+        );
         let s = LedgerSnapshot::fold(&[occ(1, "02:00:00", "a", intent(4, 1))]);
         assert!(check_transition(s.occurrence(&key("a")), &id, &not_sent).is_ok());
         let s = LedgerSnapshot::fold(&[

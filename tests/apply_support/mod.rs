@@ -117,7 +117,10 @@ message:
     }
 
     pub fn ledger(&self) -> LedgerSnapshot {
-        FileLedger::new(self.ledger_dir()).read_sync().unwrap().snapshot
+        FileLedger::new(self.ledger_dir())
+            .read_sync()
+            .unwrap()
+            .snapshot
     }
 
     /// Loads the repository and plans it at `at` against the ledger as it is.
@@ -158,7 +161,9 @@ message:
         let set = crier::load::load_campaigns(&files, self.path(), &mut sources);
         let out = crier::validate::validate(&settings, &set.campaigns, &set.names);
         assert!(
-            !out.diagnostics.iter().any(crier::diag::Diagnostic::is_error),
+            !out.diagnostics
+                .iter()
+                .any(crier::diag::Diagnostic::is_error),
             "{:?}",
             out.diagnostics
         );

@@ -39,11 +39,7 @@ fn setup(quota: u32, campaigns: &[(&str, &str, &str)]) -> Setup {
     let fx = Fixture::new(&config(quota), &texts);
     let clock = Arc::new(ManualClock::new(at(AT)));
     let writer = FileLedger::new(fx.ledger_dir())
-        .lock_sync(
-            &LockHolder::current(at(AT)),
-            Duration::ZERO,
-            &*clock,
-        )
+        .lock_sync(&LockHolder::current(at(AT)), Duration::ZERO, &*clock)
         .unwrap();
     Setup {
         timer: FakeTimer::new(Some(Arc::clone(&clock))),
@@ -85,7 +81,9 @@ impl Setup {
             cancel: &self.cancel,
             options: options(max_attempts),
         };
-        ex.run(&mut self.writer, &plan.due, &plan.quota).await.unwrap()
+        ex.run(&mut self.writer, &plan.due, &plan.quota)
+            .await
+            .unwrap()
     }
 
     fn state(&self, campaign: &str) -> StateKind {
@@ -194,7 +192,17 @@ async fn grace_is_checked_again_just_before_each_send() {
     assert_eq!(names(&run), [("a", "sent"), ("b", "sent"), ("c", "missed")]);
     assert_eq!(api.calls(), 2);
     assert_eq!(s.state("c"), StateKind::Missed);
-    assert_eq!(s.writer.snapshot().occurrences.values().find(|o| o.key.campaign == "c").unwrap().history.len(), 1);
+    assert_eq!(
+        s.writer
+            .snapshot()
+            .occurrences
+            .values()
+            .find(|o| o.key.campaign == "c")
+            .unwrap()
+            .history
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -216,7 +224,10 @@ async fn transient_errors_are_retried_with_backoff_and_a_new_intent_each() {
     assert!(sleeps[0] >= Duration::from_millis(50) && sleeps[0] < Duration::from_millis(100));
     assert!(sleeps[1] >= Duration::from_millis(100) && sleeps[1] < Duration::from_millis(200));
     let bodies = api.bodies.lock().unwrap().clone();
-    assert!(bodies.iter().all(|b| b == &bodies[0]), "same bytes, same MsgRandom");
+    assert!(
+        bodies.iter().all(|b| b == &bodies[0]),
+        "same bytes, same MsgRandom"
+    );
 }
 
 #[tokio::test]
@@ -291,7 +302,12 @@ async fn usersig_errors_re_sign_once_then_stop_the_app_but_not_the_others() {
             .any(|o| o.key.campaign == "c"),
         "nothing recorded for a send that was not attempted"
     );
-    assert!(s.reporter.lines().iter().any(|l| l.starts_with("stop prod")));
+    assert!(
+        s.reporter
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("stop prod"))
+    );
 }
 
 #[tokio::test]
@@ -380,7 +396,12 @@ async fn the_plans_quota_forecast_defers_without_calling() {
         Outcome::Deferred { forecast: true, .. }
     ));
     assert_eq!(api.calls(), 1);
-    assert!(s.reporter.lines().iter().any(|l| l == "deferred shop/1400000000/b@2026-12-01T10:00:00Z"));
+    assert!(
+        s.reporter
+            .lines()
+            .iter()
+            .any(|l| l == "deferred shop/1400000000/b@2026-12-01T10:00:00Z")
+    );
 }
 
 #[tokio::test]
@@ -433,7 +454,9 @@ async fn a_plan_item_whose_body_or_msg_random_disagrees_is_refused() {
     let mut plan = s.fx.plan(s.writer.snapshot(), s.clock.now());
     plan.due[0].body = plan.due[0].body.replace("hi from", "HI FROM");
     let mut other = plan.due[0].clone();
-    other.body = s.fx.plan(s.writer.snapshot(), s.clock.now()).due[0].body.clone();
+    other.body = s.fx.plan(s.writer.snapshot(), s.clock.now()).due[0]
+        .body
+        .clone();
     other.body_hash = crate::plan::normalize::sha256(other.body.as_bytes());
     other.msg_random ^= 1;
     let ex = Executor {
@@ -444,7 +467,10 @@ async fn a_plan_item_whose_body_or_msg_random_disagrees_is_refused() {
         cancel: &s.cancel,
         options: options(3),
     };
-    let run = ex.run(&mut s.writer, &[plan.due[0].clone(), other], &[]).await.unwrap();
+    let run = ex
+        .run(&mut s.writer, &[plan.due[0].clone(), other], &[])
+        .await
+        .unwrap();
     assert_eq!(names(&run), [("a", "refused"), ("a", "refused")]);
     assert_eq!(api.calls(), 0);
     assert!(s.writer.snapshot().occurrences.is_empty());

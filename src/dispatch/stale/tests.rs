@@ -78,18 +78,56 @@ fn a_newer_record_on_one_of_its_occurrences_or_quota_days_makes_it_stale() {
         .unwrap();
     let plan = fx.plan(w.snapshot(), at(NOW));
     // An unrelated occurrence on another day: still fine.
-    record(&mut w, "x", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z", intent(1));
-    assert!(reasons(&plan, &plan.campaign_hashes, w.snapshot(), &fx.settings, at(NOW)).is_empty());
+    record(
+        &mut w,
+        "x",
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T10:00:00Z",
+        intent(1),
+    );
+    assert!(
+        reasons(
+            &plan,
+            &plan.campaign_hashes,
+            w.snapshot(),
+            &fx.settings,
+            at(NOW)
+        )
+        .is_empty()
+    );
     // A push of the same app on the plan's quota day (someone else's apply).
-    record(&mut w, "y", "2026-12-01T09:00:00Z", "2026-12-01T10:00:30Z", intent(2));
-    let r = reasons(&plan, &plan.campaign_hashes, w.snapshot(), &fx.settings, at(NOW));
+    record(
+        &mut w,
+        "y",
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T10:00:30Z",
+        intent(2),
+    );
+    let r = reasons(
+        &plan,
+        &plan.campaign_hashes,
+        w.snapshot(),
+        &fx.settings,
+        at(NOW),
+    );
     assert_eq!(r.len(), 1, "{r:?}");
-    assert!(r[0].starts_with("quota day 2026-12-01 of app `prod`"), "{r:?}");
+    assert!(
+        r[0].starts_with("quota day 2026-12-01 of app `prod`"),
+        "{r:?}"
+    );
     // A record on the plan's own occurrence.
     record(&mut w, "a", "2026-12-01T10:00:00Z", NOW, intent(3));
-    let r = reasons(&plan, &plan.campaign_hashes, w.snapshot(), &fx.settings, at(NOW));
+    let r = reasons(
+        &plan,
+        &plan.campaign_hashes,
+        w.snapshot(),
+        &fx.settings,
+        at(NOW),
+    );
     assert!(
-        r.iter().any(|x| x.contains("shop/1400000000/a@2026-12-01T10:00:00Z: the ledger recorded `intent`")),
+        r.iter()
+            .any(|x| x
+                .contains("shop/1400000000/a@2026-12-01T10:00:00Z: the ledger recorded `intent`")),
         "{r:?}"
     );
 }
@@ -122,15 +160,27 @@ fn past_grace_edited_bodies_and_other_projects_are_refused() {
     let later = at(NOW) + TimeDelta::minutes(20);
     let r = reasons(&plan, &plan.campaign_hashes, &empty, &fx.settings, later);
     assert_eq!(r.len(), 1);
-    assert!(r[0].ends_with("now past grace (deadline 2026-12-01T10:15:00+00:00)"), "{r:?}");
+    assert!(
+        r[0].ends_with("now past grace (deadline 2026-12-01T10:15:00+00:00)"),
+        "{r:?}"
+    );
 
     let mut edited = plan.clone();
     edited.due[0].body = edited.due[0].body.replace("hi", "yo");
-    let r = reasons(&edited, &plan.campaign_hashes, &empty, &fx.settings, at(NOW));
+    let r = reasons(
+        &edited,
+        &plan.campaign_hashes,
+        &empty,
+        &fx.settings,
+        at(NOW),
+    );
     assert!(r[0].contains("does not match its body_hash"), "{r:?}");
 
     let mut other = plan.clone();
     other.project = "elsewhere".into();
     let r = reasons(&other, &plan.campaign_hashes, &empty, &fx.settings, at(NOW));
-    assert_eq!(r, ["the plan file is for project `elsewhere`, crier.yaml says `shop`"]);
+    assert_eq!(
+        r,
+        ["the plan file is for project `elsewhere`, crier.yaml says `shop`"]
+    );
 }
