@@ -195,6 +195,7 @@ pub async fn apply_with_ledger<L: Ledger>(
 
     let mut report = ApplyReport::default();
     let mut sends = plan.due.clone();
+    let mut resending = false;
     if options.retry_in_doubt {
         let rules: HashMap<String, RetryRules> = input
             .checked
@@ -212,6 +213,7 @@ pub async fn apply_with_ledger<L: Ledger>(
         let (retries, left) = in_doubt_sends(writer.snapshot(), &settings.project, &rules);
         report.in_doubt_remaining = left.iter().map(|o| o.id.clone()).collect();
         report.outcomes.extend(left);
+        resending = !retries.is_empty();
         sends.extend(retries);
         sends.sort_by(|a, b| (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign)));
     } else {
@@ -219,6 +221,10 @@ pub async fn apply_with_ledger<L: Ledger>(
     }
 
     reporter.event(Event::Plan(&plan));
+    if resending {
+        // Before the confirmation, so the operator decides knowing it.
+        reporter.event(Event::Warning(RETRY_IN_DOUBT_WARNING));
+    }
     let work = !sends.is_empty() || !plan.missed.is_empty() || !plan.skipped.is_empty();
     if work && !options.auto_approve {
         match reporter.confirm(&plan) {
@@ -226,9 +232,6 @@ pub async fn apply_with_ledger<L: Ledger>(
             Confirmation::No => return Err(ApplyError::NotConfirmed),
             Confirmation::NoTerminal => return Err(ApplyError::NoTerminal),
         }
-    }
-    if options.retry_in_doubt && sends.iter().any(|s| s.previous_attempts > 0) {
-        reporter.event(Event::Warning(RETRY_IN_DOUBT_WARNING));
     }
 
     // Clients for the apps that send (a missing secret stops everything before any send).
