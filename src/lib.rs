@@ -9,6 +9,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod diag;
+pub mod dispatch;
 pub mod duration;
 pub mod emulator;
 pub mod git;

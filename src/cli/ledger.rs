@@ -61,7 +61,7 @@ pub struct ResolveArgs {
     /// The provider's TaskId, when known (with --sent).
     #[arg(long, conflicts_with = "not_sent")]
     pub task_id: Option<String>,
-    /// It never reached the provider.
+    /// It never reached the provider: the next apply sends it again while within grace.
     #[arg(long)]
     pub not_sent: bool,
     /// A note kept with the decision.

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, settings resolution, output. The only module that prints.
 
+mod apply;
 mod ledger;
 mod output;
 mod plan;
@@ -27,6 +28,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// What `apply` would do: due, missed, in-doubt and upcoming pushes, quota, changes.
     Plan(plan::PlanArgs),
+    /// Send what is due, paced and within quota, recording every step in the ledger.
+    Apply(apply::ApplyArgs),
     /// Print the exact request of a campaign's first occurrence at or after a time.
     Render(validate::RenderArgs),
     /// What was sent, when, with which TaskId; in-doubt and deferred sends; the lock holder.
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Validate(args) => validate::validate(&env, &args),
         Command::Plan(args) => plan::plan(&env, &args),
+        Command::Apply(args) => apply::apply(&env, &args),
         Command::Render(args) => validate::render(&env, &args),
         Command::Status(args) => ledger::status(&env, &args),
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),

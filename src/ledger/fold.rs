@@ -297,10 +297,10 @@ pub enum TransitionError {
 ///
 /// | next | allowed after |
 /// |---|---|
-/// | `intent` | none, `intent` (a retry after a failure before the request was written), `in_doubt` (`--retry-in-doubt`), `deferred`, `resolved_not_sent` |
-/// | `sent`, `failed`, `in_doubt` | `intent` (the outcome of that attempt) |
-/// | `deferred` | none, `intent` (answered 90047), `deferred`, `resolved_not_sent` |
-/// | `missed`, `skipped` | none, `deferred`, `resolved_not_sent` |
+/// | `intent` | none, `intent` (a retry after a failure before the request was written), `in_doubt` (`--retry-in-doubt`), `not_sent`, `deferred`, `resolved_not_sent` |
+/// | `sent`, `failed`, `in_doubt`, `not_sent` | `intent` (the outcome of that attempt; `not_sent`: apply gave up before the request was written, or after transient refusals) |
+/// | `deferred` | none, `intent` (answered 90047), `not_sent`, `deferred`, `resolved_not_sent` |
+/// | `missed`, `skipped` | none, `not_sent`, `deferred`, `resolved_not_sent` |
 /// | `resolved_sent`, `resolved_not_sent` | `in_doubt`, `failed`, `intent` (no outcome recorded) |
 /// | `recalled` | `sent`, `resolved_sent` |
 ///
@@ -320,14 +320,17 @@ pub fn check_transition(
     let allowed = match to {
         K::Intent => matches!(
             from,
-            None | Some(K::Intent | K::InDoubt | K::Deferred | K::ResolvedNotSent)
+            None | Some(K::Intent | K::InDoubt | K::NotSent | K::Deferred | K::ResolvedNotSent)
         ),
-        K::Sent | K::Failed | K::InDoubt => from == Some(K::Intent),
+        K::Sent | K::Failed | K::InDoubt | K::NotSent => from == Some(K::Intent),
         K::Deferred => matches!(
             from,
-            None | Some(K::Intent | K::Deferred | K::ResolvedNotSent)
+            None | Some(K::Intent | K::NotSent | K::Deferred | K::ResolvedNotSent)
         ),
-        K::Missed | K::Skipped => matches!(from, None | Some(K::Deferred | K::ResolvedNotSent)),
+        K::Missed | K::Skipped => matches!(
+            from,
+            None | Some(K::NotSent | K::Deferred | K::ResolvedNotSent)
+        ),
         K::ResolvedSent | K::ResolvedNotSent => {
             matches!(from, Some(K::InDoubt | K::Failed | K::Intent))
         }
@@ -762,5 +765,52 @@ mod tests {
             },
         ]);
         assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_ok());
+    }
+
+    #[test]
+    fn not_sent_closes_an_attempt_and_lets_a_later_apply_retry() {
+        let id = key("a").id();
+        let not_sent = OccurrenceState::NotSent {
+            reason: "connect refused".into(),
+        };
+        assert!(
+            check_transition(None, &id, &not_sent).is_err(),
+            "needs an intent"
+        );
+        let s = LedgerSnapshot::fold(&[occ(1, "02:00:00", "a", intent(4, 1))]);
+        assert!(check_transition(s.occurrence(&key("a")), &id, &not_sent).is_ok());
+        let s = LedgerSnapshot::fold(&[
+            occ(1, "02:00:00", "a", intent(4, 1)),
+            occ(2, "02:00:01", "a", not_sent.clone()),
+        ]);
+        let v = s.occurrence(&key("a"));
+        assert!(!v.unwrap().needs_decision());
+        assert_eq!(s.accepted_pushes(1_400_000_000).count(), 0);
+        // A later apply retries with the same MsgRandom and the next attempt number.
+        assert!(check_transition(v, &id, &intent(4, 2)).is_ok());
+        assert!(check_transition(v, &id, &intent(5, 2)).is_err());
+        // Or records it missed (past grace) or deferred (quota), but never as sent.
+        assert!(check_transition(v, &id, &OccurrenceState::Missed).is_ok());
+        assert!(
+            check_transition(
+                v,
+                &id,
+                &OccurrenceState::Deferred {
+                    quota_day: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+                }
+            )
+            .is_ok()
+        );
+        assert!(
+            check_transition(
+                v,
+                &id,
+                &OccurrenceState::Sent {
+                    task_id: "t".into()
+                }
+            )
+            .is_err()
+        );
+        assert!(check_transition(v, &id, &not_sent).is_err());
     }
 }

@@ -97,6 +97,10 @@ pub enum OccurrenceState {
     Failed { error_code: i64, error_info: String },
     /// The request may have reached the provider; an operator (or `--retry-in-doubt`) decides.
     InDoubt { reason: String },
+    /// Not delivered, and known not to be: the request was never written (DNS, connect, TLS),
+    /// or the provider refused it with a transient error, and `apply` gave up retrying. A later
+    /// apply sends it again (same MsgRandom) while within grace.
+    NotSent { reason: String },
     /// The quota day is full; retried while within grace.
     Deferred { quota_day: NaiveDate },
     /// Past grace, never sent.
@@ -133,6 +137,7 @@ impl OccurrenceState {
             Self::Sent { .. } => StateKind::Sent,
             Self::Failed { .. } => StateKind::Failed,
             Self::InDoubt { .. } => StateKind::InDoubt,
+            Self::NotSent { .. } => StateKind::NotSent,
             Self::Deferred { .. } => StateKind::Deferred,
             Self::Missed => StateKind::Missed,
             Self::Skipped { .. } => StateKind::Skipped,
@@ -151,6 +156,7 @@ pub enum StateKind {
     Sent,
     Failed,
     InDoubt,
+    NotSent,
     Deferred,
     Missed,
     Skipped,
@@ -160,11 +166,12 @@ pub enum StateKind {
 }
 
 impl StateKind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Intent,
         Self::Sent,
         Self::Failed,
         Self::InDoubt,
+        Self::NotSent,
         Self::Deferred,
         Self::Missed,
         Self::Skipped,
@@ -181,6 +188,7 @@ impl StateKind {
             Self::Sent => "sent",
             Self::Failed => "failed",
             Self::InDoubt => "in_doubt",
+            Self::NotSent => "not_sent",
             Self::Deferred => "deferred",
             Self::Missed => "missed",
             Self::Skipped => "skipped",
@@ -206,7 +214,7 @@ impl std::fmt::Display for StateKind {
 /// An unknown state name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown state `{0}` (expected one of: intent, sent, failed, in_doubt, deferred, missed, skipped, resolved_sent, resolved_not_sent, recalled)"
+    "unknown state `{0}` (expected one of: intent, sent, failed, in_doubt, not_sent, deferred, missed, skipped, resolved_sent, resolved_not_sent, recalled)"
 )]
 pub struct UnknownState(pub String);
 
@@ -348,6 +356,9 @@ mod tests {
             },
             OccurrenceState::InDoubt {
                 reason: "timeout".into(),
+            },
+            OccurrenceState::NotSent {
+                reason: "connect refused".into(),
             },
             OccurrenceState::Deferred {
                 quota_day: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),

@@ -83,6 +83,7 @@ pub fn describe_state(state: &OccurrenceState) -> String {
             error_info,
         } => format!("ErrorCode {error_code}: {error_info}"),
         OccurrenceState::InDoubt { reason } => reason.clone(),
+        OccurrenceState::NotSent { reason } => format!("not sent: {reason}"),
         OccurrenceState::Deferred { quota_day } => format!("quota day {quota_day} full"),
         OccurrenceState::Missed => "past grace, never sent".to_owned(),
         OccurrenceState::Skipped { why } => why.clone(),

@@ -36,7 +36,9 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
-/// States after which an occurrence is never sent again by `apply`.
+/// States after which an occurrence is never sent again by `apply`. `not_sent` (apply gave up
+/// before the request left) and `resolved_not_sent` (an operator says it never arrived) are not
+/// settled: the occurrence is due again while within grace, and missed after.
 const fn settled(kind: StateKind) -> bool {
     matches!(
         kind,
@@ -45,7 +47,6 @@ const fn settled(kind: StateKind) -> bool {
             | StateKind::Missed
             | StateKind::Skipped
             | StateKind::ResolvedSent
-            | StateKind::ResolvedNotSent
             | StateKind::Recalled
     )
 }

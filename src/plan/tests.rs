@@ -478,3 +478,41 @@ fn the_same_inputs_give_the_same_plan() {
     let b = format::json(&plan(&s, &ch, &l, sh(2026, 12, 1, 10, 5)));
     assert_eq!(a, b);
 }
+
+#[test]
+fn an_operator_not_sent_decision_makes_it_due_again_within_grace() {
+    let s = settings(CONFIG);
+    let cs = campaigns(&[&once("sale", "2026-12-01T10:00:00", "")]);
+    let ch = checked(&s, &cs);
+    let mut l = Ledger::new();
+    let t = sh(2026, 12, 1, 10, 0);
+    let intent = OccurrenceState::Intent {
+        msg_random: 9,
+        perturbation: None,
+        content_hash: "h".into(),
+        request: serde_json::json!({}),
+        attempt: 1,
+    };
+    l.occurrence(t, "sale", t, intent);
+    l.occurrence(
+        t,
+        "sale",
+        t,
+        OccurrenceState::InDoubt {
+            reason: "timeout".into(),
+        },
+    );
+    l.occurrence(
+        t,
+        "sale",
+        t,
+        OccurrenceState::ResolvedNotSent {
+            by: "ops".into(),
+            note: None,
+        },
+    );
+    let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 10, 5));
+    assert_eq!(p.due.len(), 1);
+    assert_eq!(p.due[0].msg_random, 9, "same MsgRandom");
+    assert!(p.in_doubt.is_empty());
+}

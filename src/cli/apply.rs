@@ -1,0 +1,440 @@
+//! `crier apply`: the library flow ([`crate::dispatch::apply()`]) with the process environment
+//! (`EnvSecrets`, the clock from `CRIER_NOW` or the system, `CI`), Ctrl-C handling, progress
+//! bars on a terminal and the summary.
+
+use super::Status;
+use super::output::{Env, load_workspace, print_diagnostics};
+use crate::dispatch::{
+    self, ApplyInput, ApplyOptions, ApplyReport, Cancel, Confirmation, Event, ExitStatus, Outcome,
+    Reporter,
+};
+use crate::duration::Human;
+use crate::plan::Plan;
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use owo_colors::OwoColorize as _;
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// A plan file from `crier plan --out`: execute exactly that plan, or refuse it when stale.
+    pub plan_file: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How long to wait for another apply holding the ledger lock.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub lock_timeout: String,
+    /// Resend in-doubt pushes with their recorded MsgRandom (may deliver twice: see the warning).
+    #[arg(long)]
+    pub retry_in_doubt: bool,
+    /// With CI=true, allow a file ledger (an empty ledger on a fresh runner resends everything within grace).
+    #[arg(long)]
+    pub allow_ephemeral_ledger: bool,
+}
+
+/// `crier apply`.
+///
+/// # Errors
+/// Invalid campaigns, an unreadable plan file, and every [`dispatch::ApplyError`].
+pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
+    let ws = match load_workspace(env, &[], false) {
+        Ok(ws) => ws,
+        Err(status) => return Ok(status),
+    };
+    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let mut diags = ws.config_warnings.clone();
+    diags.extend(ws.set.diagnostics.iter().cloned());
+    diags.extend(outcome.diagnostics.iter().cloned());
+    if diags.iter().any(crate::diag::Diagnostic::is_error) {
+        crate::diag::sort(&mut diags);
+        diags.retain(crate::diag::Diagnostic::is_error);
+        print_diagnostics(&diags, &ws.sources, false);
+        anyhow::bail!("the campaign set is not valid: fix the errors above; nothing was sent");
+    }
+    let plan_file = match &args.plan_file {
+        Some(path) => {
+            let path = env.cwd.join(path);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the plan file {}", path.display()))?;
+            let plan: Plan = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not a plan file (write one with `crier plan --out FILE`)",
+                    path.display()
+                )
+            })?;
+            Some(plan)
+        }
+        None => None,
+    };
+    let lock_timeout = crate::duration::parse(&args.lock_timeout)
+        .map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))?;
+    let cancel = Cancel::new();
+    let options = ApplyOptions {
+        auto_approve: args.auto_approve,
+        retry_in_doubt: args.retry_in_doubt,
+        lock_timeout,
+        allow_ephemeral_ledger: args.allow_ephemeral_ledger,
+        ci: std::env::var("CI").ok(),
+        cancel: cancel.clone(),
+        ..ApplyOptions::default()
+    };
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let reporter = TerminalReporter::new(color);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(async {
+        let on_interrupt = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\ninterrupted: finishing the request in flight, recording it, then stopping (Ctrl-C again to quit at once)"
+                );
+                on_interrupt.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                // An intent without an outcome becomes in_doubt at the next lock: still safe.
+                std::process::exit(130);
+            }
+        });
+        dispatch::apply(
+            ApplyInput {
+                settings: &ws.settings,
+                checked: &outcome.checked,
+                plan_file,
+            },
+            &options,
+            &crate::secrets::EnvSecrets,
+            std::sync::Arc::clone(&env.clock),
+            &reporter,
+        )
+        .await
+    });
+    reporter.clear();
+    let report = report?;
+    print!("{}", summary(&report, color));
+    Ok(match report.status() {
+        ExitStatus::Done => Status::Done,
+        ExitStatus::Deferred => Status::Pending,
+        ExitStatus::Failed => Status::Failed,
+    })
+}
+
+/// The end-of-run summary: one line of counts, then what needs attention.
+#[must_use]
+pub fn summary(report: &ApplyReport, color: bool) -> String {
+    let c = report.counts();
+    let mut out = String::new();
+    let headline = if report.interrupted {
+        "Apply interrupted"
+    } else {
+        "Apply complete"
+    };
+    let headline = if color {
+        headline.bold().to_string()
+    } else {
+        headline.to_owned()
+    };
+    let mut line = format!(
+        "{headline}: {} sent, {} deferred, {} failed, {} in doubt, {} missed",
+        c.sent, c.deferred, c.failed, c.in_doubt, c.missed
+    );
+    for (n, what) in [
+        (c.skipped, "skipped"),
+        (c.not_sent, "not sent (retried by the next apply)"),
+        (c.not_attempted, "not attempted"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {n} {what}"));
+        }
+    }
+    out.push_str(&line);
+    out.push_str(".\n");
+    for o in &report.outcomes {
+        let detail = match &o.outcome {
+            Outcome::Failed {
+                error_code,
+                error_info,
+                ..
+            } => format!("failed: ErrorCode {error_code}: {error_info}"),
+            Outcome::InDoubt { reason } => format!(
+                "in doubt: {reason}\n    decide: crier ledger resolve {} --sent|--not-sent, or crier apply --retry-in-doubt",
+                o.id
+            ),
+            Outcome::NotSent { reason } => format!("not sent: {reason}"),
+            Outcome::AppStopped { reason } => format!("not attempted: app {} {reason}", o.app),
+            Outcome::Refused { reason } => format!("refused: {reason}"),
+            Outcome::LeftInDoubt { reason } => format!("still in doubt: {reason}"),
+            Outcome::Interrupted => "not attempted: interrupted".to_owned(),
+            Outcome::Deferred { quota_day, .. } => {
+                format!("deferred: quota day {quota_day} of app {} is full", o.app)
+            }
+            Outcome::Sent { .. } | Outcome::Missed | Outcome::Skipped { .. } => continue,
+        };
+        out.push_str(&format!("  {}: {detail}\n", o.id));
+    }
+    let listed: std::collections::HashSet<&str> =
+        report.outcomes.iter().map(|o| o.id.as_str()).collect();
+    for id in report
+        .in_doubt_remaining
+        .iter()
+        .filter(|id| !listed.contains(id.as_str()))
+    {
+        out.push_str(&format!(
+            "  {id}: in doubt from an earlier run: crier ledger resolve {id} --sent|--not-sent, or crier apply --retry-in-doubt\n"
+        ));
+    }
+    out
+}
+
+/// Progress bars on a terminal (stderr), plain lines otherwise; the plan on stdout.
+struct TerminalReporter {
+    color: bool,
+    tty: bool,
+    multi: MultiProgress,
+    bars: Mutex<Option<(ProgressBar, ProgressBar)>>,
+    quota: Mutex<BTreeMap<String, u32>>,
+}
+
+impl TerminalReporter {
+    fn new(color: bool) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let multi = MultiProgress::with_draw_target(if tty {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        Self {
+            color,
+            tty,
+            multi,
+            bars: Mutex::new(None),
+            quota: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A line above the bars (or on stderr without a terminal).
+    fn line(&self, text: &str) {
+        if self.tty
+            && self
+                .bars
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+        {
+            let _ = self.multi.println(text);
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    fn status(&self, text: String) {
+        if let Some((main, _)) = &*self.bars.lock().unwrap_or_else(PoisonError::into_inner) {
+            main.set_message(text);
+        }
+    }
+
+    fn clear(&self) {
+        if let Some((main, quota)) = self
+            .bars
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            main.finish_and_clear();
+            quota.finish_and_clear();
+        }
+    }
+
+    fn outcome_line(&self, o: &dispatch::OccurrenceOutcome) -> String {
+        let (mark, text) = match &o.outcome {
+            Outcome::Sent { task_id, attempts } => (
+                "✓",
+                format!(
+                    "sent {} TaskId {task_id}{}",
+                    o.id,
+                    if *attempts > 1 {
+                        format!(" ({attempts} attempts)")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ),
+            Outcome::Deferred { quota_day, .. } => (
+                "…",
+                format!("deferred {} (quota day {quota_day} full)", o.id),
+            ),
+            Outcome::Missed => ("·", format!("missed {} (past grace)", o.id)),
+            Outcome::Skipped { why } => ("·", format!("skipped {} ({why})", o.id)),
+            other => ("✗", format!("{} {}", other.name().replace('_', " "), o.id)),
+        };
+        if self.color {
+            let mark = match mark {
+                "✓" => mark.green().to_string(),
+                "✗" => mark.red().to_string(),
+                _ => mark.yellow().to_string(),
+            };
+            format!("{mark} {text}")
+        } else {
+            format!("{mark} {text}")
+        }
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Plan(plan) => {
+                let _ = std::io::stdout()
+                    .write_all(crate::plan::format::human(plan, self.color).as_bytes());
+            }
+            Event::Ledger(w) => self.line(&format!("warning: {w}")),
+            Event::Warning(w) => {
+                let text = format!("warning: {w}");
+                self.line(&if self.color {
+                    text.yellow().bold().to_string()
+                } else {
+                    text
+                });
+            }
+            Event::Start { sends } => {
+                if self.tty && sends > 0 {
+                    let main = self.multi.add(ProgressBar::new(sends as u64));
+                    main.set_style(
+                        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    main.enable_steady_tick(Duration::from_millis(100));
+                    let quota = self.multi.add(ProgressBar::new_spinner());
+                    quota.set_style(
+                        ProgressStyle::with_template("  {wide_msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    *self.bars.lock().unwrap_or_else(PoisonError::into_inner) = Some((main, quota));
+                }
+            }
+            Event::Waiting {
+                app,
+                duration,
+                reason,
+            } => self.status(format!(
+                "waiting {} ({}, app {app})",
+                Human(duration),
+                reason.describe()
+            )),
+            Event::Sending {
+                id, app, attempt, ..
+            } => self.status(format!(
+                "sending {id} (app {app}{})",
+                if attempt > 1 {
+                    format!(", attempt {attempt}")
+                } else {
+                    String::new()
+                }
+            )),
+            Event::Retrying { id, error } => self.line(&format!("  retrying {id}: {error}")),
+            Event::Outcome {
+                outcome,
+                quota_left,
+            } => {
+                self.line(&self.outcome_line(outcome));
+                let bars = self.bars.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some((main, quota)) = &*bars {
+                    main.inc(1);
+                    if let Some(left) = quota_left {
+                        let mut q = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
+                        q.insert(outcome.app.clone(), left);
+                        let text: Vec<String> =
+                            q.iter().map(|(app, n)| format!("{app}: {n}")).collect();
+                        quota.set_message(format!("quota left today: {}", text.join(", ")));
+                    }
+                }
+            }
+            Event::AppStopped { app, reason } => {
+                self.line(&format!("app {app} stopped for this run: {reason}"));
+            }
+            Event::Finished(_) => self.clear(),
+        }
+    }
+
+    fn confirm(&self, plan: &Plan) -> Confirmation {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Confirmation::NoTerminal;
+        }
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\nDo you want to perform these actions ({} to send now)?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+            plan.due.len()
+        );
+        let _ = err.flush();
+        let mut answer = String::new();
+        if std::io::stdin().lock().read_line(&mut answer).is_err() {
+            return Confirmation::No;
+        }
+        if answer.trim() == "yes" {
+            Confirmation::Yes
+        } else {
+            Confirmation::No
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::OccurrenceOutcome;
+
+    #[test]
+    fn summary_counts_and_names_what_needs_attention() {
+        let o = |id: &str, outcome| OccurrenceOutcome {
+            id: id.into(),
+            app: "prod".into(),
+            campaign: "c".into(),
+            outcome,
+        };
+        let report = ApplyReport {
+            outcomes: vec![
+                o(
+                    "p/1/a@t",
+                    Outcome::Sent {
+                        task_id: "T".into(),
+                        attempts: 1,
+                    },
+                ),
+                o(
+                    "p/1/b@t",
+                    Outcome::InDoubt {
+                        reason: "connection reset".into(),
+                    },
+                ),
+                o("p/1/c@t", Outcome::Missed),
+            ],
+            in_doubt_remaining: vec!["p/1/old@t".into()],
+            ..ApplyReport::default()
+        };
+        let text = summary(&report, false);
+        assert!(
+            text.starts_with(
+                "Apply complete: 1 sent, 0 deferred, 0 failed, 1 in doubt, 1 missed.\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  p/1/b@t: in doubt: connection reset\n    decide: crier ledger resolve p/1/b@t"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  p/1/old@t: in doubt from an earlier run"),
+            "{text}"
+        );
+        assert!(!text.contains("p/1/a@t"), "{text}");
+    }
+}

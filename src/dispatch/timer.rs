@@ -1,0 +1,185 @@
+//! Monotonic time and waiting, behind a trait so that tests run paced dispatches instantly;
+//! and the cancellation token that Ctrl-C trips.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::clock::ManualClock;
+
+/// A boxed future, so that [`Timer`] stays dyn-compatible.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the dispatcher reads monotonic time and how it waits (pacing, backoff).
+pub trait Timer: Send + Sync {
+    /// Monotonic now.
+    fn now(&self) -> Instant;
+    /// Waits `d`.
+    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()>;
+}
+
+/// The real thing: [`Instant::now`] and `tokio::time::sleep`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioTimer;
+
+impl Timer for TokioTimer {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// A timer whose sleeps return at once and only move its own time forward (and, when given,
+/// a [`ManualClock`] with it, so that grace re-checks see the time pass). For tests.
+#[derive(Debug)]
+pub struct FakeTimer {
+    start: Instant,
+    elapsed: Mutex<Duration>,
+    sleeps: Mutex<Vec<Duration>>,
+    clock: Option<Arc<ManualClock>>,
+}
+
+impl FakeTimer {
+    #[must_use]
+    pub fn new(clock: Option<Arc<ManualClock>>) -> Self {
+        Self {
+            start: Instant::now(),
+            elapsed: Mutex::new(Duration::ZERO),
+            sleeps: Mutex::new(Vec::new()),
+            clock,
+        }
+    }
+
+    /// Every sleep so far, in order.
+    #[must_use]
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Moves time forward without a sleep (the time a request takes).
+    pub fn advance(&self, d: Duration) {
+        *self.elapsed.lock().unwrap_or_else(PoisonError::into_inner) += d;
+        if let Some(clock) = &self.clock {
+            clock.advance(chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX));
+        }
+    }
+}
+
+impl Timer for FakeTimer {
+    fn now(&self) -> Instant {
+        self.start + *self.elapsed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()> {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(d);
+        self.advance(d);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// Asks a running dispatch to stop after the request in flight (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Cancel {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trips the token; waits in progress end at once.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the token is tripped.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sleeps `d` on `timer` unless cancelled first; `false` when cancelled.
+    pub async fn sleep(&self, timer: &dyn Timer, d: Duration) -> bool {
+        if self.is_cancelled() {
+            return false;
+        }
+        if d.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            () = timer.sleep(d) => !self.is_cancelled(),
+            () = self.cancelled() => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fake_timer_moves_its_time_and_the_clock() {
+        let clock = Arc::new(ManualClock::new("2026-12-01T00:00:00Z".parse().unwrap()));
+        let t = FakeTimer::new(Some(Arc::clone(&clock)));
+        let t0 = t.now();
+        t.sleep(Duration::from_millis(1500)).await;
+        assert_eq!(t.now() - t0, Duration::from_millis(1500));
+        assert_eq!(
+            crate::clock::Clock::now(&*clock),
+            "2026-12-01T00:00:01.500Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        );
+        assert_eq!(t.sleeps(), [Duration::from_millis(1500)]);
+    }
+
+    #[tokio::test]
+    async fn cancel_ends_a_real_wait_early() {
+        let c = Cancel::new();
+        let c2 = c.clone();
+        let start = Instant::now();
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c2.cancel();
+        });
+        assert!(!c.sleep(&TokioTimer, Duration::from_secs(30)).await);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        canceller.await.unwrap();
+        assert!(
+            !c.sleep(&TokioTimer, Duration::ZERO).await,
+            "stays cancelled"
+        );
+        assert!(
+            Cancel::new()
+                .sleep(&TokioTimer, Duration::from_millis(1))
+                .await
+        );
+    }
+}

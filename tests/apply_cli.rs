@@ -1,0 +1,198 @@
+//! `crier apply` as a user runs it: the real binary against the in-process emulator; exit codes,
+//! the no-terminal refusal, the CI rule, the lock holder, plan files, Ctrl-C, and no secrets
+//! in the output.
+
+mod apply_support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use apply_support::{KEY, KEY_VAR, Repo, emulator_config, start_emulator};
+use chrono::SecondsFormat;
+use crier::clock::ManualClock;
+use crier::ledger::FileLedger;
+use crier::ledger::lock::LockHolder;
+use crier::ledger::record::StateKind;
+
+fn crier(repo: &Repo, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
+    c.args(args)
+        .current_dir(repo.path())
+        .env(
+            "CRIER_NOW",
+            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+        .env(KEY_VAR, KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .stdin(Stdio::null());
+    c
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+async fn run(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_hint_ci_rule_and_no_secrets() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 2)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(3);
+
+    // No terminal, no --auto-approve: exit 1 with a hint, nothing sent.
+    let o = run(crier(&repo, &["apply"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o)
+            .contains("hint: review the plan (crier plan) and run `crier apply --auto-approve`"),
+        "{}",
+        text(&o)
+    );
+    assert!(emu.pushes().is_empty());
+
+    // CI=true and a file ledger: refused.
+    let mut c = crier(&repo, &["apply", "--auto-approve"]);
+    c.env("CI", "true");
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--allow-ephemeral-ledger"),
+        "{}",
+        text(&o)
+    );
+    assert!(emu.pushes().is_empty());
+
+    // The provider's quota is 2: two sent, one deferred: exit 2.
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("Apply complete: 2 sent, 1 deferred, 0 failed, 0 in doubt, 0 missed."),
+        "{out}"
+    );
+    assert!(out.contains("✓ sent rel/1400000000/c00@"), "{out}");
+    assert!(!out.contains(KEY), "the secret key never appears");
+    assert!(!out.to_lowercase().contains("usersig=") || out.contains("usersig=REDACTED"));
+    assert_eq!(emu.pushes().len(), 2);
+
+    // Nothing left but the deferral (same quota day): still 2; with room again, 0.
+    emu.reset();
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_waits_then_names_the_lock_holder() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(1);
+    let holder = LockHolder {
+        pid: 777,
+        hostname: "laptop".into(),
+        user: "ana".into(),
+        command: "crier apply".into(),
+        started_at: repo.now,
+    };
+    let guard = FileLedger::new(repo.ledger_dir())
+        .lock_sync(&holder, Duration::ZERO, &ManualClock::new(repo.now))
+        .unwrap();
+    let o = run(crier(
+        &repo,
+        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("is locked by pid 777 (ana@laptop, `crier apply`"),
+        "{}",
+        text(&o)
+    );
+    assert!(emu.pushes().is_empty());
+    drop(guard);
+    let o = run(crier(
+        &repo,
+        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewed_plan_file_is_applied_and_then_refused_as_stale() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(2);
+    let o = run(crier(
+        &repo,
+        &["plan", "--out", "reviewed.json", "--horizon", "1h"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(crier(&repo, &["apply", "reviewed.json", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+    let o = run(crier(&repo, &["apply", "reviewed.json", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("the plan file is stale"), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_finishes_the_request_in_flight_records_it_and_releases_the_lock() {
+    // 300 ms per answer and 50 ms pacing: 10 pushes take about 3.5 s.
+    let mut config = emulator_config(Duration::from_millis(50), 100);
+    config.faults.latency_ms = 300;
+    let emu = start_emulator(config).await;
+    let repo = Repo::new(&emu.base_url(), "50ms", 100);
+    repo.campaigns(10);
+    let child = crier(&repo, &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("interrupted: finishing the request in flight"),
+        "{out}"
+    );
+    assert!(out.contains("Apply interrupted:"), "{out}");
+    let read = FileLedger::new(repo.ledger_dir()).read_sync().unwrap();
+    let sent = read
+        .snapshot
+        .occurrences
+        .values()
+        .filter(|o| o.kind() == StateKind::Sent)
+        .count();
+    assert!(
+        read.snapshot
+            .occurrences
+            .values()
+            .all(|o| o.kind() == StateKind::Sent),
+        "the request in flight was recorded; nothing dangles"
+    );
+    assert!((1..10).contains(&sent), "{sent}");
+    assert_eq!(emu.pushes().len(), sent);
+    assert_eq!(
+        FileLedger::new(repo.ledger_dir())
+            .lock_state_sync()
+            .unwrap(),
+        crier::ledger::LockState::Free
+    );
+}
