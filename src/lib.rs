@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod diag;
 pub mod dispatch;
 pub mod duration;

@@ -192,7 +192,7 @@ pub fn summary(report: &ApplyReport, color: bool) -> String {
 }
 
 /// Progress bars on a terminal (stderr), plain lines otherwise; the plan on stdout.
-struct TerminalReporter {
+pub(super) struct TerminalReporter {
     color: bool,
     tty: bool,
     multi: MultiProgress,
@@ -201,7 +201,7 @@ struct TerminalReporter {
 }
 
 impl TerminalReporter {
-    fn new(color: bool) -> Self {
+    pub(super) fn new(color: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
         let multi = MultiProgress::with_draw_target(if tty {
             ProgressDrawTarget::stderr()
@@ -238,7 +238,7 @@ impl TerminalReporter {
         }
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         if let Some((main, quota)) = self
             .bars
             .lock()

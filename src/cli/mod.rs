@@ -1,6 +1,7 @@
 //! The command line: clap definitions, settings resolution, output. The only module that prints.
 
 mod apply;
+mod demo;
 mod ledger;
 mod output;
 mod plan;
@@ -24,6 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole main job on a fresh machine: emulator in-process, sample campaigns, plan, apply.
+    Demo(demo::DemoArgs),
     /// Check every campaign: schema, API limits, templates, schedules, the whole set.
     Validate(validate::ValidateArgs),
     /// What `apply` would do: due, missed, in-doubt and upcoming pushes, quota, changes.
@@ -136,6 +139,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Status> {
     let env = output::Env::from_process(cli.config)?;
     match cli.command {
+        Command::Demo(args) => demo::demo(&env, &args),
         Command::Validate(args) => validate::validate(&env, &args),
         Command::Plan(args) => plan::plan(&env, &args),
         Command::Apply(args) => apply::apply(&env, &args),
