@@ -516,3 +516,43 @@ fn an_operator_not_sent_decision_makes_it_due_again_within_grace() {
     assert_eq!(p.due[0].msg_random, 9, "same MsgRandom");
     assert!(p.in_doubt.is_empty());
 }
+
+#[test]
+fn dst_past_one_offs_big_bodies_and_short_intervals_are_warned() {
+    let s = settings(&CONFIG.replace(
+        "    daily_quota: 3\n",
+        "    daily_quota: 3\n    min_interval: 200ms\n",
+    ));
+    let big = format!("text: \"{}\"", "b".repeat(9_500));
+    let cs = campaigns(&[
+        &once("late", "2026-12-01T09:00:00", ""),
+        &cron("nyc", "30 2 * * *")
+            .replace("grace: 30m}", "grace: 30m, timezone: America/New_York}"),
+        &once("big", "2026-12-02T10:00:00", "").replace("text: hi", &big),
+    ]);
+    let ch = checked(&s, &cs);
+    let p = build(&Input {
+        settings: &s,
+        checked: &ch,
+        ledger: &Ledger::new().fold(),
+        at: sh(2026, 12, 1, 9, 5),
+        horizon: Duration::from_secs(200 * 86_400),
+    });
+    let kinds: std::collections::BTreeSet<&str> =
+        p.warnings.iter().map(|w| w.kind.as_str()).collect();
+    for k in [
+        "at-in-past",
+        "dst",
+        "body-near-limit",
+        "short-interval",
+        "short-grace",
+    ] {
+        assert!(kinds.contains(k), "{k} missing from {kinds:?}");
+    }
+    let dst = p.warnings.iter().find(|w| w.kind == "dst").unwrap();
+    assert!(
+        dst.message.contains("2027-03-14") && dst.message.contains("DST gap"),
+        "{}",
+        dst.message
+    );
+}
