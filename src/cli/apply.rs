@@ -3,7 +3,7 @@
 //! bars on a terminal and the summary.
 
 use super::Status;
-use super::output::{Env, load_workspace, print_diagnostics};
+use super::output::{Env, load_workspace, validated};
 use crate::dispatch::{
     self, ApplyInput, ApplyOptions, ApplyReport, Cancel, Confirmation, Event, ExitStatus, Outcome,
     Reporter,
@@ -46,16 +46,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         Ok(ws) => ws,
         Err(status) => return Ok(status),
     };
-    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
-    let mut diags = ws.config_warnings.clone();
-    diags.extend(ws.set.diagnostics.iter().cloned());
-    diags.extend(outcome.diagnostics.iter().cloned());
-    if diags.iter().any(crate::diag::Diagnostic::is_error) {
-        crate::diag::sort(&mut diags);
-        diags.retain(crate::diag::Diagnostic::is_error);
-        print_diagnostics(&diags, &ws.sources, false);
-        anyhow::bail!("the campaign set is not valid: fix the errors above; nothing was sent");
-    }
+    let outcome = validated(&ws, "nothing was sent")?;
     let plan_file = match &args.plan_file {
         Some(path) => {
             let path = env.cwd.join(path);

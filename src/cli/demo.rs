@@ -2,7 +2,7 @@
 
 use super::Status;
 use super::apply::{TerminalReporter, summary};
-use super::output::{Env, load_workspace, print_diagnostics};
+use super::output::{Env, load_workspace, validated};
 use crate::demo::{self, APPS, ATTRIBUTES, MIN_INTERVAL_MS, SAMPLES, SECRET_VAR, USERS};
 use crate::dispatch::{self, ApplyInput, ApplyOptions, ExitStatus};
 use crate::emulator::{AppConfig, EmulatorConfig, UserSeed};
@@ -110,18 +110,7 @@ pub fn demo(env: &Env, args: &DemoArgs) -> anyhow::Result<Status> {
     let Ok(ws) = load_workspace(&demo_env, &[], false) else {
         anyhow::bail!("the demo repository did not load")
     };
-    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
-    let errors: Vec<_> = outcome
-        .diagnostics
-        .iter()
-        .chain(&ws.set.diagnostics)
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    if !errors.is_empty() {
-        print_diagnostics(&errors, &ws.sources, false);
-        anyhow::bail!("the demo campaigns are not valid");
-    }
+    let outcome = validated(&ws, "the demo stops")?;
     writeln!(
         out,
         "validate   ok: {} campaigns valid",

@@ -86,6 +86,32 @@ pub fn load_workspace(env: &Env, extra: &[PathBuf], github: bool) -> Result<Work
     })
 }
 
+/// Validates the whole set; on any error prints the errors (not the warnings: `crier validate`
+/// shows those) and fails with `refusal`, which says what was not done.
+///
+/// # Errors
+/// The set has errors.
+pub fn validated<'w>(
+    ws: &'w Workspace,
+    refusal: &str,
+) -> anyhow::Result<crate::validate::Outcome<'w>> {
+    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let mut errors: Vec<Diagnostic> = ws
+        .config_warnings
+        .iter()
+        .chain(&ws.set.diagnostics)
+        .chain(&outcome.diagnostics)
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        crate::diag::sort(&mut errors);
+        print_diagnostics(&errors, &ws.sources, false);
+        anyhow::bail!("the campaign set is not valid: fix the errors above; {refusal}");
+    }
+    Ok(outcome)
+}
+
 pub fn error_label() -> String {
     format!("{}", "error:".red().bold())
 }

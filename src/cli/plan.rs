@@ -1,7 +1,7 @@
 //! `crier plan`.
 
 use super::Status;
-use super::output::{Env, Workspace, load_workspace, print_diagnostics};
+use super::output::{Env, Workspace, load_workspace, validated};
 use crate::ledger::LedgerRead;
 use crate::ledger::file::FileLedger;
 use crate::settings::{LedgerSettings, Settings};
@@ -176,18 +176,7 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
         Ok(x) => x,
         Err(status) => return Ok(status),
     };
-    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
-    let mut diags = ws.config_warnings.clone();
-    diags.extend(ws.set.diagnostics.iter().cloned());
-    diags.extend(outcome.diagnostics.iter().cloned());
-    if diags.iter().any(crate::diag::Diagnostic::is_error) {
-        crate::diag::sort(&mut diags);
-        diags.retain(crate::diag::Diagnostic::is_error);
-        print_diagnostics(&diags, &ws.sources, false);
-        anyhow::bail!(
-            "the campaign set is not valid: fix the errors above (crier validate shows warnings too)"
-        );
-    }
+    let outcome = validated(&ws, "no plan was made (crier validate shows warnings too)")?;
     if let Some(rev) = &args.base {
         let base = load_base(&ws.settings, rev)?;
         let base_outcome = crate::validate::validate(&base.settings, &base.campaigns, &base.names);
