@@ -94,8 +94,12 @@ fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
 
 fn send_line(s: &Send) -> String {
     let mut line = format!(
-        "{}  {}  app {}  MsgRandom {}",
-        s.local, s.campaign, s.app, s.msg_random
+        "{}  {}  {}  app {}  MsgRandom {}",
+        s.key.scheduled.format("%Y-%m-%d %H:%MZ"),
+        s.campaign,
+        s.local,
+        s.app,
+        s.msg_random
     );
     if s.previous_attempts > 0 {
         let _ = write!(line, "  (attempt {})", s.previous_attempts + 1);
