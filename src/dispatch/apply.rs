@@ -206,6 +206,7 @@ pub async fn apply_with_ledger<L: Ledger>(
                     RetryRules {
                         grace: c.grace,
                         quota_timezone: c.app.quota_timezone,
+                        paused: c.app.paused || c.campaign.spec.paused,
                     },
                 )
             })
@@ -255,6 +256,7 @@ pub async fn apply_with_ledger<L: Ledger>(
                     api: client,
                     min_interval: app.min_interval,
                     quota_timezone: app.quota_timezone,
+                    paused: app.paused,
                 },
             )
         })

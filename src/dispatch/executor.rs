@@ -18,7 +18,7 @@ use super::timer::{BoxFuture, Cancel, Timer};
 use crate::api::client::{ApiReply, CallError, Client};
 use crate::api::errors::{ErrorClass, RESIGN_ATTEMPTS, RetryPolicy, WAIT_A_MINUTE, classify};
 use crate::clock::Clock;
-use crate::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody};
+use crate::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody, StateKind};
 use crate::ledger::{LedgerError, LedgerWriter, check_transition, pick_msg_random};
 use crate::plan::{QuotaDay, Send};
 
@@ -48,6 +48,9 @@ pub struct Lane<'a> {
     pub min_interval: Duration,
     /// Where the provider's quota day starts and ends.
     pub quota_timezone: Tz,
+    /// `paused: true` in crier.yaml: nothing is sent for this app (a plan file made before the
+    /// pause, or an in-doubt retry, included).
+    pub paused: bool,
 }
 
 /// Retry and wait settings.
@@ -176,7 +179,24 @@ impl Executor<'_> {
         send: &Send,
         state: OccurrenceState,
     ) -> Result<bool, LedgerError> {
-        if check_transition(writer.snapshot().occurrence(&send.key), &send.id, &state).is_err() {
+        let current = writer.snapshot().occurrence(&send.key);
+        if check_transition(current, &send.id, &state).is_err() {
+            // A retry of an in-doubt send that ends without a delivery answer goes back to
+            // in_doubt: an earlier attempt may have been delivered (the ledger refuses the rest).
+            let retry_open =
+                current.is_some_and(|v| v.in_doubt_unresolved() && v.kind() == StateKind::Intent);
+            if retry_open {
+                let reason = format!(
+                    "a retry of an in-doubt send ended without an answer ({})",
+                    crate::ledger::view::describe_state(&state)
+                );
+                let body = RecordBody::Occurrence(OccurrenceRecord {
+                    key: send.key.clone(),
+                    app: send.app.clone(),
+                    state: OccurrenceState::InDoubt { reason },
+                });
+                writer.append(self.clock.now(), body).await?;
+            }
             return Ok(false);
         }
         let body = RecordBody::Occurrence(OccurrenceRecord {
@@ -223,6 +243,11 @@ impl Executor<'_> {
                 reason: reason.clone(),
             }));
         }
+        if lane.paused {
+            return Ok(Settle::Done(Outcome::AppStopped {
+                reason: format!("app `{}` is paused in crier.yaml", send.app),
+            }));
+        }
         if let Some(refusal) = self.refusal(writer, send) {
             return Ok(Settle::Done(Outcome::Refused { reason: refusal }));
         }
@@ -255,7 +280,7 @@ impl Executor<'_> {
             .wait_until(&send.app, ready_at, WaitReason::Pacing)
             .await
         {
-            return Ok(Settle::Done(Outcome::Interrupted));
+            return Ok(Settle::Interrupted(Outcome::Interrupted));
         }
         if let Some(late) = self.past_grace(writer, send, None).await? {
             return Ok(Settle::Done(late));
@@ -463,15 +488,20 @@ impl Executor<'_> {
             };
             let Some(wait) = wait else {
                 let reason = format!("{reason} (gave up after {tries} attempts)");
-                self.record(
-                    writer,
-                    send,
-                    OccurrenceState::NotSent {
-                        reason: reason.clone(),
-                    },
-                )
-                .await?;
-                return Ok(Settle::Done(Outcome::NotSent { reason }));
+                let recorded = self
+                    .record(
+                        writer,
+                        send,
+                        OccurrenceState::NotSent {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                return Ok(Settle::Done(if recorded {
+                    Outcome::NotSent { reason }
+                } else {
+                    Outcome::LeftInDoubt { reason }
+                }));
             };
             self.reporter.event(Event::Retrying {
                 id: &send.id,
@@ -479,15 +509,20 @@ impl Executor<'_> {
             });
             if !self.wait(&send.app, wait, wait_reason).await {
                 let reason = format!("{reason}; interrupted before the retry");
-                self.record(
-                    writer,
-                    send,
-                    OccurrenceState::NotSent {
-                        reason: reason.clone(),
-                    },
-                )
-                .await?;
-                return Ok(Settle::Interrupted(Outcome::NotSent { reason }));
+                let recorded = self
+                    .record(
+                        writer,
+                        send,
+                        OccurrenceState::NotSent {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                return Ok(Settle::Interrupted(if recorded {
+                    Outcome::NotSent { reason }
+                } else {
+                    Outcome::LeftInDoubt { reason }
+                }));
             }
             if let Some(late) = self.past_grace(writer, send, Some(&reason)).await? {
                 return Ok(Settle::Done(late));
@@ -503,19 +538,28 @@ impl Executor<'_> {
         info: String,
         fatal_for_app: bool,
     ) -> Result<Settle, LedgerError> {
-        self.record(
-            writer,
-            send,
-            OccurrenceState::Failed {
+        let recorded = self
+            .record(
+                writer,
+                send,
+                OccurrenceState::Failed {
+                    error_code: i64::from(code),
+                    error_info: info.clone(),
+                },
+            )
+            .await?;
+        Ok(Settle::Done(if recorded {
+            Outcome::Failed {
                 error_code: i64::from(code),
-                error_info: info.clone(),
-            },
-        )
-        .await?;
-        Ok(Settle::Done(Outcome::Failed {
-            error_code: i64::from(code),
-            error_info: info,
-            fatal_for_app,
+                error_info: info,
+                fatal_for_app,
+            }
+        } else {
+            Outcome::LeftInDoubt {
+                reason: format!(
+                    "the retry was refused with ErrorCode {code}: {info}; an earlier attempt may have been delivered"
+                ),
+            }
         }))
     }
 }

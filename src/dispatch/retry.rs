@@ -19,6 +19,8 @@ use crate::plan::normalize::sha256;
 pub struct RetryRules {
     pub grace: Duration,
     pub quota_timezone: Tz,
+    /// The campaign or its app is paused: nothing is resent.
+    pub paused: bool,
 }
 
 /// The in-doubt occurrences of `project`: resendable ones as [`Send`]s, the others as
@@ -51,6 +53,10 @@ pub fn in_doubt_sends(
             ));
             continue;
         };
+        if rules.paused {
+            left.push(leave("its campaign or app is paused; nothing is resent"));
+            continue;
+        }
         let (Some(msg_random), Some(request)) = (view.msg_random, view.request()) else {
             left.push(leave("no recorded request to resend"));
             continue;
@@ -143,6 +149,7 @@ mod tests {
             ),
         ]);
         let rules = RetryRules {
+            paused: false,
             grace: Duration::from_secs(900),
             quota_timezone: chrono_tz::Asia::Shanghai,
         };

@@ -90,6 +90,21 @@ impl OccurrenceView {
     pub fn needs_decision(&self) -> bool {
         matches!(self.kind(), StateKind::InDoubt | StateKind::Intent)
     }
+
+    /// An earlier attempt may have reached the provider: the history has an `in_doubt` that no
+    /// operator decision followed. Such an occurrence may only end `sent`, `in_doubt` or by an
+    /// operator's decision; anything that says "not delivered" would be a guess.
+    #[must_use]
+    pub fn in_doubt_unresolved(&self) -> bool {
+        for h in self.history.iter().rev() {
+            match h.value.kind() {
+                StateKind::InDoubt => return true,
+                StateKind::ResolvedSent | StateKind::ResolvedNotSent => return false,
+                _ => {}
+            }
+        }
+        false
+    }
 }
 
 /// The latest applied snapshot of one project.
@@ -336,7 +351,14 @@ pub fn check_transition(
         }
         K::Recalled => matches!(from, Some(K::Sent | K::ResolvedSent)),
     };
-    if !allowed {
+    // After an unresolved in_doubt, "not delivered" outcomes would hide that an earlier attempt
+    // may have been delivered: only sent, in_doubt or an operator's decision may follow.
+    let doubtful = current.is_some_and(OccurrenceView::in_doubt_unresolved)
+        && matches!(
+            to,
+            K::NotSent | K::Deferred | K::Missed | K::Skipped | K::Failed
+        );
+    if !allowed || doubtful {
         return Err(TransitionError::NotAllowed {
             id: id.to_owned(),
             from,

@@ -56,6 +56,7 @@ fn lane(api: &FakeApi, min_interval: Duration) -> Lane<'_> {
         api,
         min_interval,
         quota_timezone: chrono_tz::UTC,
+        paused: false,
     }
 }
 
@@ -474,4 +475,63 @@ async fn a_plan_item_whose_body_or_msg_random_disagrees_is_refused() {
     assert_eq!(names(&run), [("a", "refused"), ("a", "refused")]);
     assert_eq!(api.calls(), 0);
     assert!(s.writer.snapshot().occurrences.is_empty());
+}
+
+#[tokio::test]
+async fn a_paused_app_sends_nothing_even_from_a_plan_made_before_the_pause() {
+    let mut s = setup(100, &[("a", "prod", "2026-12-01T10:00:00")]);
+    let api = FakeApi::scripted(vec![ok(1)]);
+    let mut paused = lane(&api, Duration::from_secs(1));
+    paused.paused = true;
+    let lanes = HashMap::from([("prod".to_owned(), paused)]);
+    let run = s.run(&lanes, 3).await;
+    assert_eq!(names(&run), [("a", "app_stopped")]);
+    assert_eq!(api.calls(), 0);
+    assert!(
+        s.writer.snapshot().occurrences.is_empty(),
+        "nothing recorded for what was not attempted"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_of_an_in_doubt_send_that_gives_up_stays_in_doubt() {
+    let mut s = setup(100, &[("a", "prod", "2026-12-01T10:00:00")]);
+    let api = FakeApi::scripted(vec![maybe_sent(), not_sent(), not_sent()]);
+    let lanes = HashMap::from([("prod".to_owned(), lane(&api, Duration::from_secs(1)))]);
+    assert_eq!(names(&s.run(&lanes, 2).await), [("a", "in_doubt")]);
+    let rules = crate::dispatch::retry::RetryRules {
+        grace: Duration::from_secs(900),
+        quota_timezone: chrono_tz::UTC,
+        paused: false,
+    };
+    let (sends, left) = crate::dispatch::retry::in_doubt_sends(
+        s.writer.snapshot(),
+        "shop",
+        &HashMap::from([("a".to_owned(), rules)]),
+    );
+    assert!(left.is_empty());
+    assert_eq!(sends.len(), 1);
+    let ex = Executor {
+        lanes: &lanes,
+        clock: &*s.clock,
+        timer: &s.timer,
+        reporter: &s.reporter,
+        cancel: &s.cancel,
+        options: options(2),
+    };
+    let run = ex.run(&mut s.writer, &sends, &[]).await.unwrap();
+    assert_eq!(names(&run), [("a", "left_in_doubt")]);
+    assert_eq!(
+        s.state("a"),
+        StateKind::InDoubt,
+        "the first attempt may have been delivered"
+    );
+    let plan = s.fx.plan(s.writer.snapshot(), s.clock.now());
+    assert!(plan.due.is_empty(), "a plain apply never resends it");
+    assert_eq!(plan.in_doubt.len(), 1);
+    // And a retry past grace is not recorded as missed either.
+    s.clock.advance(chrono::TimeDelta::hours(2));
+    let run = ex.run(&mut s.writer, &sends, &[]).await.unwrap();
+    assert_eq!(names(&run), [("a", "left_in_doubt")]);
+    assert_eq!(s.state("a"), StateKind::InDoubt);
 }
