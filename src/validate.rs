@@ -370,6 +370,35 @@ fn check_rendering(
     }
 }
 
+/// Strings that look like a UserSig query parameter: the ledger never stores one (it refuses
+/// such records), so a campaign that carries one could never be applied.
+fn check_no_usersig(sink: &mut Sink<'_>) {
+    fn walk(v: &serde_json::Value, pointer: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) if crate::secrets::redact_usersig(s) != *s => {
+                out.push(pointer)
+            }
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| walk(x, format!("{pointer}/{i}"), out)),
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+                walk(
+                    x,
+                    format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k)),
+                    out,
+                )
+            }),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&sink.campaign.doc.value, String::new(), &mut found);
+    for pointer in found {
+        sink.error(&pointer, "this text contains `usersig=`: crier never records a UserSig, so this campaign could not be applied; remove it");
+    }
+}
+
 /// Every rule for one campaign.
 #[must_use]
 pub fn check_campaign<'a>(
@@ -389,6 +418,7 @@ pub fn check_campaign<'a>(
         Audience::Attrs(a) => check_attrs(&mut sink, a, app),
     }
     check_message(&mut sink);
+    check_no_usersig(&mut sink);
     let schedule = check_schedule(&mut sink, settings);
     if let Some((_, s)) = &schedule {
         check_rendering(&mut sink, renderer, settings, app, s);

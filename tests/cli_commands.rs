@@ -346,3 +346,18 @@ fn colour_only_on_request() {
         .unwrap();
     assert!(!stdout(&o).contains("\u{1b}["), "NO_COLOR wins");
 }
+
+#[test]
+fn render_reads_a_local_at_in_the_campaigns_own_zone() {
+    // voice-greeting runs 08:00 Europe/Berlin on weekdays: 08:30 in Berlin is past that day's.
+    let o = crier_at_root()
+        .args(["render", "voice-greeting", "--at", "2026-12-07T08:30:00"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("# voice-greeting at 2026-12-08T08:00:00+01:00"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -121,6 +121,9 @@ pub fn read_ledger(settings: &Settings) -> anyhow::Result<LedgerRead> {
     }
 }
 
+/// The longest `--horizon`.
+const MAX_HORIZON: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
 /// The loaded workspace, the plan time and the horizon.
 pub type Prepared = (
     Workspace,
@@ -142,6 +145,7 @@ pub fn prepare(
         Err(status) => return Ok(Err(status)),
     };
     let horizon = crate::duration::parse(horizon).map_err(|e| anyhow::anyhow!("--horizon: {e}"))?;
+    anyhow::ensure!(horizon <= MAX_HORIZON, "--horizon: at most 366d");
     let at = match at {
         Some(text) => {
             crate::schedule::parse_time(text, ws.settings.defaults.timezone)

@@ -186,7 +186,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
     };
     let at = match &args.at {
         Some(text) => {
-            crate::schedule::parse_time(text, ws.settings.defaults.timezone)
+            crate::schedule::parse_time(text, checked.zone) // local times in the campaign's zone (spec §4)
                 .context("--at")?
                 .at
         }

@@ -72,7 +72,9 @@ pub fn in_doubt_sends(
                 .scheduled
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
             deadline: view.key.scheduled
-                + TimeDelta::from_std(rules.grace).unwrap_or(TimeDelta::MAX),
+                + TimeDelta::from_std(rules.grace)
+                    .unwrap_or(TimeDelta::days(3660))
+                    .min(TimeDelta::days(3660)),
             msg_random,
             perturbation: None,
             content_hash: view.content_hash.clone().unwrap_or_default(),

@@ -232,7 +232,7 @@ pub(super) fn diff(
             }
             Some(prev) if prev.hash == hashes[name] => changes.unchanged += 1,
             Some(prev) => {
-                let fields = field_diff(&prev.campaign, new);
+                let mut fields = field_diff(&prev.campaign, new);
                 let request = match (
                     next_request(input, &renderer, &prev.campaign, app, input.at),
                     next_request(input, &renderer, new, app, input.at),
@@ -247,7 +247,18 @@ pub(super) fn diff(
                     new,
                     sends_of(name),
                 );
-                let no_effect = if fields.iter().all(|f| f.path == "description") {
+                if fields.is_empty() && request.is_empty() {
+                    // Only the order of keys inside an `ext` mapping changed: the sent string changes.
+                    fields.push(FieldChange {
+                        path: "message.offline_push.ext (key order)".into(),
+                        old: None,
+                        new: None,
+                    });
+                }
+                let no_effect = if !fields.is_empty()
+                    && request.is_empty()
+                    && fields.iter().all(|f| f.path == "description")
+                {
                     Some("no effect on sends: only the description changed".to_owned())
                 } else if sends_again.is_none() {
                     already_sent_once(input, name, new)

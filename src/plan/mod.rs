@@ -32,8 +32,12 @@ pub struct Input<'a> {
     pub horizon: Duration,
 }
 
+/// The longest span crier computes with (graces, horizons, intervals): beyond it times are
+/// clamped, so an absurd `grace: 100000000d` cannot overflow the calendar.
+const MAX_SPAN: TimeDelta = TimeDelta::days(3660);
+
 fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+    TimeDelta::from_std(d).unwrap_or(MAX_SPAN).min(MAX_SPAN)
 }
 
 /// States after which an occurrence is never sent again by `apply`. `not_sent` (apply gave up
@@ -110,7 +114,13 @@ fn render_send(
         content_hash: hashes.get(c.name()).cloned().unwrap_or_default(),
         body_hash: normalize::sha256(rendered.body.as_bytes()),
         body: rendered.body,
-        quota_day: p.occ.at.with_timezone(&c.app.quota_timezone).date_naive(),
+        // A due send counts on the day it goes out (now, if it is late), an upcoming one on its own.
+        quota_day: p
+            .occ
+            .at
+            .max(input.at)
+            .with_timezone(&c.app.quota_timezone)
+            .date_naive(),
         over_quota: false,
         previous_attempts,
         dst: p.occ.dst.map(|d| d.to_string()),

@@ -556,3 +556,27 @@ fn dst_past_one_offs_big_bodies_and_short_intervals_are_warned() {
         dst.message
     );
 }
+
+#[test]
+fn reordering_ext_keys_changes_the_sent_request() {
+    let s = settings(CONFIG);
+    let with_ext = |ext: &str| {
+        once("sale", "2026-12-20T10:00:00", "").replace(
+            "message:\n",
+            &format!("message:\n  offline_push: {{ext: {ext}}}\n"),
+        )
+    };
+    let old = campaigns(&[&with_ext("{a: \"1\", b: \"2\"}")]);
+    let mut l = Ledger::new();
+    l.snapshot(sh(2026, 11, 30, 0, 0), &s, &checked(&s, &old));
+    let new = campaigns(&[&with_ext("{b: \"2\", a: \"1\"}")]);
+    let ch = checked(&s, &new);
+    let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 0, 0));
+    let u = &p.changes.updated[0];
+    assert!(u.no_effect.is_none(), "{u:?}");
+    assert!(
+        u.request.iter().any(|f| f.path == "OfflinePushInfo.Ext"),
+        "{u:?}"
+    );
+    assert!(p.has_pending_work());
+}
