@@ -55,10 +55,16 @@ pub fn verify(root: &Path, rev: &str) -> anyhow::Result<()> {
 /// # Errors
 /// `git` failed for another reason, or the file is not UTF-8.
 pub fn show(root: &Path, rev: &str, path: &str) -> anyhow::Result<Option<String>> {
-    let out = git(root, &["show", &format!("{rev}:{path}")])?;
-    if !out.status.success() {
+    let object = format!("{rev}:{path}");
+    if !git(root, &["cat-file", "-e", &object])?.status.success() {
         return Ok(None);
     }
+    let out = git(root, &["show", &object])?;
+    anyhow::ensure!(
+        out.status.success(),
+        "git show {object} failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
     String::from_utf8(out.stdout)
         .map(Some)
         .with_context(|| format!("{rev}:{path} is not UTF-8 text"))
@@ -69,15 +75,21 @@ pub fn show(root: &Path, rev: &str, path: &str) -> anyhow::Result<Option<String>
 /// # Errors
 /// `git` failed.
 pub fn list(root: &Path, rev: &str, dir: &str) -> anyhow::Result<Vec<String>> {
-    let out = git(root, &["ls-tree", "-r", "--name-only", rev, "--", dir])?;
+    // -z: names are NUL-separated and never quoted, so non-ASCII names survive.
+    let out = git(
+        root,
+        &["ls-tree", "-r", "-z", "--name-only", rev, "--", dir],
+    )?;
     anyhow::ensure!(
         out.status.success(),
         "git ls-tree {rev} failed: {}",
         String::from_utf8_lossy(&out.stderr).trim()
     );
-    let mut files: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
+    let mut files: Vec<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
         .collect();
     files.sort();
     Ok(files)

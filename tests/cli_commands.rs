@@ -199,14 +199,19 @@ fn schema_prints_the_committed_files() {
         stdout(&o),
         std::fs::read_to_string(repo_root().join("schema/campaign.schema.json")).unwrap()
     );
+    for args in [["schema", "--config"], ["schema", "--config-schema"]] {
+        let o = crier_at_root().args(args).output().unwrap();
+        assert_eq!(
+            stdout(&o),
+            std::fs::read_to_string(repo_root().join("schema/crier.schema.json")).unwrap()
+        );
+    }
     let o = crier_at_root()
-        .args(["schema", "--config-schema"])
+        .args(["validate", "--config"])
         .output()
         .unwrap();
-    assert_eq!(
-        stdout(&o),
-        std::fs::read_to_string(repo_root().join("schema/crier.schema.json")).unwrap()
-    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "error: --config needs a PATH (to crier.yaml)\n");
 }
 
 #[test]

@@ -122,18 +122,6 @@ impl RetryPolicy {
         };
         Some(nominal.mul_f64(0.5 + jitter / 2.0))
     }
-
-    /// Sleeps for [`Self::delay`] with a fresh random jitter; returns `false` (at once) when the
-    /// attempts are used up.
-    pub async fn sleep_before_retry(&self, attempt: u32) -> bool {
-        match self.delay(attempt, fastrand::f64()) {
-            Some(d) => {
-                tokio::time::sleep(d).await;
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -273,22 +261,5 @@ mod tests {
         assert_eq!(p.delay(3, f64::NAN), Some(Duration::from_secs(2)));
         assert_eq!(p.delay(3, -4.0), Some(Duration::from_secs(2)));
         assert_eq!(p.delay(3, 9.0), Some(Duration::from_secs(4)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn sleep_before_retry_waits_then_gives_up() {
-        let p = RetryPolicy {
-            max_attempts: 2,
-            base_delay: Duration::from_secs(10),
-            max_delay: Duration::from_secs(10),
-        };
-        let start = tokio::time::Instant::now();
-        assert!(p.sleep_before_retry(1).await);
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_secs(5) && waited <= Duration::from_secs(10),
-            "{waited:?}"
-        );
-        assert!(!p.sleep_before_retry(2).await);
     }
 }

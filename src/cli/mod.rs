@@ -17,8 +17,10 @@ use std::process::ExitCode;
 #[command(name = "crier", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Path to crier.yaml (default: ./crier.yaml).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    ///
+    /// `crier schema --config` (no PATH) prints the schema of crier.yaml instead (spec §3).
+    #[arg(long, global = true, value_name = "PATH", num_args = 0..=1)]
+    pub config: Option<Option<PathBuf>>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,7 +46,7 @@ pub enum Command {
     Usersig(UsersigArgs),
     /// Run a local server that behaves like the push API family.
     Emulator(crate::emulator::EmulatorArgs),
-    /// Print the JSON Schema of campaign files (or of crier.yaml with --config-schema).
+    /// Print the JSON Schema of campaign files (or of crier.yaml with --config).
     Schema(SchemaArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
@@ -137,7 +139,12 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Status> {
-    let env = output::Env::from_process(cli.config)?;
+    let schema_of_config = matches!(cli.config, Some(None));
+    anyhow::ensure!(
+        !schema_of_config || matches!(cli.command, Command::Schema(_)),
+        "--config needs a PATH (to crier.yaml)"
+    );
+    let env = output::Env::from_process(cli.config.flatten())?;
     match cli.command {
         Command::Demo(args) => demo::demo(&env, &args),
         Command::Validate(args) => validate::validate(&env, &args),
@@ -174,7 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
             Ok(Status::Done)
         }
         Command::Schema(args) => {
-            let text = if args.config_schema {
+            let text = if args.config_schema || schema_of_config {
                 crate::schema::CONFIG_SCHEMA
             } else {
                 crate::schema::CAMPAIGN_SCHEMA

@@ -292,6 +292,20 @@ pub fn summary(plan: &Plan) -> String {
     format!("Summary: {}.", parts.join(", "))
 }
 
+/// A code fence longer than any run of backticks in `text`, so the text cannot close it.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// WILL SEND AGAIN lines shown in the comment's header; the rest are counted.
+const HEADER_AGAIN_LINES: usize = 20;
+
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
         .replace('<', "&lt;")
@@ -333,12 +347,19 @@ pub fn markdown(plan: &Plan) -> String {
         .chain(&c.updated)
         .filter(|ch| ch.sends_again.is_some())
         .collect();
-    for ch in &again {
+    for ch in again.iter().take(HEADER_AGAIN_LINES) {
         let _ = writeln!(
             head,
             "\n> **{}**: {}",
             md_escape(&ch.campaign),
             md_escape(ch.sends_again.as_deref().unwrap_or_default())
+        );
+    }
+    if again.len() > HEADER_AGAIN_LINES {
+        let _ = writeln!(
+            head,
+            "\n> **WILL SEND AGAIN** for {} more campaigns — see the JSON plan",
+            again.len() - HEADER_AGAIN_LINES
         );
     }
     let mut sections: Vec<String> = Vec::new();
@@ -390,8 +411,9 @@ pub fn markdown(plan: &Plan) -> String {
         (base_label.as_str(), &plan.base_upcoming),
     ] {
         for send in list.iter() {
+            let fence = fence_for(&send.body);
             sections.push(format!(
-                "<details><summary>{label}: {} <code>{}</code> (app {}){}</summary>\n\n```json\n{}\n```\n\n</details>\n",
+                "<details><summary>{label}: {} <code>{}</code> (app {}){}</summary>\n\n{fence}json\n{}\n{fence}\n\n</details>\n",
                 md_escape(&send.local),
                 md_escape(&send.campaign),
                 md_escape(&send.app),

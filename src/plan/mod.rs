@@ -241,7 +241,13 @@ pub fn build(input: &Input<'_>) -> Plan {
     let horizon_end = at + delta(input.horizon);
     for c in ordered {
         let first_applied = applied.and_then(|a| a.first_applied.get(c.name())).copied();
-        let look_back = first_applied.map_or(at - delta(c.grace), |f| f.min(at - delta(c.grace)));
+        let due_from = at - delta(c.grace);
+        // Everything scheduled before the last successful apply's own due window was settled by
+        // it (sent, missed or skipped), so the walk back stops there, not at first_applied.
+        let look_back = match (first_applied, applied) {
+            (Some(first), Some(a)) => first.max(a.at - delta(c.grace)).min(due_from),
+            _ => due_from,
+        };
         let paused = if c.app.paused {
             Some("app paused")
         } else if c.campaign.spec.paused {
@@ -249,6 +255,7 @@ pub fn build(input: &Input<'_>) -> Plan {
         } else {
             None
         };
+        let mut paused_upcoming = 0usize;
         for occ in c.schedule.occurrences(look_back, horizon_end) {
             let key = c.key(&settings.project, occ.at);
             let state = input.ledger.occurrence(&key).map(|v| v.kind());
@@ -259,19 +266,23 @@ pub fn build(input: &Input<'_>) -> Plan {
             }
             let deadline = occ.at + delta(c.grace);
             let upcoming = occ.at > at;
-            if upcoming || at <= deadline {
-                if let Some(why) = paused {
-                    if !upcoming {
-                        skipped.push(Skipped {
-                            id: key.id(),
-                            app: c.app.name.clone(),
-                            campaign: c.name().to_owned(),
-                            why: why.to_owned(),
-                            key,
-                        });
-                    }
-                    continue;
+            let recordable = at <= deadline || first_applied.is_some_and(|f| occ.at >= f);
+            if let Some(why) = paused {
+                // Paused at its time: skipped (recorded once by apply), never missed or sent.
+                if upcoming {
+                    paused_upcoming += 1;
+                } else if recordable {
+                    skipped.push(Skipped {
+                        id: key.id(),
+                        app: c.app.name.clone(),
+                        campaign: c.name().to_owned(),
+                        why: why.to_owned(),
+                        key,
+                    });
                 }
+                continue;
+            }
+            if upcoming || at <= deadline {
                 let choice = pools
                     .entry(c.app.sdkappid)
                     .or_insert_with(|| {
@@ -285,7 +296,7 @@ pub fn build(input: &Input<'_>) -> Plan {
                     choice,
                     upcoming,
                 });
-            } else if first_applied.is_some_and(|f| occ.at >= f) {
+            } else if recordable {
                 missed.push(Missed {
                     id: key.id(),
                     app: c.app.name.clone(),
@@ -294,6 +305,13 @@ pub fn build(input: &Input<'_>) -> Plan {
                     key,
                 });
             }
+        }
+        if let Some(why) = paused.filter(|_| paused_upcoming > 0) {
+            warnings.push(Warning {
+                kind: "paused".into(),
+                campaign: Some(c.name().to_owned()),
+                message: format!("{} ({why}): {paused_upcoming} occurrences within the horizon will be skipped, not sent", c.name()),
+            });
         }
     }
     let renderer = Renderer::new();

@@ -580,3 +580,56 @@ fn reordering_ext_keys_changes_the_sent_request() {
     );
     assert!(p.has_pending_work());
 }
+
+#[test]
+fn paused_campaigns_skip_past_occurrences_and_say_what_they_will_skip() {
+    let s = settings(CONFIG);
+    let cs =
+        campaigns(&[&cron("daily", "0 9 * * *").replace("message:", "paused: true\nmessage:")]);
+    let ch = checked(&s, &cs);
+    let mut l = Ledger::new();
+    l.snapshot(sh(2026, 12, 1, 12, 0), &s, &ch);
+    let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 3, 12, 0));
+    assert!(
+        p.missed.is_empty(),
+        "paused at its time is skipped, not missed"
+    );
+    assert_eq!(p.skipped.len(), 2);
+    let w = p.warnings.iter().find(|w| w.kind == "paused").unwrap();
+    assert!(
+        w.message
+            .contains("7 occurrences within the horizon will be skipped"),
+        "{}",
+        w.message
+    );
+}
+
+#[test]
+fn the_walk_back_stops_at_the_last_successful_apply() {
+    let s = settings(CONFIG);
+    let old = campaigns(&[&cron("daily", "0 9 * * MON")]);
+    let mut l = Ledger::new();
+    l.snapshot(sh(2026, 11, 1, 12, 0), &s, &checked(&s, &old));
+    // A later successful apply (a new snapshot); then the cron becomes daily.
+    l.snapshot(sh(2026, 12, 3, 12, 0), &s, &checked(&s, &old));
+    let daily = campaigns(&[&cron("daily", "0 9 * * *")]);
+    let ch = checked(&s, &daily);
+    let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 5, 12, 0));
+    let missed: Vec<_> = p.missed.iter().map(|m| m.key.scheduled).collect();
+    assert_eq!(
+        missed,
+        [sh(2026, 12, 4, 9, 0), sh(2026, 12, 5, 9, 0)],
+        "not every day since November"
+    );
+}
+
+#[test]
+fn markdown_fences_cannot_be_closed_by_a_body() {
+    let s = settings(CONFIG);
+    let cs = campaigns(&[&once("ticks", "2026-12-01T10:00:00", "")
+        .replace("text: hi", "text: \"```\\n# not a heading\"")]);
+    let ch = checked(&s, &cs);
+    let p = plan(&s, &ch, &Ledger::new().fold(), sh(2026, 12, 1, 10, 5));
+    let md = format::markdown(&p);
+    assert!(md.contains("````json\n"), "{md}");
+}
