@@ -173,6 +173,30 @@ impl Executor<'_> {
     }
 
     /// Appends `state` for `send` if the transition table allows it; `Ok(false)` if not.
+    /// Records that this attempt gave up before its request was written: `not_sent`, or (for a
+    /// retry of an in-doubt send) back to `in_doubt`, which the ledger then keeps.
+    async fn not_sent<W: LedgerWriter>(
+        &self,
+        writer: &mut W,
+        send: &Send,
+        reason: String,
+    ) -> Result<Outcome, LedgerError> {
+        let recorded = self
+            .record(
+                writer,
+                send,
+                OccurrenceState::NotSent {
+                    reason: reason.clone(),
+                },
+            )
+            .await?;
+        Ok(if recorded {
+            Outcome::NotSent { reason }
+        } else {
+            Outcome::LeftInDoubt { reason }
+        })
+    }
+
     async fn record<W: LedgerWriter>(
         &self,
         writer: &mut W,
@@ -488,20 +512,7 @@ impl Executor<'_> {
             };
             let Some(wait) = wait else {
                 let reason = format!("{reason} (gave up after {tries} attempts)");
-                let recorded = self
-                    .record(
-                        writer,
-                        send,
-                        OccurrenceState::NotSent {
-                            reason: reason.clone(),
-                        },
-                    )
-                    .await?;
-                return Ok(Settle::Done(if recorded {
-                    Outcome::NotSent { reason }
-                } else {
-                    Outcome::LeftInDoubt { reason }
-                }));
+                return Ok(Settle::Done(self.not_sent(writer, send, reason).await?));
             };
             self.reporter.event(Event::Retrying {
                 id: &send.id,
@@ -509,20 +520,9 @@ impl Executor<'_> {
             });
             if !self.wait(&send.app, wait, wait_reason).await {
                 let reason = format!("{reason}; interrupted before the retry");
-                let recorded = self
-                    .record(
-                        writer,
-                        send,
-                        OccurrenceState::NotSent {
-                            reason: reason.clone(),
-                        },
-                    )
-                    .await?;
-                return Ok(Settle::Interrupted(if recorded {
-                    Outcome::NotSent { reason }
-                } else {
-                    Outcome::LeftInDoubt { reason }
-                }));
+                return Ok(Settle::Interrupted(
+                    self.not_sent(writer, send, reason).await?,
+                ));
             }
             if let Some(late) = self.past_grace(writer, send, Some(&reason)).await? {
                 return Ok(Settle::Done(late));
