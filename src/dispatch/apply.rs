@@ -38,7 +38,7 @@ use crate::settings::{LedgerSettings, Settings};
 use crate::validate::Checked;
 
 /// The §4 warning printed before `--retry-in-doubt` resends anything.
-pub const RETRY_IN_DOUBT_WARNING: &str = "--retry-in-doubt resends in-doubt pushes with their recorded MsgRandom. The provider documents deduplication on MsgRandom only \"within the same second\" today (a 2020 text said 7 days): a push that did reach the provider earlier can be delivered twice. Check delivery first (crier report, the console) and prefer `crier ledger resolve` when you can tell.";
+pub const RETRY_IN_DOUBT_WARNING: &str = "--retry-in-doubt resends in-doubt pushes with their recorded MsgRandom. The provider documents deduplication on MsgRandom only \"within the same second\" today (a 2020 text said 7 days): a push that did reach the provider earlier can be delivered twice. Check delivery first (the console's push records) and prefer `crier ledger resolve` when you can tell.";
 
 /// How to apply.
 #[derive(Clone)]

@@ -147,7 +147,7 @@ fn in_doubt_entries(input: &Input<'_>) -> Vec<InDoubt> {
                 reason,
                 since: o.updated_at(),
                 options: vec![
-                    format!("check the provider (crier report, the console) and record it: crier ledger resolve {} --sent [--task-id T]", o.id),
+                    format!("check the provider (the console's push records) and record it: crier ledger resolve {} --sent [--task-id T]", o.id),
                     format!("or, if it never arrived: crier ledger resolve {} --not-sent", o.id),
                     "or resend with the same MsgRandom: crier apply --retry-in-doubt (the provider deduplicates only within a short window: a late retry can deliver twice)".to_owned(),
                 ],
