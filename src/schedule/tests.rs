@@ -717,13 +717,9 @@ fn planning_many_cron_campaigns_is_fast() {
         .iter()
         .map(|s| s.occurrences(from, to).count())
         .sum();
-    let elapsed = started.elapsed();
     assert!(count > 100_000, "{count}");
-    // Release builds take a small fraction of this; the bound is for unoptimised test builds.
-    assert!(
-        elapsed < std::time::Duration::from_secs(20),
-        "{elapsed:?} for {count} occurrences"
-    );
+    // Speed is measured by `cargo bench --bench pipeline`, never asserted in a test.
+    eprintln!("{count} occurrences in {:?}", started.elapsed());
 }
 
 // ---------------------------------------------------------------- against a brute-force reference
