@@ -118,27 +118,10 @@ fn suggest_zone(name: &str) -> Option<&'static str> {
         return Some(city);
     }
     names()
-        .map(|n| (edit_distance(&wanted, &n.to_ascii_lowercase()), n))
+        .map(|n| (strsim::levenshtein(&wanted, &n.to_ascii_lowercase()), n))
         .filter(|(d, _)| *d <= 3)
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Reads TIME: RFC 3339 with an offset (`2026-12-01T10:00:00+08:00`, `…Z`), or a wall-clock time

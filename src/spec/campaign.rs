@@ -111,27 +111,8 @@ impl From<OppoNotifyLevel> for u8 {
     }
 }
 
-/// `version: 1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct Version;
-
-impl TryFrom<u64> for Version {
-    type Error = String;
-    fn try_from(v: u64) -> Result<Self, String> {
-        if v == 1 {
-            Ok(Self)
-        } else {
-            Err(format!("unsupported version {v} (expected 1)"))
-        }
-    }
-}
-
-impl From<Version> for u64 {
-    fn from(_: Version) -> Self {
-        1
-    }
-}
+/// `version: 1`: the only format version.
+pub type Version = Bounded<1, 1>;
 
 /// A name: `^[a-z0-9][a-z0-9-]{0,62}$` (campaigns and projects).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
