@@ -5,8 +5,7 @@
 use super::Status;
 use super::output::{Env, load_workspace, validated};
 use crate::dispatch::{
-    self, ApplyInput, ApplyOptions, ApplyReport, Cancel, Confirmation, Event, ExitStatus, Outcome,
-    Reporter,
+    self, ApplyInput, ApplyOptions, ApplyReport, Cancel, Confirmation, Event, Outcome, Reporter,
 };
 use crate::duration::Human;
 use crate::plan::Plan;
@@ -74,8 +73,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         cancel: cancel.clone(),
         ..ApplyOptions::default()
     };
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = super::output::colour_stdout();
     let reporter = TerminalReporter::new(color);
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
@@ -108,11 +106,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
     reporter.clear();
     let report = report?;
     print!("{}", summary(&report, color));
-    Ok(match report.status() {
-        ExitStatus::Done => Status::Done,
-        ExitStatus::Deferred => Status::Pending,
-        ExitStatus::Failed => Status::Failed,
-    })
+    Ok(report.status().into())
 }
 
 /// The end-of-run summary: one line of counts, then what needs attention.

@@ -4,7 +4,7 @@ use super::Status;
 use super::apply::{TerminalReporter, summary};
 use super::output::{Env, load_workspace, validated};
 use crate::demo::{self, APPS, ATTRIBUTES, MIN_INTERVAL_MS, SAMPLES, SECRET_VAR, USERS};
-use crate::dispatch::{self, ApplyInput, ApplyOptions, ExitStatus};
+use crate::dispatch::{self, ApplyInput, ApplyOptions};
 use crate::emulator::{AppConfig, EmulatorConfig, UserSeed};
 use crate::ledger::file::FileLedger;
 use crate::ledger::view::{self, ListFilter};
@@ -12,7 +12,7 @@ use crate::secrets::MapSecrets;
 use anyhow::Context as _;
 use owo_colors::OwoColorize as _;
 use std::collections::HashMap;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +36,7 @@ fn step(color: bool, text: &str) -> String {
 /// # Errors
 /// A failure to set up the temporary folder or the emulator.
 pub fn demo(env: &Env, args: &DemoArgs) -> anyhow::Result<Status> {
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = super::output::colour_stdout();
     let mut out = anstream::stdout();
     let now = env.clock.now();
     let dir = tempfile::Builder::new()
@@ -206,9 +205,5 @@ pub fn demo(env: &Env, args: &DemoArgs) -> anyhow::Result<Status> {
             "\nthe temporary folder is removed; run `crier demo --keep` to look at it"
         )?;
     }
-    Ok(match report.status() {
-        ExitStatus::Done => Status::Done,
-        ExitStatus::Deferred => Status::Pending,
-        ExitStatus::Failed => Status::Failed,
-    })
+    Ok(report.status().into())
 }

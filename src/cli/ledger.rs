@@ -8,7 +8,6 @@ use crate::ledger::file::FileLedger;
 use crate::ledger::lock::{LockHolder, LockState};
 use crate::ledger::record::StateKind;
 use crate::ledger::view::{self, Decision, ListFilter, OccurrenceLine};
-use crate::settings::LedgerSettings;
 use anyhow::Context as _;
 use chrono::SecondsFormat;
 use std::io::Write as _;
@@ -73,22 +72,9 @@ pub struct ResolveArgs {
 }
 
 fn ledger_of(env: &Env) -> anyhow::Result<FileLedger> {
-    let mut sources = crate::load::Sources::default();
-    let settings = match crate::load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
-        Ok((s, _)) => s,
-        Err(diags) => {
-            super::output::print_diagnostics(&diags, &sources, false);
-            anyhow::bail!("crier.yaml is not valid");
-        }
-    };
-    match settings.ledger {
-        LedgerSettings::File { path } => Ok(FileLedger::new(path)),
-        LedgerSettings::Postgres { url_env } => {
-            anyhow::bail!(
-                "the PostgreSQL ledger (ledger.postgres_url_env: {url_env}) is not supported by this build yet"
-            )
-        }
-    }
+    Ok(crate::ledger::file_ledger(
+        &super::output::load_settings_only(env)?.ledger,
+    )?)
 }
 
 fn line_text(l: &OccurrenceLine) -> String {

@@ -102,6 +102,16 @@ pub enum Status {
     Failed,
 }
 
+impl From<crate::dispatch::ExitStatus> for Status {
+    fn from(s: crate::dispatch::ExitStatus) -> Self {
+        match s {
+            crate::dispatch::ExitStatus::Done => Self::Done,
+            crate::dispatch::ExitStatus::Deferred => Self::Pending,
+            crate::dispatch::ExitStatus::Failed => Self::Failed,
+        }
+    }
+}
+
 impl From<Status> for ExitCode {
     fn from(s: Status) -> Self {
         match s {
@@ -154,15 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Status(args) => ledger::status(&env, &args),
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
         Command::Usersig(args) => {
-            let mut sources = crate::load::Sources::default();
-            let settings =
-                match crate::load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
-                    Ok((settings, _)) => settings,
-                    Err(diags) => {
-                        output::print_diagnostics(&diags, &sources, false);
-                        return Ok(Status::Failed);
-                    }
-                };
+            let settings = output::load_settings_only(&env)?;
             let expire = crate::duration::parse(&args.expire)
                 .map_err(|e| anyhow::anyhow!("--expire: {e}"))?;
             let sig = crate::usersig_cmd::usersig_for(

@@ -86,6 +86,29 @@ pub fn load_workspace(env: &Env, extra: &[PathBuf], github: bool) -> Result<Work
     })
 }
 
+/// Loads `crier.yaml` alone (for commands that need no campaigns); prints its diagnostics
+/// when it is not valid.
+///
+/// # Errors
+/// `crier.yaml` is missing or not valid.
+pub fn load_settings_only(env: &Env) -> anyhow::Result<Settings> {
+    let mut sources = Sources::default();
+    match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+        Ok((settings, _)) => Ok(settings),
+        Err(diags) => {
+            print_diagnostics(&diags, &sources, false);
+            anyhow::bail!("crier.yaml is not valid");
+        }
+    }
+}
+
+/// Whether to colour stdout: a terminal, and `NO_COLOR` unset or empty.
+#[must_use]
+pub fn colour_stdout() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Validates the whole set; on any error prints the errors (not the warnings: `crier validate`
 /// shows those) and fails with `refusal`, which says what was not done.
 ///

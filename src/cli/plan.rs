@@ -3,11 +3,10 @@
 use super::Status;
 use super::output::{Env, Workspace, load_workspace, validated};
 use crate::ledger::LedgerRead;
-use crate::ledger::file::FileLedger;
-use crate::settings::{LedgerSettings, Settings};
+use crate::settings::Settings;
 use anyhow::Context as _;
 use clap::ValueEnum;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,16 +108,10 @@ fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<Base
 /// # Errors
 /// An unreadable or corrupt ledger, or a PostgreSQL ledger (not in this build yet).
 pub fn read_ledger(settings: &Settings) -> anyhow::Result<LedgerRead> {
-    match &settings.ledger {
-        LedgerSettings::File { path } => FileLedger::new(path)
-            .read_sync()
-            .with_context(|| format!("cannot read the ledger in {}", path.display())),
-        LedgerSettings::Postgres { url_env } => {
-            anyhow::bail!(
-                "the PostgreSQL ledger (ledger.postgres_url_env: {url_env}) is not supported by this build yet"
-            )
-        }
-    }
+    let ledger = crate::ledger::file_ledger(&settings.ledger)?;
+    ledger
+        .read_sync()
+        .with_context(|| format!("cannot read the ledger in {}", ledger.dir().display()))
 }
 
 /// The longest `--horizon`.
@@ -160,8 +153,7 @@ pub fn prepare(
 fn print_plan(plan: &crate::plan::Plan, format: PlanFormat) -> anyhow::Result<()> {
     let text = match format {
         PlanFormat::Human => {
-            let color = std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let color = super::output::colour_stdout();
             crate::plan::format::human(plan, color)
         }
         PlanFormat::Markdown => crate::plan::format::markdown(plan),
@@ -221,8 +213,7 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
     });
     let text = match args.format {
         PlanFormat::Human => {
-            let color = std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let color = super::output::colour_stdout();
             crate::plan::format::human(&plan, color)
         }
         PlanFormat::Markdown => crate::plan::format::markdown(&plan),

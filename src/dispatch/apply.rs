@@ -31,10 +31,10 @@ use crate::ledger::lock::LockHolder;
 use crate::ledger::record::{
     CampaignSnapshot, OccurrenceRecord, OccurrenceState, RecordBody, SnapshotRecord,
 };
-use crate::ledger::{FileLedger, Ledger, LedgerError, LedgerWriter, check_transition};
+use crate::ledger::{Ledger, LedgerError, LedgerWriter, check_transition};
 use crate::plan::Plan;
 use crate::secrets::SecretProvider;
-use crate::settings::{LedgerSettings, Settings};
+use crate::settings::Settings;
 use crate::validate::Checked;
 
 /// The §4 warning printed before `--retry-in-doubt` resends anything.
@@ -95,10 +95,8 @@ pub enum ApplyError {
         "CI=true and the ledger is a {ledger}: a fresh runner starts with an empty ledger and would resend everything within grace\nhint: use a shared ledger (ledger.postgres_url_env), or pass --allow-ephemeral-ledger if this runner keeps its ledger"
     )]
     CiRefusesFileLedger { ledger: String },
-    #[error(
-        "the PostgreSQL ledger (ledger.postgres_url_env: {0}) is not supported by this build yet"
-    )]
-    LedgerUnsupported(String),
+    #[error(transparent)]
+    LedgerUnsupported(#[from] crate::ledger::PostgresNotBuilt),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -124,13 +122,8 @@ pub async fn apply(
     clock: Arc<dyn Clock>,
     reporter: &dyn Reporter,
 ) -> Result<ApplyReport, ApplyError> {
-    match &input.settings.ledger {
-        LedgerSettings::File { path } => {
-            let ledger = FileLedger::new(path);
-            apply_with_ledger(&ledger, true, input, options, secrets, clock, reporter).await
-        }
-        LedgerSettings::Postgres { url_env } => Err(ApplyError::LedgerUnsupported(url_env.clone())),
-    }
+    let ledger = crate::ledger::file_ledger(&input.settings.ledger)?;
+    apply_with_ledger(&ledger, true, input, options, secrets, clock, reporter).await
 }
 
 /// Applies with an explicit ledger; `ephemeral` says whether it is a file ledger (refused

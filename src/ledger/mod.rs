@@ -194,6 +194,31 @@ pub enum LedgerError {
     Backend(String),
 }
 
+/// The ledger `crier.yaml` names is PostgreSQL, which this build does not have. Never a silent
+/// fall-back to the file ledger (spec §2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the PostgreSQL ledger (ledger.postgres_url_env: {url_env}) is not supported by this build yet"
+)]
+pub struct PostgresNotBuilt {
+    pub url_env: String,
+}
+
+/// The embedded file ledger the settings name.
+///
+/// # Errors
+/// [`PostgresNotBuilt`] when they name the PostgreSQL ledger.
+pub fn file_ledger(
+    settings: &crate::settings::LedgerSettings,
+) -> Result<FileLedger, PostgresNotBuilt> {
+    match settings {
+        crate::settings::LedgerSettings::File { path } => Ok(FileLedger::new(path)),
+        crate::settings::LedgerSettings::Postgres { url_env } => Err(PostgresNotBuilt {
+            url_env: url_env.clone(),
+        }),
+    }
+}
+
 /// §4 CI rule: with `CI=true`, `apply` refuses a file ledger unless `--allow-ephemeral-ledger`
 /// (an empty ledger on a fresh runner would resend everything within grace). `ci` is the value
 /// of the `CI` variable; `true` (any case) and `1` count as set.
