@@ -48,6 +48,18 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     ))
 }
 
+/// The longest span crier computes with (graces, horizons, intervals): about ten years. Longer
+/// durations are clamped, so an absurd `grace: 100000000d` cannot overflow the calendar.
+pub const MAX_SPAN: chrono::TimeDelta = chrono::TimeDelta::days(3660);
+
+/// A duration as a calendar span, clamped to [`MAX_SPAN`].
+#[must_use]
+pub fn to_delta(d: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d)
+        .unwrap_or(MAX_SPAN)
+        .min(MAX_SPAN)
+}
+
 /// Shows a duration in the same grammar, largest units first (`1h30m`, `1100ms`, `0s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Human(pub Duration);
@@ -99,6 +111,15 @@ mod tests {
         assert!(parse("1.5h").is_err());
         assert!(parse(" 1h").is_err());
         assert!(parse("99999999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn spans_are_clamped() {
+        assert_eq!(
+            to_delta(Duration::from_secs(60)),
+            chrono::TimeDelta::minutes(1)
+        );
+        assert_eq!(to_delta(parse("100000000d").unwrap()), MAX_SPAN);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{SecondsFormat, TimeDelta};
+use chrono::SecondsFormat;
 use chrono_tz::Tz;
 
 use super::report::{OccurrenceOutcome, Outcome};
@@ -71,10 +71,7 @@ pub fn in_doubt_sends(
                 .key
                 .scheduled
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
-            deadline: view.key.scheduled
-                + TimeDelta::from_std(rules.grace)
-                    .unwrap_or(TimeDelta::days(3660))
-                    .min(TimeDelta::days(3660)),
+            deadline: view.key.scheduled + crate::duration::to_delta(rules.grace),
             msg_random,
             perturbation: None,
             content_hash: view.content_hash.clone().unwrap_or_default(),

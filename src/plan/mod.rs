@@ -11,6 +11,7 @@ pub use model::{
     Change, Changes, FieldChange, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning,
 };
 
+use crate::duration::to_delta as delta;
 use crate::ledger::fold::LedgerSnapshot;
 use crate::ledger::msg_random::MsgRandomPool;
 use crate::ledger::record::StateKind;
@@ -18,7 +19,7 @@ use crate::render::{Context, Renderer};
 use crate::schedule::Occurrence;
 use crate::settings::Settings;
 use crate::validate::Checked;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -30,14 +31,6 @@ pub struct Input<'a> {
     pub ledger: &'a LedgerSnapshot,
     pub at: DateTime<Utc>,
     pub horizon: Duration,
-}
-
-/// The longest span crier computes with (graces, horizons, intervals): beyond it times are
-/// clamped, so an absurd `grace: 100000000d` cannot overflow the calendar.
-const MAX_SPAN: TimeDelta = TimeDelta::days(3660);
-
-fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(MAX_SPAN).min(MAX_SPAN)
 }
 
 /// States after which an occurrence is never sent again by `apply`. `not_sent` (apply gave up
