@@ -115,29 +115,21 @@ fn send_line(s: &Send) -> String {
 pub fn human(plan: &Plan, color: bool) -> String {
     let st = Style { color };
     let mut out = String::new();
-    match &plan.base {
-        Some(base) => {
-            let _ = writeln!(
-                out,
-                "{} for project {} at {} (horizon {}), compared with {base}",
-                st.bold("Plan"),
-                plan.project,
-                plan.at.to_rfc3339(),
-                horizon(plan)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "{} for project {} at {} (horizon {}, ledger seq {})",
-                st.bold("Plan"),
-                plan.project,
-                plan.at.to_rfc3339(),
-                horizon(plan),
-                plan.ledger_seq
-            );
-        }
-    }
+    let context = match &plan.base {
+        Some(base) => format!("(horizon {}), compared with {base}", horizon(plan)),
+        None => format!(
+            "(horizon {}, ledger seq {})",
+            horizon(plan),
+            plan.ledger_seq
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "{} for project {} at {} {context}",
+        st.bold("Plan"),
+        plan.project,
+        plan.at.to_rfc3339()
+    );
     let c = &plan.changes;
     let _ = writeln!(out);
     if c.first_apply {
@@ -215,25 +207,21 @@ pub fn human(plan: &Plan, color: bool) -> String {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "\n{} within {} ({}):",
-        st.bold("Upcoming"),
-        horizon(plan),
-        plan.upcoming.len()
-    );
-    for s in &plan.upcoming {
-        let _ = writeln!(out, "  {}", send_line(s));
-    }
-    if let Some(base) = &plan.base {
+    let base_title = plan.base.as_ref().map(|b| format!("Upcoming at {b}"));
+    let upcoming = [
+        (Some("Upcoming".to_owned()), &plan.upcoming),
+        (base_title, &plan.base_upcoming),
+    ];
+    for (title, sends) in upcoming {
+        let Some(title) = title else { continue };
         let _ = writeln!(
             out,
-            "\n{} at {base} within {} ({}):",
-            st.bold("Upcoming"),
+            "\n{} within {} ({}):",
+            st.bold(&title),
             horizon(plan),
-            plan.base_upcoming.len()
+            sends.len()
         );
-        for s in &plan.base_upcoming {
+        for s in sends {
             let _ = writeln!(out, "  {}", send_line(s));
         }
     }
