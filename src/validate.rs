@@ -373,27 +373,14 @@ fn check_rendering(
 /// Strings that look like a UserSig query parameter: the ledger never stores one (it refuses
 /// such records), so a campaign that carries one could never be applied.
 fn check_no_usersig(sink: &mut Sink<'_>) {
-    fn walk(v: &serde_json::Value, pointer: String, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::String(s) if crate::secrets::redact_usersig(s) != *s => {
-                out.push(pointer)
-            }
-            serde_json::Value::Array(a) => a
-                .iter()
-                .enumerate()
-                .for_each(|(i, x)| walk(x, format!("{pointer}/{i}"), out)),
-            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
-                walk(
-                    x,
-                    format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k)),
-                    out,
-                )
-            }),
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    walk(&sink.campaign.doc.value, String::new(), &mut found);
+    let found: Vec<String> = crate::spec::yaml::leaves(&sink.campaign.doc.value)
+        .into_iter()
+        .filter(|(_, v)| {
+            v.as_str()
+                .is_some_and(|s| crate::secrets::redact_usersig(s) != s)
+        })
+        .map(|(pointer, _)| pointer)
+        .collect();
     for pointer in found {
         sink.error(&pointer, "this text contains `usersig=`: crier never records a UserSig, so this campaign could not be applied; remove it");
     }

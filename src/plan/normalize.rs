@@ -98,29 +98,10 @@ pub fn campaign_from_snapshot(normalized: &Value) -> Result<Campaign, String> {
 /// Every leaf of a value by dotted path (`message.body[0].text`), for field-level diffs.
 #[must_use]
 pub fn leaves(v: &Value) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    walk(v, "", &mut out);
-    out
-}
-
-fn walk(v: &Value, pointer: &str, out: &mut Vec<(String, Value)>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, item) in m {
-                walk(
-                    item,
-                    &format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k)),
-                    out,
-                );
-            }
-        }
-        Value::Array(a) if !a.is_empty() => {
-            for (i, item) in a.iter().enumerate() {
-                walk(item, &format!("{pointer}/{i}"), out);
-            }
-        }
-        leaf => out.push((crate::schema::dotted(pointer), leaf.clone())),
-    }
+    crate::spec::yaml::leaves(v)
+        .into_iter()
+        .map(|(pointer, leaf)| (crate::schema::dotted(&pointer), leaf.clone()))
+        .collect()
 }
 
 #[cfg(test)]

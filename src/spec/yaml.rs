@@ -82,6 +82,34 @@ pub fn escape_pointer_segment(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
+/// Every leaf of a JSON value (scalars, and empty mappings and lists) with its JSON pointer, in
+/// document order.
+#[must_use]
+pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
+    fn walk<'v>(v: &'v Value, pointer: String, out: &mut Vec<(String, &'v Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, item) in m {
+                    walk(
+                        item,
+                        format!("{pointer}/{}", escape_pointer_segment(k)),
+                        out,
+                    );
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (i, item) in a.iter().enumerate() {
+                    walk(item, format!("{pointer}/{i}"), out);
+                }
+            }
+            leaf => out.push((pointer, leaf)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, String::new(), &mut out);
+    out
+}
+
 fn pos_of(span: Span) -> Pos {
     let (s, e) = (span.start, span.end);
     let len = if e.line() == s.line() && e.col() > s.col() {
