@@ -11,9 +11,6 @@ use clap::ValueEnum;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-/// The push API's path (the wire module will own it).
-const PUSH_PATH: &str = "v4/timpush/push";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ValidateFormat {
     Human,
@@ -220,7 +217,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
                 .join("; ")
         )
     })?;
-    let url = crate::api::client::display_url(checked.app, PUSH_PATH);
+    let url = crate::api::client::display_url(checked.app, crate::api::wire::paths::PUSH);
     let mut out = anstream::stdout();
     match args.format {
         DataFormat::Human => {

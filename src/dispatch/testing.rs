@@ -122,7 +122,7 @@ pub fn ok(n: usize) -> Result<ApiReply, CallError> {
 
 pub fn api_error(code: u32) -> Result<ApiReply, CallError> {
     Err(CallError::Api {
-        path: "v4/timpush/push".into(),
+        path: crate::api::wire::paths::PUSH.into(),
         code,
         info: format!("error {code}"),
     })
@@ -130,14 +130,14 @@ pub fn api_error(code: u32) -> Result<ApiReply, CallError> {
 
 pub fn not_sent() -> Result<ApiReply, CallError> {
     Err(CallError::NotSent {
-        path: "v4/timpush/push".into(),
+        path: crate::api::wire::paths::PUSH.into(),
         reason: "connection refused".into(),
     })
 }
 
 pub fn maybe_sent() -> Result<ApiReply, CallError> {
     Err(CallError::MaybeSent {
-        path: "v4/timpush/push".into(),
+        path: crate::api::wire::paths::PUSH.into(),
         reason: "connection reset".into(),
     })
 }
