@@ -43,6 +43,15 @@ fn io_reason(e: &std::io::Error) -> String {
 /// # Errors
 /// A located diagnostic for a missing, unreadable, too large or non-UTF-8 file.
 pub fn read_text(path: &Path, file: &Arc<Path>) -> Result<String, Diagnostic> {
+    // Only regular files: a FIFO, socket or device named `*.yaml` would block or never end.
+    let meta = std::fs::metadata(path).map_err(|e| io_diag(file, "read file", &e))?;
+    if !meta.is_file() {
+        return Err(Diagnostic::error(
+            file,
+            Pos::START,
+            "not a regular file (a FIFO, socket, device or folder); crier reads only regular files",
+        ));
+    }
     let f = std::fs::File::open(path).map_err(|e| io_diag(file, "read file", &e))?;
     let limit = spec::yaml::MAX_BYTES as u64;
     let mut bytes = Vec::new();
@@ -75,10 +84,18 @@ pub fn shown(path: &Path, cwd: &Path) -> Arc<Path> {
     Arc::from(display_path(path, cwd))
 }
 
-/// Finds `crier.yaml`: the given path, or `crier.yaml` in the working directory.
+/// Finds `crier.yaml`: the given path, or the nearest `crier.yaml` in the working directory or
+/// one of its parents (as git and cargo find their roots). When none exists, the path in the
+/// working directory, so the error names where one was expected.
 #[must_use]
 pub fn config_path(explicit: Option<&Path>, cwd: &Path) -> PathBuf {
-    explicit.map_or_else(|| cwd.join("crier.yaml"), |p| cwd.join(p))
+    if let Some(p) = explicit {
+        return cwd.join(p);
+    }
+    cwd.ancestors()
+        .map(|dir| dir.join("crier.yaml"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| cwd.join("crier.yaml"))
 }
 
 /// Reads and resolves `crier.yaml`.

@@ -242,6 +242,33 @@ fn describe(schema: &Value, doc: &Document, e: &ValidationError<'_>) -> Vec<Sche
         | ValidationErrorKind::OneOfMultipleValid { .. } => {
             vec![at(one_of_message(&pointer))]
         }
+        ValidationErrorKind::MinProperties { .. } if pointer.starts_with("/audience/attrs/") => {
+            vec![at(format!(
+                "{} is empty: {}",
+                dotted(&pointer),
+                crate::spec::campaign::EMPTY_ATTR_MAP
+            ))]
+        }
+        ValidationErrorKind::MinProperties { .. }
+            if pointer == "/audience/tags" || pointer == "/audience/attrs" =>
+        {
+            let keys = known_keys(schema, &schema_path)
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![at(format!(
+                "{} needs at least one of {keys}",
+                dotted(&pointer)
+            ))]
+        }
+        ValidationErrorKind::MinItems { .. } if pointer.starts_with("/audience/tags/") => {
+            vec![at(format!(
+                "{} is empty: {}",
+                dotted(&pointer),
+                crate::spec::campaign::EMPTY_TAG_LIST
+            ))]
+        }
         ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
             vec![at(exactly_one_message(
                 &pointer,

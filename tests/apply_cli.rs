@@ -81,11 +81,16 @@ async fn exit_codes_hint_ci_rule_and_no_secrets() {
     assert!(!out.to_lowercase().contains("usersig=") || out.contains("usersig=REDACTED"));
     assert_eq!(emu.pushes().len(), 2);
 
-    // Nothing left but the deferral (same quota day): still 2; with room again, 0.
+    // The provider said the quota day is full (90047): the next apply on the same quota day
+    // does not ask again (it would cost one more refused request), it holds the deferral
+    // until the next quota day and still exits 2.
     emu.reset();
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(emu.pushes().len(), 1);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("held (deferred)"), "{out}");
+    assert!(out.contains("retried on the next quota day"), "{out}");
+    assert!(emu.pushes().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

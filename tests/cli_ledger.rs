@@ -160,7 +160,7 @@ fn resolve_records_the_decision_once() {
         .unwrap();
     assert_eq!(
         o.status.code(),
-        Some(2),
-        "clap refuses --task-id without --sent"
+        Some(1),
+        "clap refuses --task-id without --sent: a usage error exits 1"
     );
 }

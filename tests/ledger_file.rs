@@ -301,20 +301,34 @@ fn a_torn_last_line_is_reported_by_readers_and_repaired_by_the_writer() {
 }
 
 #[test]
-fn a_torn_first_line_of_a_new_ledger_is_repaired_after_a_fresh_header() {
+fn a_file_without_a_valid_first_line_is_refused_never_read_as_empty() {
+    // A ledger is created with its header atomically, so a file with no valid first line is
+    // damage (power loss zeros, a truncation), never a new ledger: reading it as empty would
+    // send everything within grace again.
+    for bytes in [b"{\"v\":1,\"se".to_vec(), vec![0u8; 512]] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RECORDS_FILE);
+        std::fs::write(&path, &bytes).unwrap();
+        let ledger = FileLedger::new(dir.path());
+        let err = ledger
+            .lock_sync(&holder("x"), Duration::ZERO, &clock())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no complete header record"), "{err}");
+        assert!(err.contains("restore the ledger"), "{err}");
+        assert!(ledger.read_sync().is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "left untouched");
+    }
+    // A new ledger is created whole: header first, nothing else left behind.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(RECORDS_FILE), b"{\"v\":1,\"se").unwrap();
     let ledger = FileLedger::new(dir.path());
     let w = ledger
         .lock_sync(&holder("x"), Duration::ZERO, &clock())
         .unwrap();
-    assert_eq!(w.current_seq(), 2);
+    assert_eq!(w.current_seq(), 1);
     drop(w);
-    let recs = lines(dir.path());
-    assert_eq!(
-        (recs[0]["kind"].as_str(), recs[1]["kind"].as_str()),
-        (Some("header"), Some("repair"))
-    );
+    assert_eq!(lines(dir.path())[0]["kind"].as_str(), Some("header"));
+    assert!(!dir.path().join("ledger.jsonl.new").exists());
 }
 
 #[test]

@@ -75,8 +75,12 @@ async fn the_push_past_the_providers_daily_quota_is_deferred_not_sent() {
         .filter(|o| o.kind() == StateKind::Deferred)
         .collect();
     assert_eq!(deferred.len(), 2);
-    // Deferred occurrences are planned again (within grace), not lost.
-    assert_eq!(repo.plan(repo.now).due.len(), 2);
+    // Deferred occurrences are not lost, but the provider said this quota day is full: they
+    // are held until the next quota day (asking again today costs a refused request each).
+    let plan = repo.plan(repo.now);
+    assert!(plan.due.is_empty(), "{:?}", plan.due);
+    assert_eq!(plan.held.len(), 2);
+    assert!(plan.held.iter().all(|h| h.state == "deferred"));
 }
 
 #[tokio::test]

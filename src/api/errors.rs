@@ -67,6 +67,27 @@ pub const fn classify(code: u32) -> ErrorClass {
     }
 }
 
+/// When an occurrence the provider refused (a definite refusal: nothing was delivered) is due
+/// again, while within grace (campaign-format §4, "Refused requests").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalRetry {
+    /// A configuration or credential error (the key, the admin, the app's attribute names, a
+    /// service not enabled): due again at the next apply, once the cause is fixed.
+    WhenFixed,
+    /// The request itself is wrong: due again only once the campaign's content changes.
+    WhenContentChanges,
+}
+
+/// [`RefusalRetry`] for a refusal with `code`.
+#[must_use]
+pub const fn refusal_retry(code: u32) -> RefusalRetry {
+    match classify(code) {
+        // 90033: the provider's attribute names differ from crier.yaml's (validation passed).
+        ErrorClass::FatalForRequest if code != 90033 => RefusalRetry::WhenContentChanges,
+        _ => RefusalRetry::WhenFixed,
+    }
+}
+
 /// How long [`ErrorClass::WaitMinuteThenRetry`] waits (70050: "retry in 1 min").
 pub const WAIT_A_MINUTE: Duration = Duration::from_secs(60);
 

@@ -162,6 +162,9 @@ pub fn summary(report: &ApplyReport, color: bool) -> String {
         };
         out.push_str(&format!("  {}: {detail}\n", o.id));
     }
+    for h in &report.held {
+        out.push_str(&format!("  {}: held ({}): {}\n", h.id, h.state, h.reason));
+    }
     let listed: std::collections::HashSet<&str> =
         report.outcomes.iter().map(|o| o.id.as_str()).collect();
     for id in report

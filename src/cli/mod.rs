@@ -125,7 +125,19 @@ impl From<Status> for ExitCode {
 /// Parses the arguments, runs one command, and turns the outcome into the exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are answers, not errors; every usage error exits 1,
+            // never 2, which means "work pending" (spec §3).
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG")

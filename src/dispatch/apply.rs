@@ -186,7 +186,10 @@ pub async fn apply_with_ledger<L: Ledger>(
         None => fresh,
     };
 
-    let mut report = ApplyReport::default();
+    let mut report = ApplyReport {
+        held: plan.held.clone(),
+        ..ApplyReport::default()
+    };
     let mut sends = plan.due.clone();
     let mut resending = false;
     if options.retry_in_doubt {

@@ -425,6 +425,24 @@ impl Executor<'_> {
             let responded = self.timer.now();
             // The retry decision: (reason, wait before the next try) or a settled outcome.
             let (reason, wait, wait_reason) = match result {
+                Ok(ApiReply { task_id: None, .. }) => {
+                    // Accepted, but with nothing to recall or report it by: whether it was
+                    // really delivered cannot be told from this answer, so it is in doubt.
+                    let reason = "the provider answered ErrorCode 0 without a TaskId: the push was probably accepted, but cannot be confirmed, recalled or reported; check the provider's console".to_owned();
+                    self.record(
+                        writer,
+                        send,
+                        OccurrenceState::InDoubt {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                    state.ready_at = Some(responded + lane.min_interval);
+                    if let Some(left) = state.quota_left.get_mut(&send.quota_day) {
+                        *left = left.saturating_sub(1);
+                    }
+                    return Ok(Settle::Done(Outcome::InDoubt { reason }));
+                }
                 Ok(reply) => {
                     let task_id = reply.task_id.unwrap_or_default();
                     self.record(
@@ -514,17 +532,24 @@ impl Executor<'_> {
                 let reason = format!("{reason} (gave up after {tries} attempts)");
                 return Ok(Settle::Done(self.not_sent(writer, send, reason).await?));
             };
+            // The answer was definite (nothing was delivered): record it before waiting, so a
+            // kill during the wait leaves a closed attempt, never an intent that reads in doubt.
+            let closed = self
+                .not_sent(writer, send, format!("{reason}; retrying"))
+                .await?;
             self.reporter.event(Event::Retrying {
                 id: &send.id,
                 error: &reason,
             });
             if !self.wait(&send.app, wait, wait_reason).await {
-                let reason = format!("{reason}; interrupted before the retry");
-                return Ok(Settle::Interrupted(
-                    self.not_sent(writer, send, reason).await?,
-                ));
+                return Ok(Settle::Interrupted(match closed {
+                    Outcome::NotSent { .. } => Outcome::NotSent {
+                        reason: format!("{reason}; interrupted before the retry"),
+                    },
+                    other => other,
+                }));
             }
-            if let Some(late) = self.past_grace(writer, send, Some(&reason)).await? {
+            if let Some(late) = self.past_grace(writer, send, None).await? {
                 return Ok(Settle::Done(late));
             }
         }

@@ -117,6 +117,9 @@ pub struct ApplyReport {
     pub interrupted: bool,
     /// In-doubt occurrences left for an operator (not retried in this run), by id.
     pub in_doubt_remaining: Vec<String>,
+    /// Occurrences within grace this run did not send, and why (refused with an unchanged
+    /// request, or deferred by the provider until the next quota day).
+    pub held: Vec<crate::plan::Held>,
     /// Whether this run recorded a new applied snapshot of the campaigns.
     pub snapshot_written: bool,
     /// The ledger's sequence number at the end.
@@ -146,7 +149,7 @@ impl ApplyReport {
     }
 
     /// §3: 1 on any failure or in-doubt send (new or left over) or an interruption; else 2
-    /// when quota deferrals remain; else 0.
+    /// when quota deferrals remain (of this run, or held from an earlier one); else 0.
     #[must_use]
     pub fn status(&self) -> ExitStatus {
         let c = self.counts();
@@ -155,7 +158,7 @@ impl ApplyReport {
             || !self.in_doubt_remaining.is_empty()
         {
             ExitStatus::Failed
-        } else if c.deferred > 0 {
+        } else if c.deferred > 0 || self.held.iter().any(|h| h.state == "deferred") {
             ExitStatus::Deferred
         } else {
             ExitStatus::Done

@@ -84,6 +84,7 @@ pub fn in_doubt_sends(
                 .date_naive(),
             over_quota: false,
             previous_attempts: view.attempts,
+            retry: None,
             dst: None,
         });
     }

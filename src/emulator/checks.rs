@@ -445,6 +445,32 @@ pub fn check_condition(m: &Map<String, Value>, attr_names: &[String]) -> Checked
             ));
         }
     };
+    // An empty condition list (or an empty `Condition`) is refused, never read as "everyone":
+    // the documented API is silent on it, and reaching every user by mistake is the worst
+    // answer. Empty tag lists answer 90040 (an empty tag), empty attribute maps 90033.
+    for key in ["TagsOr", "TagsAnd", "TagsNot"] {
+        if matches!(field(c, key), Some(Value::Array(a)) if a.is_empty()) {
+            return Err(Reject::new(
+                codes::TAG_EMPTY,
+                format!("Condition.{key} is empty; an empty condition list never means all users"),
+            ));
+        }
+    }
+    for key in ["AttrsOr", "AttrsAnd"] {
+        if matches!(field(c, key), Some(Value::Object(o)) if o.is_empty()) {
+            return Err(Reject::new(
+                codes::INVALID_ATTRIBUTE,
+                format!("Condition.{key} is empty; an empty condition never means all users"),
+            ));
+        }
+    }
+    let known = ["TagsOr", "TagsAnd", "TagsNot", "AttrsOr", "AttrsAnd"];
+    if !known.iter().any(|k| field(c, k).is_some()) {
+        return Err(Reject::new(
+            codes::TAG_EMPTY,
+            "Condition names no tag or attribute; an all-user push has no Condition",
+        ));
+    }
     let sel = Selector {
         tags_or: string_list(c, "TagsOr")?,
         tags_and: string_list(c, "TagsAnd")?,
@@ -772,6 +798,10 @@ mod tests {
         );
         assert!(c(json!({"TagsAnd":["x".repeat(50)]})).is_ok());
         assert_eq!(code(c(json!({"TagsOr":["a"], "TagsNot":["a"]}))), 90022);
+        assert_eq!(code(c(json!({"TagsOr":[]}))), 90040, "empty list");
+        assert_eq!(code(c(json!({"TagsOr":["a"], "TagsNot":[]}))), 90040);
+        assert_eq!(code(c(json!({"AttrsAnd":{}}))), 90033, "empty map");
+        assert_eq!(code(c(json!({}))), 90040, "empty Condition");
         assert_eq!(code(c(json!({"TagsAnd":["b"], "TagsNot":["b"]}))), 90022);
         assert_eq!(code(c(json!({"AttrsAnd":{"level":"x"}}))), 90033);
         assert_eq!(code(c(json!({"AttrsOr":{"city":""}}))), 90033);

@@ -127,31 +127,35 @@ impl FileLedger {
     ) -> Result<FileWriter, LedgerError> {
         std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let guard = lock::acquire(&self.lock_path(), holder, timeout)?;
-        self.open_writer(guard, clock)
+        self.open_writer(guard, clock, timeout)
     }
 
-    fn open_writer(&self, guard: LockGuard, clock: &dyn Clock) -> Result<FileWriter, LedgerError> {
+    fn open_writer(
+        &self,
+        guard: LockGuard,
+        clock: &dyn Clock,
+        timeout: Duration,
+    ) -> Result<FileWriter, LedgerError> {
         let path = self.records_path();
-        let existed = path.exists();
+        let now = clock.now();
+        if !path.exists() {
+            self.create_with_header(now)?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
-            .create(true)
             .open(&path)
             .map_err(Self::io(&path))?;
-        if !existed {
-            // Make the new file's directory entry durable too.
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(Self::io(&self.dir))?;
-        }
+        // The records file is locked too, for as long as the writer lives: if `ledger.lock` is
+        // removed or replaced under a holder, a second process can take the new lock file but
+        // never this one, so two writers can never interleave records.
+        lock_records(&file, &path, timeout)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(Self::io(&path))?;
         let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
             path: path.clone(),
             source,
         })?;
-        let now = clock.now();
         let mut warnings = Vec::new();
         let mut repair = None;
         if let Some(torn) = &parsed.torn {
@@ -172,7 +176,7 @@ impl FileLedger {
             });
         }
         let mut writer = FileWriter {
-            _guard: guard,
+            guard,
             file,
             path,
             snapshot: LedgerSnapshot::fold(&parsed.records),
@@ -180,6 +184,7 @@ impl FileLedger {
             poisoned: false,
         };
         if parsed.records.is_empty() {
+            // Only an empty file gets here (jsonl refuses a file with no valid first line).
             writer.append_sync(now, RecordBody::header())?;
         }
         if let Some(repair) = repair {
@@ -212,6 +217,30 @@ impl FileLedger {
         Ok(writer)
     }
 
+    /// Creates `ledger.jsonl` holding only its header, atomically (a synced temporary file
+    /// renamed into place, then the folder synced), so a crash can never leave a ledger whose
+    /// first line is torn: such a file is refused, never read as empty.
+    fn create_with_header(&self, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        let path = self.records_path();
+        let tmp = self.dir.join(format!("{RECORDS_FILE}.new"));
+        let header = Record {
+            v: SCHEMA_VERSION,
+            seq: 1,
+            at: now.trunc_subsecs(3),
+            body: RecordBody::header(),
+        };
+        let line = jsonl::encode(&header).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        let mut out = File::create(&tmp).map_err(Self::io(&tmp))?;
+        out.write_all(&line)
+            .and_then(|()| out.sync_data())
+            .map_err(Self::io(&tmp))?;
+        drop(out);
+        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(Self::io(&self.dir))
+    }
+
     /// Appends the torn bytes to `ledger.jsonl.torn` and syncs it, before anything is truncated.
     fn set_aside(&self, torn: &jsonl::TornTail, now: DateTime<Utc>) -> Result<(), LedgerError> {
         let path = self.torn_path();
@@ -237,7 +266,7 @@ impl FileLedger {
 /// The writer of a [`FileLedger`]: holds the lock and the open records file.
 #[derive(Debug)]
 pub struct FileWriter {
-    _guard: LockGuard,
+    guard: LockGuard,
     file: File,
     path: PathBuf,
     snapshot: LedgerSnapshot,
@@ -259,6 +288,12 @@ impl FileWriter {
         if self.poisoned {
             return Err(LedgerError::Poisoned {
                 path: self.path.clone(),
+            });
+        }
+        if !self.guard.still_named() || !lock::names_same_file(&self.path, &self.file) {
+            self.poisoned = true;
+            return Err(LedgerError::LockLost {
+                path: self.guard.path().to_owned(),
             });
         }
         if let RecordBody::Occurrence(occ) = &body {
@@ -294,6 +329,30 @@ impl FileWriter {
         }
         self.snapshot.apply(&record);
         Ok(record)
+    }
+}
+
+/// Takes an exclusive lock on the open records file, waiting up to `timeout`.
+fn lock_records(file: &File, path: &Path, timeout: Duration) -> Result<(), LedgerError> {
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if start.elapsed() >= timeout {
+                    return Err(LedgerError::RecordsLocked {
+                        path: path.to_owned(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(LedgerError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
     }
 }
 
@@ -352,6 +411,6 @@ impl Ledger for FileLedger {
             tokio::task::spawn_blocking(move || lock::acquire(&lock_path, &holder, timeout))
                 .await
                 .map_err(|e| LedgerError::Backend(format!("lock waiter failed: {e}")))??;
-        self.open_writer(guard, clock)
+        self.open_writer(guard, clock, timeout)
     }
 }

@@ -250,6 +250,23 @@ impl LedgerSnapshot {
         self.occurrences.get(&key.id())
     }
 
+    /// The quota days the provider said were full (90047 answered to an intent), per sdkappid:
+    /// nothing more is sent on them (asking again costs one more refused request).
+    #[must_use]
+    pub fn provider_full_days(&self) -> std::collections::BTreeSet<(u64, chrono::NaiveDate)> {
+        let mut days = std::collections::BTreeSet::new();
+        for o in self.occurrences.values() {
+            for pair in o.history.windows(2) {
+                if let (OccurrenceState::Intent { .. }, OccurrenceState::Deferred { quota_day }) =
+                    (&pair[0].value, &pair[1].value)
+                {
+                    days.insert((o.key.sdkappid, *quota_day));
+                }
+            }
+        }
+        days
+    }
+
     /// The MsgRandoms of one app (sdkappid), in record order.
     #[must_use]
     pub fn msg_randoms_of(&self, sdkappid: u64) -> &[MsgRandomUse] {
@@ -312,14 +329,16 @@ pub enum TransitionError {
 ///
 /// | next | allowed after |
 /// |---|---|
-/// | `intent` | none, `intent` (a retry after a failure before the request was written), `in_doubt` (`--retry-in-doubt`), `not_sent`, `deferred`, `resolved_not_sent` |
+/// | `intent` | none, `intent` (a retry after a failure before the request was written), `in_doubt` (`--retry-in-doubt`), `not_sent`, `deferred`, `resolved_not_sent`, `failed` (a definite refusal: nothing was delivered; due again once its cause is fixed) |
 /// | `sent`, `failed`, `in_doubt`, `not_sent` | `intent` (the outcome of that attempt; `not_sent`: apply gave up before the request was written, or after transient refusals) |
-/// | `deferred` | none, `intent` (answered 90047), `not_sent`, `deferred`, `resolved_not_sent` |
+/// | `deferred` | none, `intent` (answered 90047), `not_sent`, `deferred`, `resolved_not_sent`, `failed` |
 /// | `missed`, `skipped` | none, `not_sent`, `deferred`, `resolved_not_sent` |
 /// | `resolved_sent`, `resolved_not_sent` | `in_doubt`, `failed`, `intent` (no outcome recorded) |
 /// | `recalled` | `sent`, `resolved_sent` |
 ///
-/// Nothing follows `missed`, `skipped` or `recalled`; only an operator follows `failed`.
+/// Nothing follows `missed`, `skipped` or `recalled`. `failed` is not final: the provider
+/// refused, so a new attempt (or a deferral) may follow; a failed occurrence past grace is
+/// simply never planned again.
 /// An intent must reuse the occurrence's recorded MsgRandom and carry the next attempt number.
 ///
 /// # Errors
@@ -335,12 +354,14 @@ pub fn check_transition(
     let allowed = match to {
         K::Intent => matches!(
             from,
-            None | Some(K::Intent | K::InDoubt | K::NotSent | K::Deferred | K::ResolvedNotSent)
+            None | Some(
+                K::Intent | K::InDoubt | K::NotSent | K::Deferred | K::ResolvedNotSent | K::Failed
+            )
         ),
         K::Sent | K::Failed | K::InDoubt | K::NotSent => from == Some(K::Intent),
         K::Deferred => matches!(
             from,
-            None | Some(K::Intent | K::NotSent | K::Deferred | K::ResolvedNotSent)
+            None | Some(K::Intent | K::NotSent | K::Deferred | K::ResolvedNotSent | K::Failed)
         ),
         K::Missed | K::Skipped => matches!(
             from,
@@ -765,7 +786,7 @@ mod tests {
             )
             .is_ok()
         );
-        // Failed is final except for an operator.
+        // Failed is a definite refusal, not final: a new attempt (same MsgRandom) may follow.
         let s = fold(&[
             intent(1, 1),
             OccurrenceState::Failed {
@@ -773,7 +794,9 @@ mod tests {
                 error_info: String::new(),
             },
         ]);
-        assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_err());
+        assert!(check_transition(s.occurrence(&key("a")), &id, &intent(1, 2)).is_ok());
+        assert!(check_transition(s.occurrence(&key("a")), &id, &intent(2, 2)).is_err());
+        assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Missed).is_err());
         // Missed is recorded once.
         let s = fold(&[OccurrenceState::Missed]);
         assert!(check_transition(s.occurrence(&key("a")), &id, &OccurrenceState::Missed).is_err());

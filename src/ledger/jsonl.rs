@@ -4,7 +4,9 @@
 //! Reading rules:
 //! - every line ends with `\n`; a line is one JSON object, a [`Record`];
 //! - the last line is *torn* (a crash mid-write) when it has no `\n`, or when it is not valid
-//!   JSON: it is reported as [`TornTail`], never folded and never silently dropped;
+//!   JSON: it is reported as [`TornTail`], never folded and never silently dropped; only a line
+//!   after a valid header can be torn: a file with no valid first line is an error, never an
+//!   empty ledger;
 //! - any other line that is not a valid record, a record of a newer schema, a first record
 //!   that is not the header, or a sequence number that does not follow the previous one by
 //!   exactly 1 is an error naming the line: the ledger is never misread.
@@ -22,6 +24,10 @@ pub enum ParseError {
     NewerSchema { line: usize, version: u64 },
     #[error("line 1: not a crier ledger (the first record is not a header)")]
     NoHeader,
+    #[error(
+        "line 1: no complete header record ({bytes} bytes that do not form a ledger line, such as the zeros a power loss can leave); refusing to read this as an empty ledger, which would send everything within grace again; move the file aside and restore the ledger from a backup or CI artifact of it (earlier repairs kept torn lines in ledger.jsonl.torn)"
+    )]
+    NoValidFirstLine { bytes: u64 },
     #[error("line {line}: sequence number {got} does not follow {previous}")]
     SeqGap {
         line: usize,
@@ -68,6 +74,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
         line_no += 1;
         let rest = &bytes[offset..];
         let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            if records.is_empty() {
+                return Err(ParseError::NoValidFirstLine {
+                    bytes: rest.len() as u64,
+                });
+            }
             return Ok(Parsed {
                 records,
                 torn: Some(TornTail {
@@ -80,6 +91,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
         let is_last = offset + nl + 1 == bytes.len();
         let value: serde_json::Value = match serde_json::from_slice(line) {
             Ok(v) => v,
+            Err(_) if is_last && records.is_empty() => {
+                return Err(ParseError::NoValidFirstLine {
+                    bytes: rest.len() as u64,
+                });
+            }
             Err(_) if is_last => {
                 return Ok(Parsed {
                     records,
@@ -226,6 +242,22 @@ mod tests {
         bytes.extend(b"\0\0\0\0\n");
         let parsed = parse(&bytes).unwrap();
         assert_eq!(parsed.torn.unwrap().bytes, b"\0\0\0\0\n");
+    }
+
+    #[test]
+    fn a_file_without_a_valid_first_line_is_never_an_empty_ledger() {
+        for bytes in [
+            vec![0u8; 4096],
+            b"{\"v\":1,\"seq\":1,\"at".to_vec(),
+            b"\0\0\0\n".to_vec(),
+        ] {
+            assert_eq!(
+                parse(&bytes),
+                Err(ParseError::NoValidFirstLine {
+                    bytes: bytes.len() as u64
+                })
+            );
+        }
     }
 
     #[test]

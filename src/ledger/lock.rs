@@ -110,6 +110,24 @@ impl LockGuard {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the lock file at the path is still the one this guard locked. When someone
+    /// removed or replaced it, another process can lock the new file: the holder must stop
+    /// writing.
+    #[must_use]
+    pub fn still_named(&self) -> bool {
+        names_same_file(&self.path, &self.file)
+    }
+}
+
+/// Whether `path` names the same file (device and inode) as the open `file`.
+#[must_use]
+pub fn names_same_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 impl Drop for LockGuard {
@@ -151,7 +169,12 @@ pub fn acquire(
     let start = Instant::now();
     loop {
         match file.try_lock() {
-            Ok(()) => break,
+            // The lock protects only while the path still names the locked file: if it was
+            // removed or replaced between our open and our lock, lock the file it names now.
+            Ok(()) if names_same_file(path, &file) => break,
+            Ok(()) => {
+                file = open(path)?;
+            }
             Err(TryLockError::WouldBlock) => {
                 let waited = start.elapsed();
                 if waited >= timeout {
@@ -302,6 +325,18 @@ mod tests {
         assert_eq!(probe(&path).unwrap(), LockState::Free);
         let _g = acquire(&path, &holder(3), Duration::ZERO).unwrap();
         assert_eq!(probe(&path).unwrap(), LockState::Held(Some(holder(3))));
+    }
+
+    #[test]
+    fn a_removed_or_replaced_lock_file_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.lock");
+        let guard = acquire(&path, &holder(1), Duration::ZERO).unwrap();
+        assert!(guard.still_named());
+        std::fs::remove_file(&path).unwrap();
+        assert!(!guard.still_named(), "removed");
+        std::fs::write(&path, b"").unwrap();
+        assert!(!guard.still_named(), "replaced");
     }
 
     #[test]

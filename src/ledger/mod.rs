@@ -190,6 +190,14 @@ pub enum LedgerError {
         "{path}: a write failed earlier in this run; take the lock again to check and repair the ledger"
     )]
     Poisoned { path: PathBuf },
+    #[error(
+        "{path} was removed or replaced while this process held the writer lock; it stopped writing, so that no second writer can interleave records (never delete ledger.lock while an apply runs)"
+    )]
+    LockLost { path: PathBuf },
+    #[error(
+        "{path} is held by another writer although its lock file was free: someone removed or replaced ledger.lock while an apply held it; wait for that apply to end (never delete ledger.lock)"
+    )]
+    RecordsLocked { path: PathBuf },
     #[error("{0}")]
     Backend(String),
 }

@@ -38,6 +38,24 @@ fn field_line(f: &FieldChange) -> String {
     )
 }
 
+/// An instant to the second (RFC 3339, UTC).
+fn secs(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `1 campaign is` / `3 campaigns are`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The first `max` items, then "and N more", so one line stays readable.
+fn capped_list(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..max].join(", "), items.len() - max)
+}
+
 fn horizon(plan: &Plan) -> String {
     crate::duration::Human(std::time::Duration::from_secs(plan.horizon_seconds)).to_string()
 }
@@ -128,16 +146,16 @@ pub fn human(plan: &Plan, color: bool) -> String {
         "{} for project {} at {} {context}",
         st.bold("Plan"),
         plan.project,
-        plan.at.to_rfc3339()
+        secs(plan.at)
     );
     let c = &plan.changes;
     let _ = writeln!(out);
     if c.first_apply {
         let _ = writeln!(
             out,
-            "{}: no applied snapshot yet; {} campaigns are new",
+            "{}: no applied snapshot yet; {} new",
             st.bold("Changes"),
-            c.created.len()
+            plural(c.created.len(), "campaign is", "campaigns are")
         );
     } else {
         let label = plan.base.as_ref().map_or_else(
@@ -168,6 +186,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
     }
     for s in &plan.due {
         let _ = writeln!(out, "  → {}", send_line(s));
+        if let Some(why) = &s.retry {
+            let _ = writeln!(out, "    {}", st.yellow(why));
+        }
         let _ = writeln!(out, "    {}", s.body);
     }
     if !plan.missed.is_empty() {
@@ -178,7 +199,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
             plan.missed.len()
         );
         for m in &plan.missed {
-            let _ = writeln!(out, "  {}  (grace ended {})", m.id, m.deadline.to_rfc3339());
+            let _ = writeln!(out, "  {}  (grace ended {})", m.id, secs(m.deadline));
         }
     }
     if !plan.skipped.is_empty() {
@@ -195,16 +216,21 @@ pub fn human(plan: &Plan, color: bool) -> String {
             plan.in_doubt.len()
         );
         for d in &plan.in_doubt {
-            let _ = writeln!(
-                out,
-                "  {}  since {}: {}",
-                d.id,
-                d.since.to_rfc3339(),
-                d.reason
-            );
+            let _ = writeln!(out, "  {}  since {}: {}", d.id, secs(d.since), d.reason);
             for o in &d.options {
                 let _ = writeln!(out, "      - {o}");
             }
+        }
+    }
+    if !plan.held.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} ({}):",
+            st.yellow("Held: within grace, not sent by this apply"),
+            plan.held.len()
+        );
+        for h in &plan.held {
+            let _ = writeln!(out, "  {}  ({}): {}", h.id, h.state, h.reason);
         }
     }
     let base_title = plan.base.as_ref().map(|b| format!("Upcoming at {b}"));
@@ -239,7 +265,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
                 if q.deferred.is_empty() {
                     String::new()
                 } else {
-                    st.red(&format!("; deferred: {}", q.deferred.join(", ")))
+                    st.red(&format!("; deferred: {}", capped_list(&q.deferred, 5)))
                 }
             );
         }
@@ -265,6 +291,7 @@ pub fn summary(plan: &Plan) -> String {
     let mut parts = vec![format!("{} to send now", plan.due.len())];
     for (n, what) in [
         (plan.in_doubt.len(), "in doubt"),
+        (plan.held.len(), "held"),
         (plan.missed.len(), "missed"),
         (plan.skipped.len(), "skipped"),
     ] {
@@ -309,7 +336,7 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(
         head,
         "Plan at `{}`, horizon {}, ledger seq {}.\n",
-        plan.at.to_rfc3339(),
+        secs(plan.at),
         horizon(plan),
         plan.ledger_seq
     );
@@ -318,6 +345,7 @@ pub fn markdown(plan: &Plan) -> String {
     for (label, n) in [
         ("Due now", plan.due.len()),
         ("In doubt", plan.in_doubt.len()),
+        ("Held (refused or deferred)", plan.held.len()),
         ("Missed", plan.missed.len()),
         ("Skipped (paused)", plan.skipped.len()),
         ("Upcoming", plan.upcoming.len()),
@@ -415,6 +443,14 @@ pub fn markdown(plan: &Plan) -> String {
             "- **In doubt** `{}`: {}\n",
             md_escape(&d.id),
             md_escape(&d.reason)
+        ));
+    }
+    for h in &plan.held {
+        sections.push(format!(
+            "- **Held** `{}` ({}): {}\n",
+            md_escape(&h.id),
+            h.state,
+            md_escape(&h.reason)
         ));
     }
     for w in &plan.warnings {

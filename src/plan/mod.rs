@@ -8,9 +8,10 @@ pub mod normalize;
 mod warnings;
 
 pub use model::{
-    Change, Changes, FieldChange, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning,
+    Change, Changes, FieldChange, Held, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning,
 };
 
+use crate::api::errors::{RefusalRetry, refusal_retry};
 use crate::duration::to_delta as delta;
 use crate::ledger::fold::LedgerSnapshot;
 use crate::ledger::msg_random::MsgRandomPool;
@@ -36,11 +37,12 @@ pub struct Input<'a> {
 /// States after which an occurrence is never sent again by `apply`. `not_sent` (apply gave up
 /// before the request left) and `resolved_not_sent` (an operator says it never arrived) are not
 /// settled: the occurrence is due again while within grace, and missed after.
+///
+/// `failed` is not settled either (a definite refusal delivered nothing): see [`Refused`].
 const fn settled(kind: StateKind) -> bool {
     matches!(
         kind,
         StateKind::Sent
-            | StateKind::Failed
             | StateKind::Missed
             | StateKind::Skipped
             | StateKind::ResolvedSent
@@ -55,6 +57,39 @@ struct Pending<'c> {
     key: crate::occurrence::OccurrenceKey,
     choice: crate::ledger::msg_random::MsgRandomChoice,
     upcoming: bool,
+    /// The provider refused an earlier attempt.
+    refused: Option<Refused>,
+}
+
+/// An earlier attempt of an occurrence that the provider refused (`failed`): nothing was
+/// delivered, so it is due again within grace, at once for a configuration or credential
+/// error, and for a request error only when the rendered request is no longer the one refused.
+struct Refused {
+    error_code: i64,
+    error_info: String,
+    retry: RefusalRetry,
+    /// `body_hash` of the refused request.
+    refused_body: Option<String>,
+}
+
+impl Refused {
+    fn of(view: &crate::ledger::fold::OccurrenceView) -> Option<Self> {
+        let crate::ledger::record::OccurrenceState::Failed {
+            error_code,
+            error_info,
+        } = &view.state
+        else {
+            return None;
+        };
+        let retry =
+            u32::try_from(*error_code).map_or(RefusalRetry::WhenContentChanges, refusal_retry);
+        Some(Self {
+            error_code: *error_code,
+            error_info: error_info.clone(),
+            retry,
+            refused_body: view.content_hash.clone(),
+        })
+    }
 }
 
 /// Renders one pending occurrence into a [`Send`], or says why it cannot be sent.
@@ -116,9 +151,61 @@ fn render_send(
             .date_naive(),
         over_quota: false,
         previous_attempts,
+        retry: None,
         dst: p.occ.dst.map(|d| d.to_string()),
         key: p.key,
     })
+}
+
+/// A rendered send of an occurrence the provider refused before: retried (with the reason
+/// shown), or held when the refusal was about the request and the request did not change.
+fn retry_of(mut send: Send, refused: Option<Refused>) -> Rendered {
+    let Some(r) = refused else {
+        return Rendered::Send(send);
+    };
+    let code = r.error_code;
+    if r.retry == RefusalRetry::WhenContentChanges
+        && r.refused_body.as_deref() == Some(send.body_hash.as_str())
+    {
+        return Rendered::Held(Held {
+            id: send.id,
+            app: send.app,
+            campaign: send.campaign.clone(),
+            state: "failed".into(),
+            error_code: Some(code),
+            reason: format!(
+                "the provider refused this request (ErrorCode {code}: {}); nothing was delivered. It is due again once the campaign `{}` changes, while within grace (until {}); to send it again unchanged: crier ledger resolve {} --not-sent",
+                r.error_info,
+                send.campaign,
+                send.deadline.to_rfc3339_opts(SecondsFormat::Secs, true),
+                send.key.id(),
+            ),
+        });
+    }
+    send.retry = Some(match r.retry {
+        RefusalRetry::WhenFixed => format!(
+            "retry: the provider refused the last attempt with ErrorCode {code} ({}), a configuration or credential error that delivered nothing; sent again now that it may be fixed",
+            r.error_info
+        ),
+        RefusalRetry::WhenContentChanges => format!(
+            "retry: the provider refused the last attempt with ErrorCode {code} ({}); the campaign changed since",
+            r.error_info
+        ),
+    });
+    Rendered::Send(send)
+}
+
+/// What became of one pending occurrence (short-lived, one per occurrence: no boxing).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built and consumed once per occurrence"
+)]
+enum Rendered {
+    Send(Send),
+    /// Refused before with the same request: not sent again.
+    Held(Held),
+    /// Cannot be rendered or sent.
+    Unsendable(Warning),
 }
 
 fn in_doubt_entries(input: &Input<'_>) -> Vec<InDoubt> {
@@ -178,6 +265,22 @@ fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) ->
         {
             count(o.updated_at());
         }
+        // A day the provider said is full (90047) is full, whatever crier counted.
+        for (sdkappid, day) in input.ledger.provider_full_days() {
+            if sdkappid == app.sdkappid {
+                let entry = days
+                    .entry((app.name.clone(), day))
+                    .or_insert_with(|| QuotaDay {
+                        app: app.name.clone(),
+                        day,
+                        daily_quota: app.daily_quota,
+                        used: 0,
+                        planned: 0,
+                        deferred: Vec::new(),
+                    });
+                entry.used = entry.used.max(app.daily_quota);
+            }
+        }
     }
     for send in due.iter_mut().chain(upcoming.iter_mut()) {
         let Some(app) = input.settings.apps.get(&send.app) else {
@@ -227,6 +330,8 @@ pub fn build(input: &Input<'_>) -> Plan {
         .collect();
     let applied = input.ledger.applied.get(&settings.project);
     let mut warnings = Vec::new();
+    let mut held = Vec::new();
+    let full_days = input.ledger.provider_full_days();
     let mut pools: HashMap<u64, MsgRandomPool> = HashMap::new();
     let (mut pending, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     let mut ordered: Vec<&Checked<'_>> = input.checked.iter().collect();
@@ -251,7 +356,8 @@ pub fn build(input: &Input<'_>) -> Plan {
         let mut paused_upcoming = 0usize;
         for occ in c.schedule.occurrences(look_back, horizon_end) {
             let key = c.key(&settings.project, occ.at);
-            let state = input.ledger.occurrence(&key).map(|v| v.kind());
+            let view = input.ledger.occurrence(&key);
+            let state = view.map(|v| v.kind());
             if state
                 .is_some_and(|s| settled(s) || matches!(s, StateKind::InDoubt | StateKind::Intent))
             {
@@ -259,6 +365,31 @@ pub fn build(input: &Input<'_>) -> Plan {
             }
             let deadline = occ.at + delta(c.grace);
             let upcoming = occ.at > at;
+            let refused = view.and_then(Refused::of);
+            if refused.is_some() && (at > deadline || paused.is_some()) {
+                // Refused and now past grace (or paused): it stays `failed`, never missed.
+                continue;
+            }
+            let today = at.with_timezone(&c.app.quota_timezone).date_naive();
+            if state == Some(StateKind::Deferred)
+                && full_days.contains(&(c.app.sdkappid, today))
+                && at <= deadline
+                && paused.is_none()
+            {
+                let day = today;
+                held.push(Held {
+                    id: key.id(),
+                    app: c.app.name.clone(),
+                    campaign: c.name().to_owned(),
+                    state: "deferred".into(),
+                    error_code: Some(90047),
+                    reason: format!(
+                        "the provider answered 90047 (daily quota used up) on quota day {day}; retried on the next quota day, while within grace (until {})",
+                        deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    ),
+                });
+                continue;
+            }
             let recordable = at <= deadline || first_applied.is_some_and(|f| occ.at >= f);
             if let Some(why) = paused {
                 // Paused at its time: skipped (recorded once by apply), never missed or sent.
@@ -288,6 +419,7 @@ pub fn build(input: &Input<'_>) -> Plan {
                     key,
                     choice,
                     upcoming,
+                    refused,
                 });
             } else if recordable {
                 missed.push(Missed {
@@ -308,18 +440,28 @@ pub fn build(input: &Input<'_>) -> Plan {
         }
     }
     let renderer = Renderer::new();
-    let rendered: Vec<(bool, Result<Send, Warning>)> = pending
+    let rendered: Vec<(bool, Rendered)> = pending
         .into_par_iter()
-        .map(|p| (p.upcoming, render_send(input, &renderer, &hashes, p)))
+        .map(|mut p| {
+            let refused = p.refused.take();
+            let upcoming = p.upcoming;
+            let r = match render_send(input, &renderer, &hashes, p) {
+                Ok(send) => retry_of(send, refused),
+                Err(w) => Rendered::Unsendable(w),
+            };
+            (upcoming, r)
+        })
         .collect();
     let (mut due, mut upcoming) = (Vec::new(), Vec::new());
     for (is_upcoming, r) in rendered {
         match r {
-            Ok(send) if is_upcoming => upcoming.push(send),
-            Ok(send) => due.push(send),
-            Err(w) => warnings.push(w),
+            Rendered::Send(send) if is_upcoming => upcoming.push(send),
+            Rendered::Send(send) => due.push(send),
+            Rendered::Held(h) => held.push(h),
+            Rendered::Unsendable(w) => warnings.push(w),
         }
     }
+    held.sort_by(|a, b| a.id.cmp(&b.id));
     let by_schedule =
         |a: &Send, b: &Send| (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign));
     due.sort_by(by_schedule);
@@ -346,6 +488,7 @@ pub fn build(input: &Input<'_>) -> Plan {
         missed,
         skipped,
         in_doubt: in_doubt_entries(input),
+        held,
         upcoming,
         quota,
         changes,

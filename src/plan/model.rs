@@ -34,6 +34,11 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Sends the ledger cannot settle: the request may have reached the provider.
     pub in_doubt: Vec<InDoubt>,
+    /// Occurrences within grace that this apply will not send, and why: refused by the
+    /// provider with an unchanged request, or deferred by the provider (90047) until the next
+    /// quota day.
+    #[serde(default)]
+    pub held: Vec<Held>,
     /// Occurrences after `at` within the horizon, with their rendered requests.
     pub upcoming: Vec<Send>,
     /// Per app and quota day: used + planned against the daily quota.
@@ -79,6 +84,22 @@ pub struct Send {
     /// A DST note about this occurrence, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst: Option<String>,
+    /// Why an occurrence the provider refused before is sent again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<String>,
+}
+
+/// An occurrence within grace that the plan does not send, with the reason and the way out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub id: String,
+    pub app: String,
+    pub campaign: String,
+    /// The ledger state: `failed` or `deferred`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

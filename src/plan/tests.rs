@@ -287,8 +287,9 @@ fn in_doubt_and_deferred_occurrences() {
     );
     assert!(p.has_pending_work());
 
+    // The provider answered 90047: held until the next quota day, not retried on this one.
     let mut l = Ledger::new();
-    l.occurrence(t, "sale", t, intent);
+    l.occurrence(t, "sale", t, intent.clone());
     l.occurrence(
         t,
         "sale",
@@ -298,7 +299,35 @@ fn in_doubt_and_deferred_occurrences() {
         },
     );
     let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 10, 5));
-    assert_eq!(p.due.len(), 1, "deferred is due again within grace");
+    assert!(
+        p.due.is_empty(),
+        "a provider deferral waits for the next quota day"
+    );
+    assert_eq!(p.held.len(), 1);
+    assert_eq!(p.held[0].state, "deferred");
+    assert!(
+        p.held[0].reason.contains("next quota day"),
+        "{}",
+        p.held[0].reason
+    );
+
+    // A deferral from an earlier quota day that is still within grace is due again.
+    let mut l = Ledger::new();
+    l.occurrence(t, "sale", t, intent);
+    l.occurrence(
+        t,
+        "sale",
+        t,
+        OccurrenceState::Deferred {
+            quota_day: t.date_naive() - chrono::Duration::days(1),
+        },
+    );
+    let p = plan(&s, &ch, &l.fold(), sh(2026, 12, 1, 10, 5));
+    assert_eq!(
+        p.due.len(),
+        1,
+        "deferred to an earlier day is due again within grace"
+    );
     assert_eq!(p.due[0].previous_attempts, 1);
     assert_eq!(
         p.due[0].msg_random, 7,

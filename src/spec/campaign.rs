@@ -206,6 +206,9 @@ impl From<AllTrue> for bool {
     }
 }
 
+/// A tag condition: at least one of the lists, and no list empty (an empty `Condition` list
+/// reaches every user). Only deserialisation builds one (the private field), so every value
+/// holds those rules and the request builder can never produce an empty condition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawTags")]
 pub struct TagCondition {
@@ -215,7 +218,13 @@ pub struct TagCondition {
     pub all: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub none: Option<Vec<String>>,
+    #[serde(skip)]
+    sealed: Sealed,
 }
+
+/// Keeps conditions from being built anywhere but their `TryFrom`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sealed;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,10 +240,17 @@ impl TryFrom<RawTags> for TagCondition {
         if r.any.is_none() && r.all.is_none() && r.none.is_none() {
             return Err("audience.tags needs at least one of `any`, `all`, `none`");
         }
+        if [&r.any, &r.all, &r.none]
+            .into_iter()
+            .any(|l| l.as_ref().is_some_and(Vec::is_empty))
+        {
+            return Err(EMPTY_TAG_LIST);
+        }
         Ok(Self {
             any: r.any,
             all: r.all,
             none: r.none,
+            sealed: Sealed,
         })
     }
 }
@@ -248,6 +264,8 @@ impl TagCondition {
     }
 }
 
+/// An attribute condition: at least one of the maps, and no map empty; built only by
+/// deserialisation, like [`TagCondition`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawAttrs")]
 pub struct AttrCondition {
@@ -255,7 +273,14 @@ pub struct AttrCondition {
     pub any: Option<IndexMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all: Option<IndexMap<String, String>>,
+    #[serde(skip)]
+    sealed: Sealed,
 }
+
+/// An empty tag list in an audience.
+pub const EMPTY_TAG_LIST: &str = "an empty tag list would become an empty Condition list, which reaches every user; list at least one tag or remove the key (for everyone, write `audience: {all: true}`)";
+/// An empty attribute map in an audience.
+pub const EMPTY_ATTR_MAP: &str = "an empty attribute map would become an empty Condition, which reaches every user; give at least one attribute or remove the key (for everyone, write `audience: {all: true}`)";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -270,9 +295,16 @@ impl TryFrom<RawAttrs> for AttrCondition {
         if r.any.is_none() && r.all.is_none() {
             return Err("audience.attrs needs at least one of `any`, `all`");
         }
+        if [&r.any, &r.all]
+            .into_iter()
+            .any(|m| m.as_ref().is_some_and(IndexMap::is_empty))
+        {
+            return Err(EMPTY_ATTR_MAP);
+        }
         Ok(Self {
             any: r.any,
             all: r.all,
+            sealed: Sealed,
         })
     }
 }

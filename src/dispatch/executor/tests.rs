@@ -421,8 +421,36 @@ async fn a_request_error_fails_that_occurrence_only() {
     assert_eq!(s.state("a"), StateKind::Failed);
     // A rejected push does not count for the interval.
     assert!(s.timer.sleeps().is_empty());
-    // Failed is final: the next plan does not send it again.
-    assert!(s.fx.plan(s.writer.snapshot(), s.clock.now()).due.is_empty());
+    // 90033 (the provider's attribute names differ from crier.yaml's) is a configuration
+    // error that delivered nothing: the next plan sends it again, saying why.
+    let next = s.fx.plan(s.writer.snapshot(), s.clock.now());
+    assert_eq!(next.due.len(), 1);
+    assert!(
+        next.due[0]
+            .retry
+            .as_deref()
+            .is_some_and(|r| r.contains("ErrorCode 90033")),
+        "{:?}",
+        next.due[0].retry
+    );
+}
+
+#[tokio::test]
+async fn a_refused_request_is_held_until_the_campaign_changes() {
+    let mut s = setup(100, &[("a", "prod", "2026-12-01T10:00:00")]);
+    let api = FakeApi::scripted(vec![api_error(90002)]);
+    let lanes = HashMap::from([("prod".to_owned(), lane(&api, Duration::from_secs(1)))]);
+    let run = s.run(&lanes, 5).await;
+    assert_eq!(names(&run), [("a", "failed")]);
+    let next = s.fx.plan(s.writer.snapshot(), s.clock.now());
+    assert!(next.due.is_empty(), "the same request is not sent again");
+    assert_eq!(next.held.len(), 1);
+    assert_eq!(next.held[0].error_code, Some(90002));
+    assert!(
+        next.held[0]
+            .reason
+            .contains("once the campaign `a` changes")
+    );
 }
 
 #[tokio::test]
