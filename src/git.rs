@@ -45,9 +45,43 @@ pub fn verify(root: &Path, rev: &str) -> anyhow::Result<()> {
     )?;
     anyhow::ensure!(
         out.status.success(),
-        "unknown git revision `{rev}` (hint: CI checkouts are often shallow: fetch the base, e.g. `git fetch origin {rev} --depth=1`)"
+        "unknown git revision `{rev}` (hint: CI checkouts are often shallow: fetch the base, e.g. `{}`)",
+        fetch_hint(rev)
     );
     Ok(())
+}
+
+/// The command that fetches `rev` into a shallow checkout: `origin/main` is branch `main` of
+/// the remote `origin` (`git fetch origin main`), anything else is fetched from `origin`.
+#[must_use]
+pub fn fetch_hint(rev: &str) -> String {
+    let (remote, name) = match rev.split_once('/') {
+        Some((remote, branch)) if !remote.is_empty() && !branch.is_empty() && remote != "refs" => {
+            (remote, branch)
+        }
+        _ => ("origin", rev),
+    };
+    format!("git fetch {remote} {name} --depth=1")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fetch_hints_name_the_remote_and_the_branch() {
+        assert_eq!(
+            super::fetch_hint("origin/main"),
+            "git fetch origin main --depth=1"
+        );
+        assert_eq!(
+            super::fetch_hint("upstream/release/1"),
+            "git fetch upstream release/1 --depth=1"
+        );
+        assert_eq!(super::fetch_hint("main"), "git fetch origin main --depth=1");
+        assert_eq!(
+            super::fetch_hint("abc123"),
+            "git fetch origin abc123 --depth=1"
+        );
+    }
 }
 
 /// The text of `path` (relative to the work tree's top) at `rev`, or `None` when it does not exist there.

@@ -194,7 +194,7 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
                     spec::Parsed {
                         campaign: None,
                         diagnostics: vec![d],
-                        name: None,
+                        names: Vec::new(),
                     },
                 ),
             }
@@ -205,11 +205,7 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
         if let Some(text) = text {
             sources.insert(Arc::clone(&file), text);
         }
-        if let Some(name) = parsed.name {
-            let pos = parsed
-                .campaign
-                .as_ref()
-                .map_or(Pos::START, |c| c.pos("/name"));
+        for (name, pos) in parsed.names {
             set.names.push((name, Arc::clone(&file), pos));
         }
         set.diagnostics.extend(parsed.diagnostics);

@@ -132,6 +132,9 @@ pub struct Settings {
     /// The folder that holds it; relative paths resolve from here.
     pub root: PathBuf,
     pub project: String,
+    /// Names this project had before (`previous_projects`): their ledger history is this
+    /// project's, so renaming the project sends nothing again.
+    pub previous_projects: Vec<String>,
     pub apps: IndexMap<String, AppSettings>,
     pub defaults: Defaults,
     /// The campaigns folder (absolute).
@@ -140,6 +143,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// This project's name, then its previous names.
+    pub fn project_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.project.as_str())
+            .chain(self.previous_projects.iter().map(String::as_str))
+    }
+
     /// The app a campaign names, or the only app when it names none.
     #[must_use]
     pub fn app_for(&self, name: Option<&str>) -> Option<&AppSettings> {

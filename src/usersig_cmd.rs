@@ -110,6 +110,7 @@ mod tests {
 
     fn settings(apps: &[AppSettings]) -> Settings {
         Settings {
+            previous_projects: Vec::new(),
             config_path: PathBuf::from("/p/crier.yaml"),
             root: PathBuf::from("/p"),
             project: "shop".to_owned(),

@@ -41,6 +41,39 @@ impl Checked<'_> {
         &self.campaign.spec.name.0
     }
 
+    /// The campaign's name, then its `previous_names`.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name()).chain(
+            self.campaign
+                .spec
+                .previous_names
+                .iter()
+                .map(|n| n.0.as_str()),
+        )
+    }
+
+    /// Every key the occurrence at `at` may have been recorded under, its own first: the
+    /// campaign's previous names and the project's previous names own the same occurrence.
+    #[must_use]
+    pub fn keys(
+        &self,
+        settings: &Settings,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<OccurrenceKey> {
+        let mut keys = Vec::new();
+        for project in settings.project_names() {
+            for name in self.names() {
+                keys.push(OccurrenceKey {
+                    project: project.to_owned(),
+                    sdkappid: self.app.sdkappid,
+                    campaign: name.to_owned(),
+                    scheduled: at,
+                });
+            }
+        }
+        keys
+    }
+
     /// The key of this campaign's occurrence at `at`.
     #[must_use]
     pub fn key(&self, project: &str, at: chrono::DateTime<chrono::Utc>) -> OccurrenceKey {

@@ -151,6 +151,16 @@ async fn a_reviewed_plan_file_is_applied_and_then_refused_as_stale() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_finishes_the_request_in_flight_records_it_and_releases_the_lock() {
+    interrupted_by("INT").await;
+}
+
+/// SIGTERM (a CI cancel or timeout, Kubernetes, systemd) is handled like Ctrl-C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_is_handled_like_ctrl_c() {
+    interrupted_by("TERM").await;
+}
+
+async fn interrupted_by(signal: &str) {
     // 300 ms per answer and 50 ms pacing: 10 pushes take about 3.5 s.
     let mut config = emulator_config(Duration::from_millis(50), 100);
     config.faults.latency_ms = 300;
@@ -164,7 +174,7 @@ async fn ctrl_c_finishes_the_request_in_flight_records_it_and_releases_the_lock(
         .unwrap();
     tokio::time::sleep(Duration::from_millis(900)).await;
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -174,7 +184,9 @@ async fn ctrl_c_finishes_the_request_in_flight_records_it_and_releases_the_lock(
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("interrupted: finishing the request in flight"),
+        out.contains(&format!(
+            "interrupted (SIG{signal}): finishing the request in flight"
+        )),
         "{out}"
     );
     assert!(out.contains("Apply interrupted:"), "{out}");

@@ -34,6 +34,9 @@ pub struct ApplyArgs {
     /// With CI=true, allow a file ledger (an empty ledger on a fresh runner resends everything within grace).
     #[arg(long)]
     pub allow_ephemeral_ledger: bool,
+    /// Acknowledge a WILL SEND AGAIN of this campaign: send its push again (repeatable).
+    #[arg(long, value_name = "CAMPAIGN", value_delimiter = ',')]
+    pub send_again: Vec<String>,
 }
 
 /// `crier apply`.
@@ -69,6 +72,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         retry_in_doubt: args.retry_in_doubt,
         lock_timeout,
         allow_ephemeral_ledger: args.allow_ephemeral_ledger,
+        send_again: args.send_again.clone(),
         ci: std::env::var("CI").ok(),
         cancel: cancel.clone(),
         ..ApplyOptions::default()
@@ -78,14 +82,17 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
         let on_interrupt = cancel.clone();
+        // Ctrl-C and SIGTERM (a CI cancel or timeout, Kubernetes, systemd) alike: finish or
+        // record the request in flight, print the summary, exit non-zero.
+        let mut interrupts = interrupt_signals()?;
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if let Some(name) = interrupts.next().await {
                 eprintln!(
-                    "\ninterrupted: finishing the request in flight, recording it, then stopping (Ctrl-C again to quit at once)"
+                    "\ninterrupted ({name}): finishing the request in flight, recording it, then stopping (Ctrl-C again to quit at once)"
                 );
                 on_interrupt.cancel();
             }
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await.is_some() {
                 // An intent without an outcome becomes in_doubt at the next lock: still safe.
                 std::process::exit(130);
             }
@@ -102,11 +109,35 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
             &reporter,
         )
         .await
+        .map_err(anyhow::Error::from)
     });
     reporter.clear();
     let report = report?;
     print!("{}", summary(&report, color));
     Ok(report.status().into())
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, as one stream of signal names.
+struct Interrupts {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    async fn next(&mut self) -> Option<&'static str> {
+        tokio::select! {
+            s = self.int.recv() => s.map(|()| "SIGINT"),
+            s = self.term.recv() => s.map(|()| "SIGTERM"),
+        }
+    }
+}
+
+fn interrupt_signals() -> anyhow::Result<Interrupts> {
+    use tokio::signal::unix::{SignalKind, signal};
+    Ok(Interrupts {
+        int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+    })
 }
 
 /// The end-of-run summary: one line of counts, then what needs attention.

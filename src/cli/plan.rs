@@ -84,8 +84,8 @@ fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<Base
         };
         let file: Arc<std::path::Path> = Arc::from(std::path::Path::new(&format!("{rev}:{f}")));
         let parsed = crate::spec::parse_campaign(&file, &text);
-        if let Some(name) = &parsed.name {
-            names.push((name.clone(), Arc::clone(&file), crate::diag::Pos::START));
+        for (name, pos) in &parsed.names {
+            names.push((name.clone(), Arc::clone(&file), *pos));
         }
         match parsed.campaign {
             Some(c) => campaigns.push(c),

@@ -51,6 +51,8 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
     /// Allow a file ledger under `CI=true`.
     pub allow_ephemeral_ledger: bool,
+    /// Campaigns whose WILL SEND AGAIN the operator acknowledged (`--send-again NAME`).
+    pub send_again: Vec<String>,
     /// The value of the `CI` environment variable, if set.
     pub ci: Option<String>,
     /// The plan's horizon (upcoming sends; only shown).
@@ -70,6 +72,7 @@ impl Default for ApplyOptions {
             retry_in_doubt: false,
             lock_timeout: Duration::from_secs(60),
             allow_ephemeral_ledger: false,
+            send_again: Vec::new(),
             ci: None,
             horizon: Duration::from_secs(7 * 86_400),
             dispatch: DispatchOptions::default(),
@@ -169,6 +172,8 @@ pub async fn apply_with_ledger<L: Ledger>(
         at: now,
         horizon: options.horizon,
     });
+    // A saved plan is the approval: it was reviewed, WILL SEND AGAIN items included.
+    let reviewed = input.plan_file.is_some();
     let plan = match input.plan_file {
         Some(file) => {
             let reasons = super::stale::reasons(
@@ -196,18 +201,17 @@ pub async fn apply_with_ledger<L: Ledger>(
         let rules: HashMap<String, RetryRules> = input
             .checked
             .iter()
-            .map(|c| {
-                (
-                    c.name().to_owned(),
-                    RetryRules {
-                        grace: c.grace,
-                        quota_timezone: c.app.quota_timezone,
-                        paused: c.app.paused || c.campaign.spec.paused,
-                    },
-                )
+            .flat_map(|c| {
+                let rules = RetryRules {
+                    grace: c.grace,
+                    quota_timezone: c.app.quota_timezone,
+                    paused: c.app.paused || c.campaign.spec.paused,
+                };
+                c.names().map(move |n| (n.to_owned(), rules))
             })
             .collect();
-        let (retries, left) = in_doubt_sends(writer.snapshot(), &settings.project, &rules);
+        let projects: Vec<&str> = settings.project_names().collect();
+        let (retries, left) = in_doubt_sends(writer.snapshot(), &projects, &rules);
         report.in_doubt_remaining = left.iter().map(|o| o.id.clone()).collect();
         report.outcomes.extend(left);
         resending = !retries.is_empty();
@@ -217,13 +221,14 @@ pub async fn apply_with_ledger<L: Ledger>(
         report.in_doubt_remaining = plan.in_doubt.iter().map(|d| d.id.clone()).collect();
     }
 
+    hold_sends_again(&plan, reviewed, options, &mut sends, &mut report, reporter);
     reporter.event(Event::Plan(&plan));
     if resending {
         // Before the confirmation, so the operator decides knowing it.
         reporter.event(Event::Warning(RETRY_IN_DOUBT_WARNING));
     }
     let work = !sends.is_empty() || !plan.missed.is_empty() || !plan.skipped.is_empty();
-    if work && !options.auto_approve {
+    if work && !options.auto_approve && !reviewed {
         match reporter.confirm(&plan) {
             Confirmation::Yes => {}
             Confirmation::No => return Err(ApplyError::NotConfirmed),
@@ -287,6 +292,56 @@ pub async fn apply_with_ledger<L: Ledger>(
     drop(writer);
     reporter.event(Event::Finished(&report));
     Ok(report)
+}
+
+/// WILL SEND AGAIN (a rename, a moved one-off, a project change: a push already delivered
+/// under another key) is held unless acknowledged: `--auto-approve` never acknowledges it; a
+/// reviewed plan file that lists it, or `--send-again NAME`, does.
+fn hold_sends_again(
+    plan: &Plan,
+    reviewed: bool,
+    options: &ApplyOptions,
+    sends: &mut Vec<crate::plan::Send>,
+    report: &mut ApplyReport,
+    reporter: &dyn Reporter,
+) {
+    let again: HashMap<&str, &str> = plan
+        .changes
+        .created
+        .iter()
+        .chain(&plan.changes.updated)
+        .filter_map(|c| c.sends_again.as_deref().map(|m| (c.campaign.as_str(), m)))
+        .collect();
+    for name in &options.send_again {
+        if !again.contains_key(name.as_str()) {
+            reporter.event(Event::Warning(&format!(
+                "--send-again {name}: the plan has no WILL SEND AGAIN for campaign `{name}`; nothing to acknowledge"
+            )));
+        }
+    }
+    if reviewed {
+        return;
+    }
+    sends.retain(|s| {
+        let Some(message) = again.get(s.campaign.as_str()) else {
+            return true;
+        };
+        if options.send_again.iter().any(|n| *n == s.campaign) {
+            return true;
+        }
+        report.held.push(crate::plan::Held {
+            id: s.id.clone(),
+            app: s.app.clone(),
+            campaign: s.campaign.clone(),
+            state: "will_send_again".into(),
+            error_code: None,
+            reason: format!(
+                "{message}. Held: --auto-approve never sends a push again. To send it, run `crier apply --send-again {0}`, or apply a reviewed plan file that lists it (`crier plan --out plan.json`, then `crier apply plan.json`); for a rename, add `previous_names: [OLD]` to `{0}` instead, so nothing is sent again",
+                s.campaign
+            ),
+        });
+        false
+    });
 }
 
 /// Records the plan's `skipped` and `missed` occurrences (each once: the transition table

@@ -149,7 +149,8 @@ impl ApplyReport {
     }
 
     /// §3: 1 on any failure or in-doubt send (new or left over) or an interruption; else 2
-    /// when quota deferrals remain (of this run, or held from an earlier one); else 0.
+    /// when quota deferrals remain (of this run, or held from an earlier one) or a WILL SEND
+    /// AGAIN waits for an acknowledgement; else 0.
     #[must_use]
     pub fn status(&self) -> ExitStatus {
         let c = self.counts();
@@ -158,7 +159,12 @@ impl ApplyReport {
             || !self.in_doubt_remaining.is_empty()
         {
             ExitStatus::Failed
-        } else if c.deferred > 0 || self.held.iter().any(|h| h.state == "deferred") {
+        } else if c.deferred > 0
+            || self
+                .held
+                .iter()
+                .any(|h| matches!(h.state.as_str(), "deferred" | "will_send_again"))
+        {
             ExitStatus::Deferred
         } else {
             ExitStatus::Done

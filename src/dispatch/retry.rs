@@ -23,13 +23,14 @@ pub struct RetryRules {
     pub paused: bool,
 }
 
-/// The in-doubt occurrences of `project`: resendable ones as [`Send`]s, the others as
+/// The in-doubt occurrences of `projects` (the project and its previous names; `campaigns`
+/// holds every current and previous campaign name): resendable ones as [`Send`]s, the others as
 /// [`Outcome::LeftInDoubt`] with the reason (campaign gone, no recorded request).
 /// Past-grace ones are returned as sends; the executor's grace re-check leaves them in doubt.
 #[must_use]
 pub fn in_doubt_sends(
     snapshot: &LedgerSnapshot,
-    project: &str,
+    projects: &[&str],
     campaigns: &HashMap<String, RetryRules>,
 ) -> (Vec<Send>, Vec<OccurrenceOutcome>) {
     let mut sends = Vec::new();
@@ -37,7 +38,7 @@ pub fn in_doubt_sends(
     for view in snapshot
         .occurrences
         .values()
-        .filter(|v| v.key.project == project && v.needs_decision())
+        .filter(|v| projects.contains(&v.key.project.as_str()) && v.needs_decision())
     {
         let leave = |reason: &str| OccurrenceOutcome {
             id: view.id.clone(),
@@ -155,7 +156,7 @@ mod tests {
         };
         let campaigns: HashMap<String, RetryRules> =
             [("a".to_owned(), rules), ("sent".to_owned(), rules)].into();
-        let (sends, left) = in_doubt_sends(&snapshot, "shop", &campaigns);
+        let (sends, left) = in_doubt_sends(&snapshot, &["shop"], &campaigns);
         assert_eq!(sends.len(), 1);
         let s = &sends[0];
         assert_eq!(s.msg_random, 7);
@@ -174,7 +175,7 @@ mod tests {
         assert_eq!(s.previous_attempts, 1);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].campaign, "gone");
-        let (none, _) = in_doubt_sends(&snapshot, "other-project", &campaigns);
+        let (none, _) = in_doubt_sends(&snapshot, &["other-project"], &campaigns);
         assert!(none.is_empty());
     }
 }

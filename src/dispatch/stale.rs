@@ -2,21 +2,22 @@
 //!
 //! A plan file is stale when
 //! - a ledger record newer than the plan's `ledger_seq` touches one of its occurrences (due,
-//!   missed, skipped or in doubt), or the quota day of one of its sends (a send, an intent or
-//!   an in-doubt outcome of the same app recorded on that day);
-//! - a campaign changed: its current normalised hash differs from the plan's, or a campaign was
-//!   added or removed;
+//!   missed, skipped or in doubt);
+//! - after newer records of other occurrences, a quota day of its sends can no longer hold
+//!   them (pushes recorded that day + the plan's > `daily_quota`, or the provider said 90047),
+//!   or pacing `min_interval` after the latest recorded push would start one of its sends past
+//!   its grace (other pushes on the same day alone do not make it stale);
+//! - a campaign it sends, misses or skips changed or was removed (other campaigns may change);
 //! - one of its sends is now past grace.
 //!
 //! It is refused outright when it is not a plan of this format, of this project, or when a
 //! request body does not match its recorded hash.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ledger::LedgerSnapshot;
-use crate::ledger::record::StateKind;
 use crate::plan::Plan;
 use crate::plan::model::FORMAT_VERSION;
 use crate::plan::normalize::sha256;
@@ -57,7 +58,7 @@ pub fn reasons(
             ));
         }
     }
-    ledger_reasons(file, ledger, settings, &mut out);
+    ledger_reasons(file, ledger, settings, now, &mut out);
     campaign_reasons(file, current_hashes, &mut out);
     for send in file.due.iter().filter(|s| now > s.deadline) {
         out.push(format!(
@@ -73,6 +74,7 @@ fn ledger_reasons(
     file: &Plan,
     ledger: &LedgerSnapshot,
     settings: &Settings,
+    now: DateTime<Utc>,
     out: &mut Vec<String>,
 ) {
     let ids: HashSet<&str> = file
@@ -83,11 +85,7 @@ fn ledger_reasons(
         .chain(file.skipped.iter().map(|s| s.id.as_str()))
         .chain(file.in_doubt.iter().map(|d| d.id.as_str()))
         .collect();
-    let days: BTreeSet<(&str, NaiveDate)> = file
-        .due
-        .iter()
-        .map(|s| (s.app.as_str(), s.quota_day))
-        .collect();
+    let mut newer_push = false;
     for occ in ledger.touched_since(file.ledger_seq) {
         if ids.contains(occ.id.as_str()) {
             out.push(format!(
@@ -97,41 +95,105 @@ fn ledger_reasons(
                 occ.last_seq,
                 file.ledger_seq
             ));
-            continue;
         }
-        let Some(tz) = settings.apps.get(&occ.app).map(|a| a.quota_timezone) else {
+        newer_push |= occ.history.iter().any(|h| h.seq > file.ledger_seq);
+    }
+    if newer_push {
+        capacity_reasons(file, ledger, settings, now, out);
+    }
+}
+
+/// After newer pushes of other occurrences: does each quota day still hold the plan's sends,
+/// and can pacing after the latest push still start each send within its grace?
+fn capacity_reasons(
+    file: &Plan,
+    ledger: &LedgerSnapshot,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    out: &mut Vec<String>,
+) {
+    let mut planned: BTreeMap<(&str, NaiveDate), u32> = BTreeMap::new();
+    for s in file.due.iter().filter(|s| !s.over_quota) {
+        *planned.entry((s.app.as_str(), s.quota_day)).or_default() += 1;
+    }
+    let full = ledger.provider_full_days();
+    for ((app_name, day), n) in planned {
+        let Some(app) = settings.apps.get(app_name) else {
             continue;
         };
-        let hit = occ
-            .history
-            .iter()
-            .filter(|h| h.seq > file.ledger_seq)
-            .filter(|h| {
-                matches!(
-                    h.value.kind(),
-                    StateKind::Intent
-                        | StateKind::Sent
-                        | StateKind::InDoubt
-                        | StateKind::ResolvedSent
-                )
-            })
-            .map(|h| h.at.with_timezone(&tz).date_naive())
-            .find(|day| days.contains(&(occ.app.as_str(), *day)));
-        if let Some(day) = hit {
+        let tz = app.quota_timezone;
+        let on_day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive() == day;
+        let used = ledger
+            .accepted_pushes(app.sdkappid)
+            .filter(|(_, at)| on_day(*at))
+            .count()
+            + ledger
+                .occurrences
+                .values()
+                .filter(|o| o.key.sdkappid == app.sdkappid && o.needs_decision())
+                .filter(|o| on_day(o.updated_at()))
+                .filter(|o| !file.due.iter().any(|s| s.id == o.id))
+                .count();
+        let used = u32::try_from(used).unwrap_or(u32::MAX);
+        if full.contains(&(app.sdkappid, day)) {
             out.push(format!(
-                "quota day {day} of app `{}`: the ledger recorded a push ({}) after the plan was made",
-                occ.app, occ.id
+                "quota day {day} of app `{app_name}`: the provider answered 90047 (quota used up) after the plan was made"
             ));
+        } else if used.saturating_add(n) > app.daily_quota {
+            out.push(format!(
+                "quota day {day} of app `{app_name}`: {used} pushes are recorded now, so the plan's {n} no longer fit the daily quota of {}",
+                app.daily_quota
+            ));
+        }
+    }
+    let mut by_app: BTreeMap<&str, Vec<&crate::plan::Send>> = BTreeMap::new();
+    for s in &file.due {
+        by_app.entry(s.app.as_str()).or_default().push(s);
+    }
+    for (app_name, sends) in by_app {
+        let Some(app) = settings.apps.get(app_name) else {
+            continue;
+        };
+        let Some(last) = ledger.accepted_pushes(app.sdkappid).map(|(_, at)| at).max() else {
+            continue;
+        };
+        let step = crate::duration::to_delta(app.min_interval);
+        let mut start = now.max(last + step);
+        for s in sends {
+            if start > s.deadline {
+                out.push(format!(
+                    "{}: paced {} after the push recorded at {}, it could not start before its deadline {}",
+                    s.id,
+                    crate::duration::Human(app.min_interval),
+                    last.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    s.deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ));
+                break;
+            }
+            start += step;
         }
     }
 }
 
+/// Only campaigns the plan acts on (sends, misses or skips) can make it stale: a campaign it
+/// does not touch may change, appear or go without changing what the plan does.
 fn campaign_reasons(
     file: &Plan,
     current: &std::collections::BTreeMap<String, String>,
     out: &mut Vec<String>,
 ) {
-    for (name, hash) in &file.campaign_hashes {
+    let acted: BTreeSet<&str> = file
+        .due
+        .iter()
+        .map(|s| s.campaign.as_str())
+        .chain(file.missed.iter().map(|m| m.campaign.as_str()))
+        .chain(file.skipped.iter().map(|s| s.campaign.as_str()))
+        .collect();
+    for (name, hash) in file
+        .campaign_hashes
+        .iter()
+        .filter(|(n, _)| acted.contains(n.as_str()))
+    {
         match current.get(name) {
             None => out.push(format!(
                 "campaign `{name}` was removed since the plan was made"
@@ -141,14 +203,6 @@ fn campaign_reasons(
             }
             Some(_) => {}
         }
-    }
-    for name in current
-        .keys()
-        .filter(|n| !file.campaign_hashes.contains_key(*n))
-    {
-        out.push(format!(
-            "campaign `{name}` was added since the plan was made"
-        ));
     }
 }
 

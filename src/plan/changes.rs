@@ -26,6 +26,14 @@ pub(super) fn schedule_of(v: &Value) -> Option<Schedule> {
     Schedule::cron(s.get("cron")?.as_str()?, tz, day("start"), day("end")).ok()
 }
 
+/// The `previous_names` of a normalised campaign.
+fn previous_names(v: &Value) -> Vec<&str> {
+    v.get("previous_names")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 fn sdkappid_of(v: &Value) -> u64 {
     v.get("sdkappid")
         .and_then(Value::as_u64)
@@ -199,14 +207,27 @@ pub(super) fn diff(
         first_apply: applied.is_none(),
         ..Changes::default()
     };
+    // Names a current campaign declares in `previous_names` were moved, not deleted.
+    let moved: HashMap<&str, &str> = normalized
+        .iter()
+        .flat_map(|(name, v)| {
+            previous_names(v)
+                .into_iter()
+                .map(move |p| (p, name.as_str()))
+        })
+        .collect();
     let deleted: Vec<&String> = old
         .keys()
-        .filter(|n| !normalized.contains_key(*n))
+        .filter(|n| !normalized.contains_key(*n) && !moved.contains_key(n.as_str()))
         .collect();
     for (name, new) in normalized {
         let app = new.get("app").and_then(Value::as_str).unwrap_or_default();
-        match old.get(name) {
-            None => {
+        let declared: Vec<&str> = previous_names(new);
+        let renamed = declared
+            .iter()
+            .find_map(|p| old.get(*p).map(|prev| (*p, prev)));
+        match (old.get(name), renamed) {
+            (None, None) => {
                 let renamed_from: Vec<&str> = deleted
                     .iter()
                     .filter(|d| without(&old[d.as_str()].campaign, "name") == without(new, "name"))
@@ -230,8 +251,10 @@ pub(super) fn diff(
                     dropped: Vec::new(),
                 });
             }
-            Some(prev) if prev.hash == hashes[name] => changes.unchanged += 1,
-            Some(prev) => {
+            (Some(prev), _) if prev.hash == hashes[name] => changes.unchanged += 1,
+            (Some(prev), _) | (None, Some((_, prev))) => {
+                let mut sources: Vec<&str> = vec![name.as_str()];
+                sources.extend(&declared);
                 let mut fields = field_diff(&prev.campaign, new);
                 let request = match (
                     next_request(input, &renderer, &prev.campaign, app, input.at),
@@ -242,7 +265,7 @@ pub(super) fn diff(
                 };
                 let sends_again = sends_again(
                     &delivered,
-                    &[name.as_str()],
+                    &sources,
                     Some(&prev.campaign),
                     new,
                     sends_of(name),
@@ -255,11 +278,22 @@ pub(super) fn diff(
                         new: None,
                     });
                 }
+                let moved_from = renamed.filter(|_| old.get(name).is_none()).map(|(p, _)| p);
                 let no_effect = if !fields.is_empty()
                     && request.is_empty()
                     && fields.iter().all(|f| f.path == "description")
                 {
                     Some("no effect on sends: only the description changed".to_owned())
+                } else if let Some(from) = moved_from.filter(|_| {
+                    request.is_empty()
+                        && fields.iter().all(|f| {
+                            matches!(f.path.as_str(), "name" | "description")
+                                || f.path.starts_with("previous_names")
+                        })
+                }) {
+                    Some(format!(
+                        "renamed from `{from}` (previous_names): it keeps that name's ledger history, so nothing is sent again"
+                    ))
                 } else if sends_again.is_none() {
                     already_sent_once(input, name, new)
                 } else {

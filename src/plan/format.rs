@@ -171,6 +171,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
             c.deleted.len(),
             c.unchanged
         );
+        if let Some(p) = &c.project {
+            let _ = writeln!(out, "  {}", st.red(p));
+        }
         for ch in &c.created {
             change_lines(&mut out, &st, "+", ch);
         }
@@ -363,6 +366,9 @@ pub fn markdown(plan: &Plan) -> String {
         .chain(&c.updated)
         .filter(|ch| ch.sends_again.is_some())
         .collect();
+    if let Some(p) = &c.project {
+        let _ = writeln!(head, "\n> **{}**", md_escape(p));
+    }
     for ch in again.iter().take(HEADER_AGAIN_LINES) {
         let _ = writeln!(
             head,

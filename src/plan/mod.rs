@@ -213,7 +213,9 @@ fn in_doubt_entries(input: &Input<'_>) -> Vec<InDoubt> {
         .ledger
         .occurrences
         .values()
-        .filter(|o| o.key.project == input.settings.project && o.needs_decision())
+        .filter(|o| {
+            input.settings.project_names().any(|p| p == o.key.project) && o.needs_decision()
+        })
         .map(|o| {
             let reason = match &o.state {
                 crate::ledger::record::OccurrenceState::InDoubt { reason } => reason.clone(),
@@ -328,7 +330,9 @@ pub fn build(input: &Input<'_>) -> Plan {
         .iter()
         .map(|(n, v)| (n.clone(), normalize::hash(v)))
         .collect();
-    let applied = input.ledger.applied.get(&settings.project);
+    let applied = settings
+        .project_names()
+        .find_map(|p| input.ledger.applied.get(p));
     let mut warnings = Vec::new();
     let mut held = Vec::new();
     let full_days = input.ledger.provider_full_days();
@@ -338,7 +342,9 @@ pub fn build(input: &Input<'_>) -> Plan {
     ordered.sort_by(|a, b| a.name().cmp(b.name()));
     let horizon_end = at + delta(input.horizon);
     for c in ordered {
-        let first_applied = applied.and_then(|a| a.first_applied.get(c.name())).copied();
+        let first_applied = applied
+            .and_then(|a| c.names().find_map(|n| a.first_applied.get(n)))
+            .copied();
         let due_from = at - delta(c.grace);
         // Everything scheduled before the last successful apply's own due window was settled by
         // it (sent, missed or skipped), so the walk back stops there, not at first_applied.
@@ -355,8 +361,13 @@ pub fn build(input: &Input<'_>) -> Plan {
         };
         let mut paused_upcoming = 0usize;
         for occ in c.schedule.occurrences(look_back, horizon_end) {
-            let key = c.key(&settings.project, occ.at);
-            let view = input.ledger.occurrence(&key);
+            // A renamed campaign (or project) owns its old names' occurrences: the first key
+            // with a ledger record is the occurrence's key, else its own.
+            let keys = c.keys(settings, occ.at);
+            let (key, view) = keys
+                .iter()
+                .find_map(|k| input.ledger.occurrence(k).map(|v| (k.clone(), Some(v))))
+                .unwrap_or_else(|| (c.key(&settings.project, occ.at), None));
             let state = view.map(|v| v.kind());
             if state
                 .is_some_and(|s| settled(s) || matches!(s, StateKind::InDoubt | StateKind::Intent))
@@ -539,14 +550,21 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
         ledger: &ledger,
         ..*head
     });
-    if base.settings.project != head.settings.project {
+    if base.settings.project != head.settings.project
+        && !head
+            .settings
+            .previous_projects
+            .contains(&base.settings.project)
+    {
+        let message = format!(
+            "WILL SEND AGAIN: project changed from `{}` to `{}`: every occurrence gets a new key, so anything already sent is sent again; add `previous_projects: [{}]` to crier.yaml to keep its ledger history",
+            base.settings.project, head.settings.project, base.settings.project
+        );
+        plan.changes.project = Some(message.clone());
         plan.warnings.push(Warning {
             kind: "project-changed".into(),
             campaign: None,
-            message: format!(
-                "project changed from `{}` to `{}`: every occurrence gets a new key, so anything already sent WILL SEND AGAIN",
-                base.settings.project, head.settings.project
-            ),
+            message,
         });
     }
     // Only the change view and the upcoming sends: what is due depends on a ledger.

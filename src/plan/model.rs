@@ -155,6 +155,10 @@ pub struct Changes {
     pub updated: Vec<Change>,
     pub deleted: Vec<Change>,
     pub unchanged: usize,
+    /// `plan --base`: the project was renamed without `previous_projects`, so every occurrence
+    /// gets a new key (WILL SEND AGAIN for everything already sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +215,7 @@ impl Changes {
     pub fn affects_future_sends(&self) -> bool {
         !self.created.is_empty()
             || !self.deleted.is_empty()
+            || self.project.is_some()
             || self
                 .updated
                 .iter()

@@ -160,6 +160,10 @@ impl std::fmt::Display for Name {
 pub struct CampaignSpec {
     pub version: Version,
     pub name: Name,
+    /// Names this campaign had before: it owns their occurrences (and so their ledger
+    /// history), like Terraform's `moved`, so a rename never sends an occurrence again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_names: Vec<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

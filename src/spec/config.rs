@@ -20,6 +20,8 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct ConfigSpec {
     pub project: Name,
+    #[serde(default)]
+    pub previous_projects: Vec<Name>,
     pub apps: IndexMap<String, AppSpec>,
     #[serde(default)]
     pub defaults: DefaultsSpec,
@@ -211,6 +213,7 @@ pub fn resolve(
             campaigns_dir: root.join(spec.campaigns.as_deref().unwrap_or(DEFAULT_CAMPAIGNS_DIR)),
             root: root.clone(),
             project: spec.project.0,
+            previous_projects: spec.previous_projects.into_iter().map(|n| n.0).collect(),
             apps,
             defaults: Defaults {
                 timezone,

@@ -41,8 +41,9 @@ impl Campaign {
 pub struct Parsed {
     pub campaign: Option<Campaign>,
     pub diagnostics: Vec<Diagnostic>,
-    /// The `name` found in the file, even when it did not pass the checks (for set-wide rules).
-    pub name: Option<String>,
+    /// The `name` and then the `previous_names` found in the file, with their positions, even
+    /// when it did not pass the checks (for the set-wide unique-name rule).
+    pub names: Vec<(String, crate::diag::Pos)>,
 }
 
 /// Parses one campaign file's text: YAML, schema, then types.
@@ -54,22 +55,35 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
             return Parsed {
                 campaign: None,
                 diagnostics: vec![Diagnostic::error(file, e.pos, e.message)],
-                name: None,
+                names: Vec::new(),
             };
         }
     };
-    let name = doc
+    let mut name = Vec::new();
+    if let Some(n) = doc.value.get("name").and_then(serde_json::Value::as_str) {
+        name.push((n.to_owned(), doc.positions.node("/name")));
+    }
+    if let Some(previous) = doc
         .value
-        .get("name")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
+        .get("previous_names")
+        .and_then(serde_json::Value::as_array)
+    {
+        for (i, p) in previous.iter().enumerate() {
+            if let Some(p) = p.as_str() {
+                name.push((
+                    p.to_owned(),
+                    doc.positions.node(&format!("/previous_names/{i}")),
+                ));
+            }
+        }
+    }
     if !doc.value.is_object() {
         let d = Diagnostic::error(file, doc.positions.node(""), "a campaign file must be a mapping (see the spec §1)")
             .with_hint("start from `crier init`'s example or add `# yaml-language-server: $schema=...` for completion");
         return Parsed {
             campaign: None,
             diagnostics: vec![d],
-            name,
+            names: name,
         };
     }
     let errors = schema::check(schema::Kind::Campaign, &doc);
@@ -81,7 +95,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
         return Parsed {
             campaign: None,
             diagnostics,
-            name,
+            names: name,
         };
     }
     match campaign::from_value::<CampaignSpec>(&doc.value) {
@@ -92,7 +106,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
                 spec,
             }),
             diagnostics: Vec::new(),
-            name,
+            names: name,
         },
         Err(e) => {
             let d = Diagnostic::error(
@@ -103,7 +117,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
             Parsed {
                 campaign: None,
                 diagnostics: vec![d],
-                name,
+                names: name,
             }
         }
     }

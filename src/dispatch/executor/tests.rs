@@ -534,7 +534,7 @@ async fn a_retry_of_an_in_doubt_send_that_gives_up_stays_in_doubt() {
     };
     let (sends, left) = crate::dispatch::retry::in_doubt_sends(
         s.writer.snapshot(),
-        "shop",
+        &["shop"],
         &HashMap::from([("a".to_owned(), rules)]),
     );
     assert!(left.is_empty());

@@ -95,7 +95,8 @@ fn a_newer_record_on_one_of_its_occurrences_or_quota_days_makes_it_stale() {
         )
         .is_empty()
     );
-    // A push of the same app on the plan's quota day (someone else's apply).
+    // A push of the same app on the plan's quota day (someone else's apply): the day still
+    // holds the plan's one send (2 of 100), so the reviewed plan stands.
     record(
         &mut w,
         "y",
@@ -103,17 +104,15 @@ fn a_newer_record_on_one_of_its_occurrences_or_quota_days_makes_it_stale() {
         "2026-12-01T10:00:30Z",
         intent(2),
     );
-    let r = reasons(
-        &plan,
-        &plan.campaign_hashes,
-        w.snapshot(),
-        &fx.settings,
-        at(NOW),
-    );
-    assert_eq!(r.len(), 1, "{r:?}");
     assert!(
-        r[0].starts_with("quota day 2026-12-01 of app `prod`"),
-        "{r:?}"
+        reasons(
+            &plan,
+            &plan.campaign_hashes,
+            w.snapshot(),
+            &fx.settings,
+            at(NOW)
+        )
+        .is_empty()
     );
     // A record on the plan's own occurrence.
     record(&mut w, "a", "2026-12-01T10:00:00Z", NOW, intent(3));
@@ -142,13 +141,92 @@ fn a_changed_added_or_removed_campaign_makes_it_stale() {
     current.remove("b");
     current.insert("c".into(), "sha256:new".into());
     let r = reasons(&plan, &current, &empty, &fx.settings, at(NOW));
+    // Only `a` is sent by the plan: `b` (upcoming) and `c` do not change what it does.
+    assert_eq!(r, ["campaign `a` changed since the plan was made"]);
+    current.remove("a");
+    let r = reasons(&plan, &current, &empty, &fx.settings, at(NOW));
+    assert_eq!(r, ["campaign `a` was removed since the plan was made"]);
+}
+
+#[test]
+fn a_quota_day_or_pacing_that_can_no_longer_hold_the_plan_makes_it_stale() {
+    let fx = Fixture::new(&config(1), &[campaign("a", "prod", "2026-12-01T10:00:00")]);
+    let clock = ManualClock::new(at(NOW));
+    let ledger = FileLedger::new(fx.ledger_dir());
+    let mut w = ledger
+        .lock_sync(&LockHolder::current(at(NOW)), Duration::ZERO, &clock)
+        .unwrap();
+    let plan = fx.plan(w.snapshot(), at(NOW));
+    assert_eq!(plan.due.len(), 1);
+    record(
+        &mut w,
+        "y",
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T10:00:30Z",
+        intent(2),
+    );
+    record(
+        &mut w,
+        "y",
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T10:00:31Z",
+        OccurrenceState::Sent {
+            task_id: "t".into(),
+        },
+    );
+    let r = reasons(
+        &plan,
+        &plan.campaign_hashes,
+        w.snapshot(),
+        &fx.settings,
+        at(NOW),
+    );
     assert_eq!(
         r,
         [
-            "campaign `a` changed since the plan was made",
-            "campaign `b` was removed since the plan was made",
-            "campaign `c` was added since the plan was made"
+            "quota day 2026-12-01 of app `prod`: 1 pushes are recorded now, so the plan's 1 no longer fit the daily quota of 1"
         ]
+    );
+
+    // Pacing: with room in the quota, a push recorded just before the deadline leaves no
+    // time for the plan's send (min_interval 1s, grace 15m: deadline 10:15:00).
+    let fx = Fixture::new(
+        &config(100),
+        &[campaign("a", "prod", "2026-12-01T10:00:00")],
+    );
+    let ledger = FileLedger::new(fx.ledger_dir());
+    let mut w = ledger
+        .lock_sync(&LockHolder::current(at(NOW)), Duration::ZERO, &clock)
+        .unwrap();
+    let plan = fx.plan(w.snapshot(), at(NOW));
+    record(
+        &mut w,
+        "y",
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T10:14:59.500Z",
+        intent(2),
+    );
+    record(
+        &mut w,
+        "y",
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T10:14:59.600Z",
+        OccurrenceState::Sent {
+            task_id: "t".into(),
+        },
+    );
+    let late = at("2026-12-01T10:14:59.700Z");
+    let r = reasons(
+        &plan,
+        &plan.campaign_hashes,
+        w.snapshot(),
+        &fx.settings,
+        late,
+    );
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].contains("could not start before its deadline"),
+        "{r:?}"
     );
 }
 
