@@ -64,26 +64,6 @@ pub fn fetch_hint(rev: &str) -> String {
     format!("git fetch {remote} {name} --depth=1")
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fetch_hints_name_the_remote_and_the_branch() {
-        assert_eq!(
-            super::fetch_hint("origin/main"),
-            "git fetch origin main --depth=1"
-        );
-        assert_eq!(
-            super::fetch_hint("upstream/release/1"),
-            "git fetch upstream release/1 --depth=1"
-        );
-        assert_eq!(super::fetch_hint("main"), "git fetch origin main --depth=1");
-        assert_eq!(
-            super::fetch_hint("abc123"),
-            "git fetch origin abc123 --depth=1"
-        );
-    }
-}
-
 /// The text of `path` (relative to the work tree's top) at `rev`, or `None` when it does not exist there.
 ///
 /// # Errors
@@ -127,4 +107,24 @@ pub fn list(root: &Path, rev: &str, dir: &str) -> anyhow::Result<Vec<String>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fetch_hints_name_the_remote_and_the_branch() {
+        assert_eq!(
+            super::fetch_hint("origin/main"),
+            "git fetch origin main --depth=1"
+        );
+        assert_eq!(
+            super::fetch_hint("upstream/release/1"),
+            "git fetch upstream release/1 --depth=1"
+        );
+        assert_eq!(super::fetch_hint("main"), "git fetch origin main --depth=1");
+        assert_eq!(
+            super::fetch_hint("abc123"),
+            "git fetch origin abc123 --depth=1"
+        );
+    }
 }

@@ -326,7 +326,7 @@ fn hold_sends_again(
         let Some(message) = again.get(s.campaign.as_str()) else {
             return true;
         };
-        if options.send_again.iter().any(|n| *n == s.campaign) {
+        if options.send_again.contains(&s.campaign) {
             return true;
         }
         report.held.push(crate::plan::Held {
