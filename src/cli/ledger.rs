@@ -78,16 +78,14 @@ fn ledger_of(env: &Env) -> anyhow::Result<FileLedger> {
 }
 
 fn line_text(l: &OccurrenceLine) -> String {
-    format!(
-        "{:<18} {}  {}{}",
-        l.state.name(),
-        l.id,
-        l.detail,
-        l.task_id
-            .as_ref()
-            .map(|t| format!("  TaskId {t}"))
-            .unwrap_or_default()
-    )
+    // The detail names the TaskId when the state has one; say it once.
+    let task = l
+        .task_id
+        .as_ref()
+        .filter(|t| !l.detail.contains(t.as_str()))
+        .map(|t| format!("  TaskId {t}"))
+        .unwrap_or_default();
+    format!("{:<18} {}  {}{task}", l.state.name(), l.id, l.detail)
 }
 
 /// `crier status`.
@@ -145,6 +143,16 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
                     st.needs_decision.len()
                 )?;
                 for l in &st.needs_decision {
+                    writeln!(out, "  {}", line_text(l))?;
+                }
+            }
+            if !st.refused.is_empty() {
+                writeln!(
+                    out,
+                    "\nrefused by the provider ({}): nothing was delivered; while within grace the next apply sends it again once the cause is fixed (key, admin, attribute names) or, for a request error, once the campaign changes; `crier plan` says which",
+                    st.refused.len()
+                )?;
+                for l in &st.refused {
                     writeln!(out, "  {}", line_text(l))?;
                 }
             }

@@ -290,8 +290,20 @@ impl FileWriter {
                 path: self.path.clone(),
             });
         }
-        if !self.guard.still_named() || !lock::names_same_file(&self.path, &self.file) {
+        // The records file's own lock keeps other writers out even when `ledger.lock` was
+        // removed or replaced; but such a holder must not start a new send: an intent is
+        // refused, outcomes of requests already made are still recorded (the truth).
+        let is_intent = matches!(
+            &body,
+            RecordBody::Occurrence(o) if o.state.kind() == StateKind::Intent
+        );
+        if !lock::names_same_file(&self.path, &self.file) {
             self.poisoned = true;
+            return Err(LedgerError::LockLost {
+                path: self.path.clone(),
+            });
+        }
+        if is_intent && !self.guard.still_named() {
             return Err(LedgerError::LockLost {
                 path: self.guard.path().to_owned(),
             });

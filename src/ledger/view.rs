@@ -182,6 +182,9 @@ pub struct Status {
     pub counts: BTreeMap<StateKind, usize>,
     /// In-doubt occurrences and intents without an outcome: an operator decides.
     pub needs_decision: Vec<OccurrenceLine>,
+    /// Refused by the provider (`failed`, with the error code in the detail): nothing was
+    /// delivered; due again within grace once the cause is fixed.
+    pub refused: Vec<OccurrenceLine>,
     /// Deferred to a later quota day.
     pub deferred: Vec<OccurrenceLine>,
     /// The latest applied snapshot per project.
@@ -223,6 +226,11 @@ pub fn status(snapshot: &LedgerSnapshot, lock: LockState, warnings: &[LedgerWarn
         needs_decision: all
             .iter()
             .filter(|l| matches!(l.state, StateKind::InDoubt | StateKind::Intent))
+            .cloned()
+            .collect(),
+        refused: all
+            .iter()
+            .filter(|l| l.state == StateKind::Failed)
             .cloned()
             .collect(),
         deferred: all

@@ -165,15 +165,21 @@ fn sends_again(
 fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<String> {
     new.pointer("/schedule/at")?;
     let at = schedule_of(new)?.first()?.at;
-    let key = OccurrenceKey {
-        project: input.settings.project.clone(),
-        sdkappid: sdkappid_of(new),
-        campaign: name.to_owned(),
-        scheduled: at,
-    };
-    input
-        .ledger
-        .occurrence(&key)
+    let names = std::iter::once(name).chain(previous_names(new));
+    let keys: Vec<OccurrenceKey> = input
+        .settings
+        .project_names()
+        .flat_map(|project| {
+            names.clone().map(move |campaign| OccurrenceKey {
+                project: project.to_owned(),
+                sdkappid: sdkappid_of(new),
+                campaign: campaign.to_owned(),
+                scheduled: at,
+            })
+        })
+        .collect();
+    keys.iter()
+        .find_map(|k| input.ledger.occurrence(k))
         .filter(|o| o.kind().is_delivered())
         .map(|o| {
             format!(
@@ -228,12 +234,18 @@ pub(super) fn diff(
             .find_map(|p| old.get(*p).map(|prev| (*p, prev)));
         match (old.get(name), renamed) {
             (None, None) => {
+                // An undeclared rename: a deleted campaign with the same content. Its own
+                // previous names hold its history too.
+                let identity = |v: &Value| without(&without(v, "name"), "previous_names");
                 let renamed_from: Vec<&str> = deleted
                     .iter()
-                    .filter(|d| without(&old[d.as_str()].campaign, "name") == without(new, "name"))
+                    .filter(|d| identity(&old[d.as_str()].campaign) == identity(new))
                     .map(|d| d.as_str())
                     .collect();
                 let mut sources = renamed_from.clone();
+                for r in &renamed_from {
+                    sources.extend(previous_names(&old[*r].campaign));
+                }
                 sources.push(name);
                 changes.created.push(Change {
                     campaign: name.clone(),
@@ -279,26 +291,32 @@ pub(super) fn diff(
                     });
                 }
                 let moved_from = renamed.filter(|_| old.get(name).is_none()).map(|(p, _)| p);
-                let no_effect = if !fields.is_empty()
+                let rename_only = fields.iter().all(|f| {
+                    matches!(f.path.as_str(), "name" | "description")
+                        || f.path.starts_with("previous_names")
+                });
+                let mut no_effect = if !fields.is_empty()
                     && request.is_empty()
                     && fields.iter().all(|f| f.path == "description")
                 {
                     Some("no effect on sends: only the description changed".to_owned())
-                } else if let Some(from) = moved_from.filter(|_| {
-                    request.is_empty()
-                        && fields.iter().all(|f| {
-                            matches!(f.path.as_str(), "name" | "description")
-                                || f.path.starts_with("previous_names")
-                        })
-                }) {
-                    Some(format!(
-                        "renamed from `{from}` (previous_names): it keeps that name's ledger history, so nothing is sent again"
-                    ))
                 } else if sends_again.is_none() {
                     already_sent_once(input, name, new)
                 } else {
                     None
                 };
+                if let Some(from) = moved_from
+                    && sends_again.is_none()
+                    && (no_effect.is_some() || (rename_only && request.is_empty()))
+                {
+                    let renamed = format!(
+                        "renamed from `{from}` (previous_names): it keeps that name's ledger history, so nothing is sent again"
+                    );
+                    no_effect = Some(match no_effect {
+                        Some(n) => format!("{renamed}; {n}"),
+                        None => renamed,
+                    });
+                }
                 changes.updated.push(Change {
                     campaign: name.clone(),
                     fields,

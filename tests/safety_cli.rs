@@ -1,0 +1,373 @@
+//! The safety promises through the real binary: no push to the wrong audience, none sent
+//! twice, none lost to a configuration mistake, exits CI can trust.
+
+mod apply_support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use apply_support::{KEY, KEY_VAR, Repo, emulator_config, set_faults, start_emulator};
+use chrono::SecondsFormat;
+use crier::ledger::FileLedger;
+use crier::ledger::record::StateKind;
+
+fn crier(repo: &Repo, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
+    c.args(args)
+        .current_dir(repo.path())
+        .env(
+            "CRIER_NOW",
+            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+        .env(KEY_VAR, KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .stdin(Stdio::null());
+    c
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+async fn run(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn write(repo: &Repo, rel: &str, text: &str) {
+    let path = repo.path().join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_audience_list_is_an_error_at_its_place_and_nothing_is_sent() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let cases = [
+        ("tags: {any: []}", "audience.tags.any is empty"),
+        ("tags: {none: []}", "audience.tags.none is empty"),
+        ("tags: {all: [], any: [a]}", "audience.tags.all is empty"),
+        ("attrs: {any: {}}", "audience.attrs.any is empty"),
+        ("attrs: {all: {}}", "audience.attrs.all is empty"),
+    ];
+    for (audience, message) in cases {
+        let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        write(
+            &repo,
+            "campaigns/x.yaml",
+            &format!(
+                "version: 1\nname: x\naudience:\n  {audience}\nschedule: {{at: \"{at}\"}}\nmessage:\n  body:\n    - text: hi\n"
+            ),
+        );
+        let o = run(crier(&repo, &["validate"])).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{audience}: {out}");
+        assert!(
+            out.contains("campaigns/x.yaml:4:") && out.contains(message),
+            "{audience}: {out}"
+        );
+        assert!(out.contains("reaches every user"), "{out}");
+        let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    }
+    assert!(emu.pushes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_with_no_valid_first_line_is_refused_not_read_as_empty() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(2);
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+    // A power loss leaves the file as zeros of the same length.
+    let path = repo.ledger_dir().join("ledger.jsonl");
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::write(&path, vec![0u8; usize::try_from(len).unwrap()]).unwrap();
+    for args in [&["apply", "--auto-approve"][..], &["plan"], &["status"]] {
+        let o = run(crier(&repo, args)).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {out}");
+        assert!(out.contains("ledger.jsonl"), "{out}");
+        assert!(out.contains("no complete header record"), "{out}");
+        assert!(out.contains("restore the ledger"), "{out}");
+    }
+    assert_eq!(emu.pushes().len(), 2, "nothing was sent again");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        len,
+        "left as found"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_write() {
+    // One second per answer: the first apply is mid-request when the lock file goes away.
+    let mut config = emulator_config(Duration::from_millis(20), 100);
+    config.faults.latency_ms = 1000;
+    let emu = start_emulator(config).await;
+    let repo = Repo::new(&emu.base_url(), "20ms", 100);
+    repo.campaigns(4);
+    let first = crier(&repo, &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = repo.ledger_dir().join("ledger.lock");
+    for _ in 0..100 {
+        if lock.exists() && std::fs::metadata(&lock).unwrap().len() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    std::fs::remove_file(&lock).unwrap();
+    let second = run(crier(
+        &repo,
+        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
+    ))
+    .await;
+    let out = text(&second);
+    assert_eq!(second.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("is held by another writer although its lock file was free"),
+        "{out}"
+    );
+    let first = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = text(&first);
+    assert_eq!(first.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("was removed or replaced while this process held the writer lock"),
+        "{out}"
+    );
+    // Every push went out once and the ledger is readable, with one record per sequence number.
+    let pushes = emu.pushes();
+    let mut randoms: Vec<u64> = pushes
+        .iter()
+        .map(|p| p.body["MsgRandom"].as_u64().unwrap())
+        .collect();
+    randoms.sort_unstable();
+    randoms.dedup();
+    assert_eq!(randoms.len(), pushes.len(), "no duplicate push");
+    // The first one recorded the outcome of its request in flight: nothing dangles.
+    let read = FileLedger::new(repo.ledger_dir()).read_sync().unwrap();
+    assert!(
+        read.snapshot
+            .occurrences
+            .values()
+            .all(|o| o.kind() == StateKind::Sent),
+        "{:?}",
+        read.snapshot
+            .occurrences
+            .values()
+            .map(|o| o.kind())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(read.snapshot.occurrences.len(), pushes.len());
+    // The next apply recovers (the dangling intent, if any, becomes in_doubt) and sends the rest once.
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let pushes = emu.pushes();
+    assert_eq!(pushes.len(), 4);
+    let mut names: Vec<String> = pushes
+        .iter()
+        .map(|p| apply_support::body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        before,
+        "no campaign was delivered twice: {names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_with_previous_names_sends_nothing_again_and_without_it_apply_holds() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaign("spring", "");
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 1);
+
+    // Renamed with previous_names: the plan says so, apply sends nothing.
+    std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
+    repo.campaign("spring-sale", "previous_names: [spring]\n");
+    let o = run(crier(&repo, &["plan"])).await;
+    let out = text(&o);
+    assert!(
+        out.contains("renamed from `spring` (previous_names)"),
+        "{out}"
+    );
+    assert!(!out.contains("WILL SEND AGAIN"), "{out}");
+    assert!(out.contains("Due now (0)"), "{out}");
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 1, "nothing sent again");
+
+    // Renamed again without previous_names: WILL SEND AGAIN in the change list, held by apply.
+    std::fs::remove_file(repo.path().join("campaigns/spring-sale.yaml")).unwrap();
+    repo.campaign("easter", "");
+    for format in ["human", "markdown", "json"] {
+        let o = run(crier(&repo, &["plan", "--format", format])).await;
+        assert!(
+            text(&o).contains("WILL SEND AGAIN"),
+            "{format}: {}",
+            text(&o)
+        );
+    }
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("held (will_send_again)"), "{out}");
+    assert!(out.contains("crier apply --send-again easter"), "{out}");
+    assert_eq!(emu.pushes().len(), 1, "held, not sent");
+    // Acknowledged by name: sent.
+    let o = run(crier(
+        &repo,
+        &["apply", "--auto-approve", "--send-again", "easter"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewed_plan_file_acknowledges_will_send_again_and_needs_no_terminal() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaign("spring", "");
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
+    repo.campaign("easter", "");
+    let o = run(crier(&repo, &["plan", "--out", "reviewed.json"])).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // No --auto-approve and no terminal: the saved plan is the approval.
+    let o = run(crier(&repo, &["apply", "reviewed.json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_key_leaves_the_occurrence_due_and_the_plan_says_why() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(2);
+    let mut c = crier(&repo, &["apply", "--auto-approve"]);
+    c.env(KEY_VAR, "0".repeat(64));
+    let o = run(c).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("failed: ErrorCode 700"), "{out}");
+    assert!(emu.pushes().is_empty());
+    // The provider refused: nothing was delivered, so after the fix it is due again.
+    let o = run(crier(&repo, &["plan"])).await;
+    let out = text(&o);
+    assert!(out.contains("Due now (2)"), "{out}");
+    assert!(
+        out.contains("retry: the provider refused the last attempt with ErrorCode 700"),
+        "{out}"
+    );
+    let o = run(crier(&repo, &["status"])).await;
+    assert!(text(&o).contains("ErrorCode 700"), "{}", text(&o));
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_retry_wait_leaves_a_closed_attempt_not_an_in_doubt_one() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(1);
+    crier::api::client::install_crypto_provider();
+    set_faults(
+        &emu,
+        serde_json::json!({"fail_rate": 1.0, "fail_code": 91000}),
+    )
+    .await;
+    let mut child = crier(&repo, &["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first refusal comes at once; the backoff wait follows.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let read = FileLedger::new(repo.ledger_dir()).read_sync().unwrap();
+    let occ = read.snapshot.occurrences.values().next().unwrap();
+    assert_eq!(occ.kind(), StateKind::NotSent, "{:?}", occ.history);
+    set_faults(&emu, serde_json::json!({"fail_rate": 0.0})).await;
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("in_doubt"), "{out}");
+    assert_eq!(emu.pushes().len(), 1);
+}
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    for args in [
+        &["plan", "--bsae", "x"][..],
+        &["validate", "--format", "gihub"],
+        &[],
+        &["apply", "--no-such-flag"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn crier_yaml_is_found_from_a_subfolder_and_fifos_are_not_read() {
+    let repo = Repo::new("http://127.0.0.1:9", "1s", 100);
+    repo.campaign("a", "");
+    let sub = repo.path().join("campaigns");
+    let o = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("validate")
+        .current_dir(&sub)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A FIFO named *.yaml: reported, never opened (opening it would block forever).
+    let fifo = sub.join("pipe.yaml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("validate")
+        .current_dir(repo.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("campaigns/pipe.yaml:1:1: error: not a regular file"),
+        "{out}"
+    );
+}
