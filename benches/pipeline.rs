@@ -88,7 +88,7 @@ fn main() {
     );
     let names: Vec<(String, Arc<Path>, Pos)> = set.names.clone();
     let outcome = time("validate (rules, templates, schedules)", 5, || {
-        crier::validate::validate(&settings, &set.campaigns, &names)
+        crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &names)
             .checked
             .len()
     });
@@ -97,11 +97,12 @@ fn main() {
         let (files, _) = crier::load::discover(&settings.campaigns_dir, root);
         let mut sources = crier::load::Sources::default();
         let set = crier::load::load_campaigns(&files, root, &mut sources);
-        crier::validate::validate(&settings, &set.campaigns, &set.names)
+        crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &set.names)
             .diagnostics
             .len()
     });
-    let checked = crier::validate::validate(&settings, &set.campaigns, &names).checked;
+    let checked =
+        crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &names).checked;
     let ledger = LedgerSnapshot::default();
     let at = "2026-12-01T00:00:00Z".parse().unwrap();
     let plan = time("plan (7-day horizon, empty ledger)", 3, || {

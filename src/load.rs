@@ -174,6 +174,8 @@ pub struct CampaignSet {
     pub diagnostics: Vec<Diagnostic>,
     /// Every name found in a file (parsed or not), for the unique-name rule.
     pub names: Vec<(String, Arc<Path>, Pos)>,
+    /// Files that failed the schema or the types: validation still checks their other parts.
+    pub unparsed: Vec<spec::Unparsed>,
 }
 
 /// Reads and parses campaign files, in parallel.
@@ -193,6 +195,7 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
                     None,
                     spec::Parsed {
                         campaign: None,
+                        unparsed: None,
                         diagnostics: vec![d],
                         names: Vec::new(),
                     },
@@ -210,6 +213,7 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
         }
         set.diagnostics.extend(parsed.diagnostics);
         set.campaigns.extend(parsed.campaign);
+        set.unparsed.extend(parsed.unparsed);
     }
     set
 }

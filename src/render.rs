@@ -24,6 +24,11 @@ pub const RESERVED_NAMES: [&str; 3] = ["campaign", "app", "occurrence"];
 const NOT_TEMPLATES: [&str; 1] = ["/lifetime"];
 /// Work one template may do before it is stopped (guards against runaway loops).
 const FUEL: u64 = 50_000;
+/// The longest template string (a rendered body is at most 10,240 bytes anyway).
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+/// Most operator and name tokens in one `{{ … }}` or `{% … %}`: bounds the expression tree's
+/// depth, so no template can exhaust the stack (minijinja recurses over it).
+pub const MAX_EXPRESSION_TOKENS: usize = 200;
 
 /// A rendering problem at a pointer relative to the campaign document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,10 +196,12 @@ impl Renderer {
         match v {
             Value::String(s) if is_template(s) && !NOT_TEMPLATES.contains(&pointer) => {
                 // One compilation per string: names are checked on it, then it renders.
-                let result = self
-                    .env
-                    .template_from_str(s)
-                    .map_err(|e| template_error(&e))
+                let result = check_complexity(s)
+                    .and_then(|()| {
+                        self.env
+                            .template_from_str(s)
+                            .map_err(|e| template_error(&e))
+                    })
                     .and_then(|tmpl| {
                         if check_names {
                             self.check_names(&tmpl, vars)?;
@@ -243,6 +250,66 @@ impl Renderer {
             other => other.clone(),
         }
     }
+}
+
+/// Refuses templates that are too long, or whose expressions are so large that compiling
+/// them could exhaust the stack, before minijinja sees them.
+fn check_complexity(s: &str) -> Result<(), String> {
+    if s.len() > MAX_TEMPLATE_BYTES {
+        return Err(format!(
+            "template is {} bytes; crier allows at most {MAX_TEMPLATE_BYTES} per string",
+            s.len()
+        ));
+    }
+    let mut rest = s;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start..];
+        let close = if after.starts_with("{{") {
+            "}}"
+        } else if after.starts_with("{%") {
+            "%}"
+        } else {
+            rest = &after[1..];
+            continue;
+        };
+        let body_end = after[2..].find(close).map_or(after.len(), |i| i + 2);
+        let tokens = expression_tokens(&after[2..body_end]);
+        if tokens > MAX_EXPRESSION_TOKENS {
+            return Err(format!(
+                "template expression has {tokens} operators and names; crier allows at most {MAX_EXPRESSION_TOKENS} in one `{{{{ … }}}}` or `{{% … %}}` (split it, or compute the value in `vars`)"
+            ));
+        }
+        rest = &after[body_end.min(after.len())..];
+        if rest.len() >= close.len() && rest.starts_with(close) {
+            rest = &rest[close.len()..];
+        }
+    }
+    Ok(())
+}
+
+/// Names, numbers and operator characters in an expression (string literals count once).
+fn expression_tokens(expr: &str) -> usize {
+    let mut tokens = 0usize;
+    let mut chars = expr.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            continue;
+        }
+        tokens += 1;
+        if c == '"' || c == '\'' {
+            for d in chars.by_ref() {
+                if d == c {
+                    break;
+                }
+            }
+        } else if c.is_alphanumeric() || c == '_' {
+            while chars
+                .next_if(|d| d.is_alphanumeric() || *d == '_')
+                .is_some()
+            {}
+        }
+    }
+    tokens
 }
 
 fn template_error(e: &minijinja::Error) -> String {
@@ -511,9 +578,57 @@ pub fn render_checked(
     ctx: &Context,
     msg_random: u32,
 ) -> Result<Rendered, Vec<RenderError>> {
+    let message = render_message_checked(renderer, campaign, ctx)?;
+    Ok(with_msg_random(campaign, message, msg_random))
+}
+
+/// The rendered, typed message of one occurrence of a validated campaign (no request yet).
+///
+/// # Errors
+/// Template errors at render time, by pointer.
+pub fn render_message_checked(
+    renderer: &Renderer,
+    campaign: &Campaign,
+    ctx: &Context,
+) -> Result<MessageSpec, Vec<RenderError>> {
     let rendered =
         renderer.render_message_checked(campaign.message_source(), ctx, &campaign.spec.vars)?;
-    finish(campaign, rendered, msg_random)
+    typed(rendered)
+}
+
+/// Whether a template of the campaign's message may read the occurrence (its time, date or
+/// weekday). When none does, every occurrence renders the same message, so it is rendered
+/// once and only the MsgRandom differs.
+#[must_use]
+pub fn depends_on_occurrence(campaign: &Campaign) -> bool {
+    crate::spec::yaml::leaves(campaign.message_source())
+        .into_iter()
+        .any(|(_, v)| {
+            v.as_str()
+                .is_some_and(|s| is_template(s) && s.contains("occurrence"))
+        })
+}
+
+/// The request of a rendered message with its MsgRandom.
+#[must_use]
+pub fn with_msg_random(campaign: &Campaign, message: MessageSpec, msg_random: u32) -> Rendered {
+    let request = push_request(msg_random, &campaign.spec.audience, &message);
+    let body = serde_json::to_string(&request).expect("a JSON value always serialises");
+    Rendered {
+        message,
+        request,
+        body,
+    }
+}
+
+fn typed(rendered: Value) -> Result<MessageSpec, Vec<RenderError>> {
+    from_value(&rendered).map_err(|e| {
+        let pointer = format!("/message{}", e.pointer);
+        vec![RenderError {
+            message: format!("{}: {}", dotted(&pointer), e.message),
+            pointer,
+        }]
+    })
 }
 
 fn finish(
@@ -521,20 +636,7 @@ fn finish(
     rendered: Value,
     msg_random: u32,
 ) -> Result<Rendered, Vec<RenderError>> {
-    let message: MessageSpec = from_value(&rendered).map_err(|e| {
-        let pointer = format!("/message{}", e.pointer);
-        vec![RenderError {
-            message: format!("{}: {}", dotted(&pointer), e.message),
-            pointer,
-        }]
-    })?;
-    let request = push_request(msg_random, &campaign.spec.audience, &message);
-    let body = serde_json::to_string(&request).expect("a JSON value always serialises");
-    Ok(Rendered {
-        message,
-        request,
-        body,
-    })
+    Ok(with_msg_random(campaign, typed(rendered)?, msg_random))
 }
 
 #[cfg(test)]

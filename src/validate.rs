@@ -7,9 +7,13 @@ use crate::occurrence::OccurrenceKey;
 use crate::render::{self, APNS_BUDGET_BYTES, Context, MAX_BODY_BYTES, RESERVED_NAMES, Renderer};
 use crate::schedule::{Schedule, ScheduleError};
 use crate::settings::{AppSettings, Settings};
-use crate::spec::Campaign;
-use crate::spec::campaign::{AttrCondition, Audience, Element, TagCondition};
+use crate::spec::campaign::{
+    AttrCondition, Audience, Element, MessageSpec, ScheduleSpec, TagCondition,
+};
+use crate::spec::yaml::Document;
+use crate::spec::{Campaign, Unparsed};
 use chrono_tz::Tz;
+use indexmap::IndexMap;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,39 +97,66 @@ pub struct Outcome<'a> {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Collects a campaign's diagnostics.
+/// Collects one file's diagnostics.
 struct Sink<'a> {
-    campaign: &'a Campaign,
+    file: &'a Arc<Path>,
+    doc: &'a Document,
+    /// Pointers the schema already reported (for a file that failed it): nothing at or below
+    /// them is reported twice.
+    skip: &'a [String],
     out: Vec<Diagnostic>,
 }
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    fn of(campaign: &'a Campaign) -> Self {
+        Self {
+            file: &campaign.file,
+            doc: &campaign.doc,
+            skip: &[],
+            out: Vec::new(),
+        }
+    }
+
+    fn skipped(&self, pointer: &str) -> bool {
+        self.skip.iter().any(|s| {
+            pointer == s
+                || pointer.starts_with(&format!("{s}/"))
+                || s.starts_with(&format!("{pointer}/"))
+        })
+    }
+
     /// Where a problem about `pointer` is shown: a mapping or list at its key, a scalar at itself.
     fn place(&self, pointer: &str) -> Pos {
-        match self.campaign.doc.value.pointer(pointer) {
+        match self.doc.value.pointer(pointer) {
             Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) => {
-                self.campaign.doc.positions.key(pointer)
+                self.doc.positions.key(pointer)
             }
-            _ => self.campaign.pos(pointer),
+            _ => self.doc.positions.node(pointer),
         }
     }
 
     fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        if self.skipped(pointer) {
+            return;
+        }
         let pos = self.place(pointer);
-        self.out
-            .push(Diagnostic::error(&self.campaign.file, pos, message));
+        self.out.push(Diagnostic::error(self.file, pos, message));
     }
 
     fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
-        let pos = self.campaign.doc.positions.key(pointer);
-        self.out
-            .push(Diagnostic::error(&self.campaign.file, pos, message));
+        if self.skipped(pointer) {
+            return;
+        }
+        let pos = self.doc.positions.key(pointer);
+        self.out.push(Diagnostic::error(self.file, pos, message));
     }
 
     fn warning(&mut self, pointer: &str, message: impl Into<String>) {
+        if self.skipped(pointer) {
+            return;
+        }
         let pos = self.place(pointer);
-        self.out
-            .push(Diagnostic::warning(&self.campaign.file, pos, message));
+        self.out.push(Diagnostic::warning(self.file, pos, message));
     }
 }
 
@@ -137,8 +168,11 @@ fn names_list(names: &[String]) -> String {
     }
 }
 
-fn check_app<'s>(sink: &mut Sink<'_>, settings: &'s Settings) -> Option<&'s AppSettings> {
-    let given = sink.campaign.spec.app.as_deref();
+fn check_app<'s>(
+    sink: &mut Sink<'_>,
+    given: Option<&str>,
+    settings: &'s Settings,
+) -> Option<&'s AppSettings> {
     let app = settings.app_for(given);
     if app.is_none() {
         let known: Vec<String> = settings.apps.keys().cloned().collect();
@@ -166,8 +200,8 @@ fn check_app<'s>(sink: &mut Sink<'_>, settings: &'s Settings) -> Option<&'s AppS
     app
 }
 
-fn check_vars(sink: &mut Sink<'_>) {
-    for name in sink.campaign.spec.vars.keys() {
+fn check_vars(sink: &mut Sink<'_>, vars: &IndexMap<String, serde_json::Value>) {
+    for name in vars.keys() {
         if RESERVED_NAMES.contains(&name.as_str()) {
             let ptr = format!("/vars/{}", crate::spec::yaml::escape_pointer_segment(name));
             sink.error_at_key(&ptr, format!("a var may not be named `{name}`: campaign, app and occurrence are template context names"));
@@ -259,8 +293,7 @@ fn check_attrs(sink: &mut Sink<'_>, attrs: &AttrCondition, app: Option<&AppSetti
     }
 }
 
-fn check_message(sink: &mut Sink<'_>) {
-    let message = &sink.campaign.spec.message;
+fn check_message(sink: &mut Sink<'_>, message: &MessageSpec) {
     if let Some(lt) = &message.lifetime
         && lt.value > MAX_LIFETIME
     {
@@ -289,18 +322,24 @@ fn check_message(sink: &mut Sink<'_>) {
     }
 }
 
-fn schedule_error(sink: &mut Sink<'_>, e: &ScheduleError) {
+fn schedule_error(sink: &mut Sink<'_>, spec: &ScheduleSpec, e: &ScheduleError) {
     let pointer = match e {
         ScheduleError::UnknownZone { .. } => "/schedule/timezone",
         ScheduleError::StartAfterEnd { .. } => "/schedule/start",
-        _ if sink.campaign.spec.schedule.at.is_some() => "/schedule/at",
+        _ if spec.at.is_some() => "/schedule/at",
         _ => "/schedule/cron",
     };
     sink.error(pointer, e.to_string());
 }
 
-fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Schedule)> {
-    let spec = &sink.campaign.spec.schedule;
+fn check_schedule(
+    sink: &mut Sink<'_>,
+    spec: &ScheduleSpec,
+    settings: &Settings,
+) -> Option<(Tz, Schedule)> {
+    // An unknown zone is reported, and the rest of the schedule is still checked (in the
+    // default zone), so every problem shows in one run.
+    let mut zone_ok = true;
     let zone = match spec
         .timezone
         .as_deref()
@@ -309,8 +348,9 @@ fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Sched
     {
         Ok(z) => z.unwrap_or(settings.defaults.timezone),
         Err(e) => {
-            schedule_error(sink, &e);
-            return None;
+            schedule_error(sink, spec, &e);
+            zone_ok = false;
+            settings.defaults.timezone
         }
     };
     let schedule = if let Some(at) = &spec.at {
@@ -330,7 +370,7 @@ fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Sched
                 s
             }
             Err(e) => {
-                schedule_error(sink, &e);
+                schedule_error(sink, spec, &e);
                 return None;
             }
         }
@@ -339,25 +379,67 @@ fn check_schedule(sink: &mut Sink<'_>, settings: &Settings) -> Option<(Tz, Sched
         match Schedule::cron(cron, zone, spec.start, spec.end) {
             Ok(s) => s,
             Err(e) => {
-                schedule_error(sink, &e);
+                schedule_error(sink, spec, &e);
                 return None;
             }
         }
     };
-    Some((zone, schedule))
+    zone_ok.then_some((zone, schedule))
+}
+
+/// A schedule that alone fires more often on one quota day than its app's `daily_quota`
+/// allows (90047): the rest would be deferred every day. A cron's matching days all fire at
+/// the same minutes, so eight days from its first occurrence show every quota day's count
+/// (quota days may straddle two local days when `quota_timezone` differs).
+fn check_schedule_quota(sink: &mut Sink<'_>, app: &AppSettings, schedule: &Schedule) {
+    if !matches!(schedule, Schedule::Cron(_)) {
+        return;
+    }
+    let Some(first) = schedule.first() else {
+        return;
+    };
+    let end = first.at + chrono::Duration::days(8);
+    let mut per_day: HashMap<chrono::NaiveDate, u32> = HashMap::new();
+    for occ in schedule.occurrences(first.at, end) {
+        *per_day
+            .entry(occ.at.with_timezone(&app.quota_timezone).date_naive())
+            .or_default() += 1;
+    }
+    if let Some(n) = per_day.into_values().filter(|n| *n > app.daily_quota).max() {
+        sink.error(
+            "/schedule/cron",
+            format!(
+                "this schedule fires {n} times on one quota day (midnight to midnight in {}), more than app `{}` may push in a day (daily_quota {}, 90047): the rest would be deferred every day; fire less often",
+                app.quota_timezone.name(),
+                app.name,
+                app.daily_quota
+            ),
+        );
+    }
 }
 
 fn check_rendering(
     sink: &mut Sink<'_>,
+    campaign: &Campaign,
     renderer: &Renderer,
     settings: &Settings,
     app: Option<&AppSettings>,
-    schedule: &Schedule,
+    schedule: Option<&Schedule>,
 ) {
-    let Some(first) = schedule.first() else {
-        return;
+    // Without a valid schedule the templates are still checked (names, syntax), at a stand-in
+    // occurrence; the size limits need the real first occurrence.
+    let first = schedule.and_then(Schedule::first);
+    let stand_in = || crate::schedule::Occurrence {
+        at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        local: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
+            .with_timezone(&settings.defaults.timezone),
+        dst: None,
     };
-    let campaign = sink.campaign;
+    if schedule.is_some() && first.is_none() {
+        return;
+    }
+    let sized = first.is_some();
+    let first = first.unwrap_or_else(stand_in);
     let app_name = app.map_or_else(
         || campaign.spec.app.clone().unwrap_or_default(),
         |a| a.name.clone(),
@@ -374,6 +456,7 @@ fn check_rendering(
         scheduled: first.at,
     };
     match render::render(renderer, campaign, &ctx, key.base_msg_random()) {
+        Ok(_) if !sized => {}
         Ok(r) => {
             if r.body.len() > MAX_BODY_BYTES {
                 sink.error(
@@ -406,7 +489,7 @@ fn check_rendering(
 /// Strings that look like a UserSig query parameter: the ledger never stores one (it refuses
 /// such records), so a campaign that carries one could never be applied.
 fn check_no_usersig(sink: &mut Sink<'_>) {
-    let found: Vec<String> = crate::spec::yaml::leaves(&sink.campaign.doc.value)
+    let found: Vec<String> = crate::spec::yaml::leaves(&sink.doc.value)
         .into_iter()
         .filter(|(_, v)| {
             v.as_str()
@@ -426,22 +509,28 @@ pub fn check_campaign<'a>(
     settings: &'a Settings,
     renderer: &Renderer,
 ) -> (Option<Checked<'a>>, Vec<Diagnostic>) {
-    let mut sink = Sink {
-        campaign,
-        out: Vec::new(),
-    };
-    let app = check_app(&mut sink, settings);
-    check_vars(&mut sink);
-    match &campaign.spec.audience {
+    let mut sink = Sink::of(campaign);
+    let spec = &campaign.spec;
+    let app = check_app(&mut sink, spec.app.as_deref(), settings);
+    check_vars(&mut sink, &spec.vars);
+    match &spec.audience {
         Audience::All(_) => {}
         Audience::Tags(t) => check_tags(&mut sink, t),
         Audience::Attrs(a) => check_attrs(&mut sink, a, app),
     }
-    check_message(&mut sink);
+    check_message(&mut sink, &spec.message);
     check_no_usersig(&mut sink);
-    let schedule = check_schedule(&mut sink, settings);
-    if let Some((_, s)) = &schedule {
-        check_rendering(&mut sink, renderer, settings, app, s);
+    let schedule = check_schedule(&mut sink, &spec.schedule, settings);
+    check_rendering(
+        &mut sink,
+        campaign,
+        renderer,
+        settings,
+        app,
+        schedule.as_ref().map(|(_, s)| s),
+    );
+    if let (Some((_, s)), Some(app)) = (&schedule, app) {
+        check_schedule_quota(&mut sink, app, s);
     }
     let ok = !sink.out.iter().any(Diagnostic::is_error);
     let checked = match (ok, app, schedule) {
@@ -494,12 +583,87 @@ pub fn check_names(names: &[(String, Arc<Path>, Pos)]) -> Vec<Diagnostic> {
     out
 }
 
-/// Validates the campaign set against the settings: every per-campaign rule (in parallel) and
-/// the set-wide ones. Diagnostics come sorted.
+/// The rules that do not need the whole file to be well-formed, for a file that failed the
+/// schema or the types: each part that is well-formed on its own (the schedule, the tags, the
+/// message, the templates…) is checked, so every independent problem shows in one run.
+#[must_use]
+pub fn check_unparsed(
+    unparsed: &Unparsed,
+    settings: &Settings,
+    renderer: &Renderer,
+) -> Vec<Diagnostic> {
+    fn part<T: serde::de::DeserializeOwned>(doc: &Document, pointer: &str) -> Option<T> {
+        serde_json::from_value(doc.value.pointer(pointer)?.clone()).ok()
+    }
+    let doc = &unparsed.doc;
+    let mut sink = Sink {
+        file: &unparsed.file,
+        doc,
+        skip: &unparsed.reported,
+        out: Vec::new(),
+    };
+    let app = match doc.value.get("app") {
+        Some(serde_json::Value::String(name)) => check_app(&mut sink, Some(name), settings),
+        None => settings.app_for(None),
+        Some(_) => None,
+    };
+    let vars: Option<IndexMap<String, serde_json::Value>> = match doc.value.get("vars") {
+        None => Some(IndexMap::new()),
+        Some(_) => part(doc, "/vars"),
+    };
+    if let Some(vars) = &vars {
+        check_vars(&mut sink, vars);
+    }
+    if let Some(t) = part::<TagCondition>(doc, "/audience/tags") {
+        check_tags(&mut sink, &t);
+    }
+    if let Some(a) = part::<AttrCondition>(doc, "/audience/attrs") {
+        check_attrs(&mut sink, &a, app);
+    }
+    if let Some(m) = part::<MessageSpec>(doc, "/message") {
+        check_message(&mut sink, &m);
+    }
+    check_no_usersig(&mut sink);
+    let schedule = part::<ScheduleSpec>(doc, "/schedule")
+        .and_then(|spec| check_schedule(&mut sink, &spec, settings));
+    if let (Some(vars), Some(message)) = (&vars, doc.value.get("message")) {
+        let local = schedule.as_ref().and_then(|(_, s)| s.first()).map_or_else(
+            || {
+                chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
+                    .with_timezone(&settings.defaults.timezone)
+            },
+            |o| o.local,
+        );
+        let ctx = Context {
+            campaign: doc
+                .value
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            app: app.map(|a| a.name.clone()).unwrap_or_default(),
+            local,
+        };
+        if let Err(errors) = renderer.render_message(message, &ctx, vars) {
+            for e in errors {
+                sink.error(&e.pointer, e.message);
+            }
+        }
+    }
+    if let (Some((_, s)), Some(app)) = (&schedule, app) {
+        check_schedule_quota(&mut sink, app, s);
+    }
+    sink.out
+}
+
+/// Validates the campaign set against the settings: every per-campaign rule (in parallel), the
+/// independent parts of files that failed the schema ([`check_unparsed`]) and the set-wide
+/// rules. Diagnostics come sorted.
 #[must_use]
 pub fn validate<'a>(
     settings: &'a Settings,
     campaigns: &'a [Campaign],
+    unparsed: &[Unparsed],
     names: &[(String, Arc<Path>, Pos)],
 ) -> Outcome<'a> {
     let renderer = Renderer::new();
@@ -512,6 +676,11 @@ pub fn validate<'a>(
         outcome.checked.extend(checked);
         outcome.diagnostics.extend(diags);
     }
+    let partial: Vec<Vec<Diagnostic>> = unparsed
+        .par_iter()
+        .map(|u| check_unparsed(u, settings, &renderer))
+        .collect();
+    outcome.diagnostics.extend(partial.into_iter().flatten());
     let duplicates = check_names(names);
     if !duplicates.is_empty() {
         let dup_files: std::collections::HashSet<&Arc<Path>> =

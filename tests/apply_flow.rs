@@ -222,7 +222,8 @@ async fn a_plan_file_is_executed_exactly_or_refused_when_stale() {
 #[tokio::test]
 async fn skipped_and_missed_are_recorded_once() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    // A minutely cron needs 1,440 pushes a day: validation refuses it under a smaller quota.
+    let repo = Repo::new(&emu.base_url(), "10ms", 1440);
     repo.campaign("paused", "paused: true\n");
     // A cron campaign every minute, grace 1h by default.
     std::fs::write(

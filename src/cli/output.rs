@@ -118,7 +118,12 @@ pub fn validated<'w>(
     ws: &'w Workspace,
     refusal: &str,
 ) -> anyhow::Result<crate::validate::Outcome<'w>> {
-    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let outcome = crate::validate::validate(
+        &ws.settings,
+        &ws.set.campaigns,
+        &ws.set.unparsed,
+        &ws.set.names,
+    );
     let mut errors: Vec<Diagnostic> = ws
         .config_warnings
         .iter()

@@ -175,7 +175,8 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
     let outcome = validated(&ws, "no plan was made (crier validate shows warnings too)")?;
     if let Some(rev) = &args.base {
         let base = load_base(&ws.settings, rev)?;
-        let base_outcome = crate::validate::validate(&base.settings, &base.campaigns, &base.names);
+        let base_outcome =
+            crate::validate::validate(&base.settings, &base.campaigns, &[], &base.names);
         let empty = crate::ledger::fold::LedgerSnapshot::default();
         let head = crate::plan::Input {
             settings: &ws.settings,

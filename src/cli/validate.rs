@@ -55,8 +55,12 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
         Ok(ws) => ws,
         Err(status) => return Ok(status),
     };
-    let outcome: Outcome<'_> =
-        crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let outcome: Outcome<'_> = crate::validate::validate(
+        &ws.settings,
+        &ws.set.campaigns,
+        &ws.set.unparsed,
+        &ws.set.names,
+    );
     let mut diags: Vec<Diagnostic> = ws.config_warnings.clone();
     diags.extend(ws.set.diagnostics.iter().cloned());
     diags.extend(outcome.diagnostics);
@@ -151,7 +155,12 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
         Ok(ws) => ws,
         Err(status) => return Ok(status),
     };
-    let outcome = crate::validate::validate(&ws.settings, &ws.set.campaigns, &ws.set.names);
+    let outcome = crate::validate::validate(
+        &ws.settings,
+        &ws.set.campaigns,
+        &ws.set.unparsed,
+        &ws.set.names,
+    );
     let Some(checked) = outcome.checked.iter().find(|c| c.name() == args.name) else {
         let own: Vec<Diagnostic> = outcome
             .diagnostics

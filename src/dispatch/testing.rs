@@ -83,7 +83,12 @@ impl Fixture {
     }
 
     pub fn checked(&self) -> Vec<Checked<'_>> {
-        let out = crate::validate::validate(&self.settings, &self.set.campaigns, &self.set.names);
+        let out = crate::validate::validate(
+            &self.settings,
+            &self.set.campaigns,
+            &self.set.unparsed,
+            &self.set.names,
+        );
         assert!(
             !out.diagnostics
                 .iter()

@@ -97,6 +97,7 @@ fn render_send(
     input: &Input<'_>,
     renderer: &Renderer,
     hashes: &BTreeMap<String, String>,
+    once: &HashMap<&str, RenderedOnce>,
     p: Pending<'_>,
 ) -> Result<Send, Warning> {
     let c = p.checked;
@@ -107,7 +108,13 @@ fn render_send(
         local: p.occ.local,
     };
     // Validation already checked every template's names; rendering needs no second check.
-    let rendered = crate::render::render_checked(renderer, c.campaign, &ctx, p.choice.value)
+    // A message that does not read the occurrence was rendered once for all of them.
+    let message = match once.get(c.name()) {
+        Some(r) => r.clone(),
+        None => crate::render::render_message_checked(renderer, c.campaign, &ctx),
+    };
+    let rendered = message
+        .map(|m| crate::render::with_msg_random(c.campaign, m, p.choice.value))
         .map_err(|errors| {
             let why: Vec<String> = errors.into_iter().map(|e| e.message).collect();
             Warning {
@@ -155,6 +162,33 @@ fn render_send(
         dst: p.occ.dst.map(|d| d.to_string()),
         key: p.key,
     })
+}
+
+/// A campaign's message rendered once for every occurrence (it does not read the occurrence).
+type RenderedOnce = Result<crate::spec::campaign::MessageSpec, Vec<crate::render::RenderError>>;
+
+/// Renders, once each, the messages of the pending campaigns that do not depend on the
+/// occurrence (in parallel), so a frequent schedule does not render the same text each time.
+fn render_once<'c>(pending: &[Pending<'c>], renderer: &Renderer) -> HashMap<&'c str, RenderedOnce> {
+    let mut firsts: BTreeMap<&'c str, &Pending<'c>> = BTreeMap::new();
+    for p in pending {
+        firsts.entry(p.checked.name()).or_insert(p);
+    }
+    firsts
+        .into_par_iter()
+        .filter(|(_, p)| !crate::render::depends_on_occurrence(p.checked.campaign))
+        .map(|(name, p)| {
+            let ctx = Context {
+                campaign: name.to_owned(),
+                app: p.checked.app.name.clone(),
+                local: p.occ.local,
+            };
+            (
+                name,
+                crate::render::render_message_checked(renderer, p.checked.campaign, &ctx),
+            )
+        })
+        .collect()
 }
 
 /// A rendered send of an occurrence the provider refused before: retried (with the reason
@@ -451,12 +485,13 @@ pub fn build(input: &Input<'_>) -> Plan {
         }
     }
     let renderer = Renderer::new();
+    let once = render_once(&pending, &renderer);
     let rendered: Vec<(bool, Rendered)> = pending
         .into_par_iter()
         .map(|mut p| {
             let refused = p.refused.take();
             let upcoming = p.upcoming;
-            let r = match render_send(input, &renderer, &hashes, p) {
+            let r = match render_send(input, &renderer, &hashes, &once, p) {
                 Ok(send) => retry_of(send, refused),
                 Err(w) => Rendered::Unsendable(w),
             };

@@ -159,7 +159,7 @@ fn checked<'a>(s: &'a Settings, cs: &'a [Campaign]) -> Vec<Checked<'a>> {
         .iter()
         .map(|c| (c.spec.name.0.clone(), Arc::clone(&c.file), c.pos("/name")))
         .collect();
-    let out = crate::validate::validate(s, cs, &names);
+    let out = crate::validate::validate(s, cs, &[], &names);
     assert!(
         out.diagnostics.iter().all(|d| !d.is_error()),
         "{:?}",

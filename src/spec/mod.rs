@@ -36,10 +36,22 @@ impl Campaign {
     }
 }
 
+/// A campaign file that parsed as YAML but failed the schema: kept so that validation can
+/// still report its independent problems (schedule, templates, tags…) in the same run.
+#[derive(Debug, Clone)]
+pub struct Unparsed {
+    pub file: Arc<Path>,
+    pub doc: Document,
+    /// The pointers the schema errors are about (not reported twice).
+    pub reported: Vec<String>,
+}
+
 /// The outcome of parsing one campaign file.
 #[derive(Debug)]
 pub struct Parsed {
     pub campaign: Option<Campaign>,
+    /// Set when the file failed the schema (see [`Unparsed`]).
+    pub unparsed: Option<Unparsed>,
     pub diagnostics: Vec<Diagnostic>,
     /// The `name` and then the `previous_names` found in the file, with their positions, even
     /// when it did not pass the checks (for the set-wide unique-name rule).
@@ -54,6 +66,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
         Err(e) => {
             return Parsed {
                 campaign: None,
+                unparsed: None,
                 diagnostics: vec![Diagnostic::error(file, e.pos, e.message)],
                 names: Vec::new(),
             };
@@ -82,24 +95,32 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
             .with_hint("start from `crier init`'s example or add `# yaml-language-server: $schema=...` for completion");
         return Parsed {
             campaign: None,
+            unparsed: None,
             diagnostics: vec![d],
             names: name,
         };
     }
     let errors = schema::check(schema::Kind::Campaign, &doc);
     if !errors.is_empty() {
+        let reported = errors.iter().map(|e| e.pointer.clone()).collect();
         let diagnostics = errors
             .into_iter()
             .map(|e| Diagnostic::error(file, e.pos, e.message))
             .collect();
         return Parsed {
             campaign: None,
+            unparsed: Some(Unparsed {
+                file: Arc::clone(file),
+                doc,
+                reported,
+            }),
             diagnostics,
             names: name,
         };
     }
     match campaign::from_value::<CampaignSpec>(&doc.value) {
         Ok(spec) => Parsed {
+            unparsed: None,
             campaign: Some(Campaign {
                 file: Arc::clone(file),
                 doc,
@@ -116,6 +137,11 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
             );
             Parsed {
                 campaign: None,
+                unparsed: Some(Unparsed {
+                    file: Arc::clone(file),
+                    reported: vec![e.pointer.clone()],
+                    doc,
+                }),
                 diagnostics: vec![d],
                 names: name,
             }

@@ -19,6 +19,9 @@ pub const MAX_BYTES: usize = 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes that alias expansion may create in one file (billion-laughs guard).
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Most bytes (string and key text, plus 8 per node) that alias expansion may add in one file:
+/// a small file must not expand into gigabytes through aliases of long strings.
+pub const MAX_ALIAS_BYTES: usize = 4 * 1024 * 1024;
 
 /// A parsed YAML document: the value, and where each of its nodes stands in the source.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,15 +151,26 @@ struct Builder {
     anchors: HashMap<usize, Value>,
     positions: Positions,
     alias_nodes: usize,
+    alias_bytes: usize,
     root: Option<Value>,
     documents: usize,
 }
 
-fn count_nodes(v: &Value) -> usize {
+/// (nodes, bytes) of a value: its nodes, and its string and key text plus 8 bytes a node.
+fn weigh(v: &Value) -> (usize, usize) {
     match v {
-        Value::Array(a) => 1 + a.iter().map(count_nodes).sum::<usize>(),
-        Value::Object(m) => 1 + m.values().map(count_nodes).sum::<usize>(),
-        _ => 1,
+        Value::Array(a) => a.iter().map(weigh).fold((1, 8), |(n, b), (n2, b2)| {
+            (n.saturating_add(n2), b.saturating_add(b2))
+        }),
+        Value::Object(m) => m.iter().fold((1, 8), |(n, b), (k, v)| {
+            let (n2, b2) = weigh(v);
+            (
+                n.saturating_add(n2),
+                b.saturating_add(b2).saturating_add(k.len()),
+            )
+        }),
+        Value::String(s) => (1, 8 + s.len()),
+        _ => (1, 8),
     }
 }
 
@@ -325,18 +339,30 @@ impl Builder {
     }
 
     fn alias(&mut self, id: usize, pos: Pos) -> Result<(), YamlError> {
-        let value = self
+        let anchored = self
             .anchors
             .get(&id)
-            .cloned()
             .ok_or_else(|| YamlError::new(pos, "alias to an unknown anchor"))?;
-        self.alias_nodes += count_nodes(&value);
+        // Counted before the copy is made, so a bomb is refused before it takes memory.
+        let (nodes, bytes) = weigh(anchored);
+        self.alias_nodes += nodes;
+        self.alias_bytes += bytes;
         if self.alias_nodes > MAX_ALIAS_NODES {
             return Err(YamlError::new(
                 pos,
                 format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
             ));
         }
+        if self.alias_bytes > MAX_ALIAS_BYTES {
+            return Err(YamlError::new(
+                pos,
+                format!(
+                    "aliases expand to more than {} MiB of text; crier refuses alias bombs",
+                    MAX_ALIAS_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        let value = anchored.clone();
         if self.expecting_key() {
             return match value {
                 Value::String(s) => self.key(s, false, pos),
@@ -451,6 +477,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         anchors: HashMap::new(),
         positions: Positions::default(),
         alias_nodes: 0,
+        alias_bytes: 0,
         root: None,
         documents: 0,
     };
@@ -582,6 +609,19 @@ mod tests {
     fn size_limit() {
         let big = format!("a: \"{}\"\n", "x".repeat(MAX_BYTES));
         assert!(err(&big).message.contains("over 1048576 bytes"));
+    }
+
+    #[test]
+    fn aliases_of_long_strings_are_bounded_by_size() {
+        // 400 KB of text aliased 10,000 times would be 4 GB.
+        let mut text = format!("a: &big \"{}\"\nb: [", "x".repeat(400_000));
+        text.push_str(&vec!["*big"; 10_000].join(", "));
+        text.push_str("]\n");
+        assert!(
+            err(&text).message.contains("MiB of text"),
+            "{}",
+            err(&text).message
+        );
     }
 
     #[test]

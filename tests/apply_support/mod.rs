@@ -159,7 +159,7 @@ message:
                 .unwrap_or_else(|d| panic!("{d:?}"));
         let (files, _) = crier::load::discover(&settings.campaigns_dir, self.path());
         let set = crier::load::load_campaigns(&files, self.path(), &mut sources);
-        let out = crier::validate::validate(&settings, &set.campaigns, &set.names);
+        let out = crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &set.names);
         assert!(
             !out.diagnostics
                 .iter()
@@ -191,7 +191,7 @@ fn with_checked<R>(
         crier::load::load_settings(&root.join("crier.yaml"), root, &mut sources).unwrap();
     let (files, _) = crier::load::discover(&settings.campaigns_dir, root);
     let set = crier::load::load_campaigns(&files, root, &mut sources);
-    let out = crier::validate::validate(&settings, &set.campaigns, &set.names);
+    let out = crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &set.names);
     f(&settings, &out.checked)
 }
 
