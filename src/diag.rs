@@ -144,6 +144,19 @@ impl Diagnostic {
         out
     }
 
+    /// The diagnostic as the JSON outputs carry it.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.pos.line,
+            "column": self.pos.col,
+            "message": self.message,
+            "hint": self.hint,
+        })
+    }
+
     /// A GitHub Actions workflow command for this diagnostic.
     #[must_use]
     pub fn github_annotation(&self) -> String {

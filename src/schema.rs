@@ -158,6 +158,10 @@ fn exactly_one_message(
             .to_owned();
     }
     let keys = known_keys(schema, schema_path);
+    if keys.is_empty() {
+        // A map of names (apps, vars…): no fixed keys to choose from.
+        return format!("{} needs at least one entry", dotted(pointer));
+    }
     let list = keys
         .iter()
         .map(|k| format!("`{k}`"))

@@ -498,7 +498,7 @@ fn check_no_usersig(sink: &mut Sink<'_>) {
         .map(|(pointer, _)| pointer)
         .collect();
     for pointer in found {
-        sink.error(&pointer, "this text contains `usersig=`: crier never records a UserSig, so this campaign could not be applied; remove it");
+        sink.error(&pointer, "this text carries a UserSig query parameter (`usersig` and `=`): crier never records a UserSig, so this campaign could not be applied; remove it");
     }
 }
 

@@ -34,6 +34,9 @@ pub struct ApplyArgs {
     /// With CI=true, allow a file ledger (an empty ledger on a fresh runner resends everything within grace).
     #[arg(long)]
     pub allow_ephemeral_ledger: bool,
+    /// `json`: the summary as one JSON object on stdout (progress and the plan go to stderr).
+    #[arg(long, value_enum, default_value_t = super::validate::DataFormat::Human)]
+    pub format: super::validate::DataFormat,
     /// Acknowledge a WILL SEND AGAIN of this campaign: send its push again (repeatable).
     #[arg(long, value_name = "CAMPAIGN", value_delimiter = ',')]
     pub send_again: Vec<String>,
@@ -44,10 +47,7 @@ pub struct ApplyArgs {
 /// # Errors
 /// Invalid campaigns, an unreadable plan file, and every [`dispatch::ApplyError`].
 pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
-    let ws = match load_workspace(env, &[], false) {
-        Ok(ws) => ws,
-        Err(status) => return Ok(status),
-    };
+    let ws = load_workspace(env, &[])?;
     let outcome = validated(&ws, "nothing was sent")?;
     let plan_file = match &args.plan_file {
         Some(path) => {
@@ -77,8 +77,11 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         cancel: cancel.clone(),
         ..ApplyOptions::default()
     };
-    let color = super::output::colour_stdout();
-    let reporter = TerminalReporter::new(color);
+    let json = args.format == super::validate::DataFormat::Json;
+    let color = super::output::colour_stdout() && !json;
+    let mut reporter = TerminalReporter::new(color);
+    // With --format json, stdout carries only the summary object; the plan goes to stderr.
+    reporter.plan_to_stderr = json;
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
         let on_interrupt = cancel.clone();
@@ -113,7 +116,16 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
     });
     reporter.clear();
     let report = report?;
-    print!("{}", summary(&report, color));
+    if json {
+        let mut doc = serde_json::to_value(&report)?;
+        doc["format_version"] = 1.into();
+        doc["counts"] = serde_json::to_value(report.counts())?;
+        doc["status"] = serde_json::to_value(report.status())?;
+        doc["exit_code"] = report.status().code().into();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", summary(&report, color));
+    }
     Ok(report.status().into())
 }
 
@@ -213,6 +225,8 @@ pub fn summary(report: &ApplyReport, color: bool) -> String {
 /// Progress bars on a terminal (stderr), plain lines otherwise; the plan on stdout.
 pub(super) struct TerminalReporter {
     color: bool,
+    /// Print the plan on stderr (stdout is kept for a JSON summary).
+    pub(super) plan_to_stderr: bool,
     tty: bool,
     multi: MultiProgress,
     bars: Mutex<Option<(ProgressBar, ProgressBar)>>,
@@ -229,6 +243,7 @@ impl TerminalReporter {
         });
         Self {
             color,
+            plan_to_stderr: false,
             tty,
             multi,
             bars: Mutex::new(None),
@@ -308,8 +323,12 @@ impl Reporter for TerminalReporter {
     fn event(&self, event: Event<'_>) {
         match event {
             Event::Plan(plan) => {
-                let _ = std::io::stdout()
-                    .write_all(crate::plan::format::human(plan, self.color).as_bytes());
+                let text = crate::plan::format::human(plan, self.color);
+                let _ = if self.plan_to_stderr {
+                    std::io::stderr().write_all(text.as_bytes())
+                } else {
+                    std::io::stdout().write_all(text.as_bytes())
+                };
             }
             Event::Ledger(w) => self.line(&format!("warning: {w}")),
             Event::Warning(w) => {

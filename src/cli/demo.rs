@@ -106,9 +106,7 @@ pub fn demo(env: &Env, args: &DemoArgs) -> anyhow::Result<Status> {
         config: None,
         clock: Arc::clone(&env.clock),
     };
-    let Ok(ws) = load_workspace(&demo_env, &[], false) else {
-        anyhow::bail!("the demo repository did not load")
-    };
+    let ws = load_workspace(&demo_env, &[]).context("the demo repository did not load")?;
     let outcome = validated(&ws, "the demo stops")?;
     writeln!(
         out,

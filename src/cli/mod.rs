@@ -8,7 +8,6 @@ mod plan;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -145,18 +144,40 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    let report = report_of(&cli.command);
     match run(cli) {
         Ok(status) => status.into(),
         Err(e) => {
-            let mut err = anstream::stderr();
-            let _ = writeln!(
-                err,
-                "{} {}",
-                output::error_label(),
-                crate::secrets::redact_usersig(&format!("{e:#}"))
-            );
+            output::print_failure(&e, report);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// How the command reports failures: JSON when it was asked for JSON (errors included).
+fn report_of(command: &Command) -> output::Report {
+    use output::Report;
+    use validate::{DataFormat, ValidateFormat};
+    let data = |f: DataFormat| {
+        if f == DataFormat::Json {
+            Report::Json
+        } else {
+            Report::Human
+        }
+    };
+    match command {
+        Command::Validate(a) => match a.format {
+            ValidateFormat::Json => Report::Json,
+            ValidateFormat::Github => Report::Github,
+            ValidateFormat::Human => Report::Human,
+        },
+        Command::Plan(a) if a.format == plan::PlanFormat::Json => Report::Json,
+        Command::Apply(a) => data(a.format),
+        Command::Render(a) => data(a.format),
+        Command::Status(a) => data(a.format),
+        Command::Ledger(ledger::LedgerCommand::List(a)) => data(a.format),
+        Command::Ledger(ledger::LedgerCommand::Show(a)) => data(a.format),
+        _ => Report::Human,
     }
 }
 

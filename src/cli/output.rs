@@ -32,6 +32,13 @@ impl Env {
             Ok(v) if !v.is_empty() => {
                 let at = chrono::DateTime::parse_from_rfc3339(&v)
                     .with_context(|| format!("{NOW_VAR}=`{v}` is not an RFC 3339 time"))?;
+                // Said on every command: a fake clock outside tests sends real pushes at the
+                // wrong time without a word otherwise.
+                let _ = writeln!(
+                    anstream::stderr(),
+                    "{} {NOW_VAR}={v} fixes crier's clock (for tests only): schedules, grace and quota days use it, and apply really sends; unset it outside tests",
+                    "warning:".yellow().bold()
+                );
                 Arc::new(ManualClock::new(at.to_utc()))
             }
             _ => Arc::new(SystemClock),
@@ -53,18 +60,45 @@ pub struct Workspace {
     pub config_warnings: Vec<Diagnostic>,
 }
 
+/// How a command reports diagnostics and failures: located text, GitHub annotations, or JSON
+/// (on stdout, errors included, for `--format json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Report {
+    #[default]
+    Human,
+    Github,
+    Json,
+}
+
+/// A failure found in the user's files: the diagnostics and a one-line summary. `cli::main`
+/// prints it in the command's [`Report`] format.
+#[derive(Debug, thiserror::Error)]
+#[error("{summary}")]
+pub struct Invalid {
+    pub summary: String,
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: Sources,
+}
+
 /// Loads `crier.yaml` and the campaign set (the campaigns folder plus `extra` paths).
 ///
 /// # Errors
-/// The configuration's diagnostics, already printed; the caller exits 1.
-pub fn load_workspace(env: &Env, extra: &[PathBuf], github: bool) -> Result<Workspace, Status> {
+/// [`Invalid`] with the configuration's diagnostics.
+pub fn load_workspace(env: &Env, extra: &[PathBuf]) -> anyhow::Result<Workspace> {
     let mut sources = Sources::default();
     let (settings, config_warnings) =
         match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
             Ok(ok) => ok,
-            Err(diags) => {
-                print_diagnostics(&diags, &sources, github);
-                return Err(Status::Failed);
+            Err(diagnostics) => {
+                return Err(Invalid {
+                    summary: format!(
+                        "{} is not valid",
+                        crate::diag::display_path(&env.config_path(), &env.cwd).display()
+                    ),
+                    diagnostics,
+                    sources,
+                }
+                .into());
             }
         };
     let (mut files, mut diags) = load::discover(&settings.campaigns_dir, &env.cwd);
@@ -95,10 +129,15 @@ pub fn load_settings_only(env: &Env) -> anyhow::Result<Settings> {
     let mut sources = Sources::default();
     match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
         Ok((settings, _)) => Ok(settings),
-        Err(diags) => {
-            print_diagnostics(&diags, &sources, false);
-            anyhow::bail!("crier.yaml is not valid");
+        Err(diagnostics) => Err(Invalid {
+            summary: format!(
+                "{} is not valid",
+                crate::diag::display_path(&env.config_path(), &env.cwd).display()
+            ),
+            diagnostics,
+            sources,
         }
+        .into()),
     }
 }
 
@@ -134,8 +173,12 @@ pub fn validated<'w>(
         .collect();
     if !errors.is_empty() {
         crate::diag::sort(&mut errors);
-        print_diagnostics(&errors, &ws.sources, false);
-        anyhow::bail!("the campaign set is not valid: fix the errors above; {refusal}");
+        return Err(Invalid {
+            summary: format!("the campaign set is not valid: fix the errors above; {refusal}"),
+            diagnostics: errors,
+            sources: ws.sources.clone(),
+        }
+        .into());
     }
     Ok(outcome)
 }
@@ -151,15 +194,65 @@ fn severity_label(s: Severity) -> String {
     }
 }
 
+/// Prints a failure in the command's format: JSON on stdout (`{"format_version", "error",
+/// "diagnostics"}`), or the diagnostics (text or annotations) on stdout and `error: …` on stderr.
+pub fn print_failure(e: &anyhow::Error, report: Report) {
+    let message = crate::secrets::redact_usersig(&chain_text(e));
+    let invalid = e.downcast_ref::<Invalid>();
+    if report == Report::Json {
+        let doc = serde_json::json!({
+            "format_version": 1,
+            "error": message,
+            "diagnostics": invalid
+                .map(|i| i.diagnostics.iter().map(Diagnostic::to_json).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        });
+        let doc: serde_json::Value =
+            serde_json::from_str(&crate::secrets::redact_usersig(&doc.to_string())).unwrap_or(doc);
+        let mut out = anstream::stdout();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
+        return;
+    }
+    if let Some(i) = invalid {
+        print_diagnostics(&i.diagnostics, &i.sources, report == Report::Github);
+    }
+    let mut err = anstream::stderr();
+    let _ = writeln!(err, "{} {message}", error_label());
+}
+
+/// An error and its causes, each said once: a cause whose text its parent already shows (an
+/// error that prints its source) is not repeated.
+#[must_use]
+pub fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Prints diagnostics to stdout: GitHub annotations, or the located text with source lines.
 pub fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, github: bool) {
+    // A UserSig typed into a file (an `endpoint` URL, a text) is never echoed back.
+    let redact = crate::secrets::redact_usersig;
     let mut out = anstream::stdout();
     for d in diags {
         if github {
-            let _ = writeln!(out, "{}", d.github_annotation());
+            let _ = writeln!(out, "{}", redact(&d.github_annotation()));
             continue;
         }
-        let text = d.render(sources.get(&d.file));
+        let text = redact(&d.render(sources.get(&d.file)));
         // Colour only the severity word of the headline.
         let plain = format!(": {}: ", d.severity.as_str());
         let coloured = format!(": {}: ", severity_label(d.severity));

@@ -133,10 +133,7 @@ pub fn prepare(
     at: Option<&str>,
     horizon: &str,
 ) -> anyhow::Result<Result<Prepared, Status>> {
-    let ws = match load_workspace(env, &[], false) {
-        Ok(ws) => ws,
-        Err(status) => return Ok(Err(status)),
-    };
+    let ws = load_workspace(env, &[])?;
     let horizon = crate::duration::parse(horizon).map_err(|e| anyhow::anyhow!("--horizon: {e}"))?;
     anyhow::ensure!(horizon <= MAX_HORIZON, "--horizon: at most 366d");
     let at = match at {

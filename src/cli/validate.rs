@@ -51,10 +51,7 @@ pub struct RenderArgs {
 /// Only for failures outside the campaign files (printed by the caller).
 pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
     let github = args.format == ValidateFormat::Github;
-    let ws = match load_workspace(env, &args.paths, github) {
-        Ok(ws) => ws,
-        Err(status) => return Ok(status),
-    };
+    let ws = load_workspace(env, &args.paths)?;
     let outcome: Outcome<'_> = crate::validate::validate(
         &ws.settings,
         &ws.set.campaigns,
@@ -98,16 +95,10 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
                 "campaigns": ws.set.campaigns.len(),
                 "errors": errors,
                 "warnings": warnings,
-                "diagnostics": diags.iter().map(|d| serde_json::json!({
-                    "severity": d.severity,
-                    "file": d.file,
-                    "line": d.pos.line,
-                    "column": d.pos.col,
-                    "message": d.message,
-                    "hint": d.hint,
-                })).collect::<Vec<_>>(),
+                "diagnostics": diags.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
             });
-            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            let text = serde_json::to_string_pretty(&report)?;
+            writeln!(out, "{}", crate::secrets::redact_usersig(&text))?;
         }
         ValidateFormat::Human | ValidateFormat::Github => {
             print_diagnostics(&diags, &ws.sources, github);
@@ -151,10 +142,7 @@ fn plural(n: usize) -> &'static str {
 /// # Errors
 /// An unknown campaign, an invalid one, or no occurrence at or after the time.
 pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
-    let ws = match load_workspace(env, &[], false) {
-        Ok(ws) => ws,
-        Err(status) => return Ok(status),
-    };
+    let ws = load_workspace(env, &[])?;
     let outcome = crate::validate::validate(
         &ws.settings,
         &ws.set.campaigns,
@@ -162,33 +150,60 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
         &ws.set.names,
     );
     let Some(checked) = outcome.checked.iter().find(|c| c.name() == args.name) else {
+        // The campaign's file: the one that names it, or (when it does not parse far enough to
+        // have a name) the one whose file name is the campaign's.
+        let named_by = |f: &std::path::Path| {
+            ws.set
+                .names
+                .iter()
+                .any(|(n, file, _)| n == &args.name && **file == *f)
+                || f.file_stem().is_some_and(|s| s == args.name.as_str())
+        };
         let own: Vec<Diagnostic> = outcome
             .diagnostics
             .iter()
             .chain(&ws.set.diagnostics)
-            .filter(|d| {
-                d.is_error()
-                    && ws
-                        .set
-                        .names
-                        .iter()
-                        .any(|(n, f, _)| n == &args.name && *f == d.file)
-            })
+            .filter(|d| d.is_error() && named_by(&d.file))
             .cloned()
             .collect();
         if own.is_empty() {
-            let known: Vec<&str> = ws.set.names.iter().map(|(n, _, _)| n.as_str()).collect();
-            anyhow::bail!(
-                "no campaign named `{}` (campaigns: {})",
-                args.name,
-                known.join(", ")
-            );
+            let known: Vec<String> = ws.set.names.iter().map(|(n, _, _)| n.clone()).collect();
+            let mut message = format!("no campaign named `{}`", args.name);
+            if let Some(close) = crate::schema::closest(&args.name, &known) {
+                message.push_str(&format!("; did you mean `{close}`?"));
+            }
+            message.push_str(&format!(
+                " (campaigns: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+            let broken: std::collections::BTreeSet<String> = ws
+                .set
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.file.display().to_string())
+                .collect();
+            if !broken.is_empty() {
+                message.push_str(&format!(
+                    "; files that could not be read as campaigns: {} (crier validate shows why)",
+                    broken.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            anyhow::bail!(message);
         }
-        print_diagnostics(&own, &ws.sources, false);
-        anyhow::bail!(
-            "campaign `{}` is not valid; fix the errors above",
-            args.name
-        );
+        return Err(super::output::Invalid {
+            summary: format!(
+                "campaign `{}` is not valid; fix the errors above",
+                args.name
+            ),
+            diagnostics: own,
+            sources: ws.sources.clone(),
+        }
+        .into());
     };
     let at = match &args.at {
         Some(text) => {
