@@ -244,3 +244,59 @@ async fn statistics_per_task_and_overall() {
         90018
     );
 }
+
+#[tokio::test]
+async fn an_empty_condition_list_is_refused_never_read_as_everyone() {
+    let emu = start(config()).await;
+    for (condition, code) in [
+        (json!({"TagsOr": []}), 90040),
+        (json!({"TagsAnd": [], "TagsOr": ["a"]}), 90040),
+        (json!({"TagsNot": []}), 90040),
+        (json!({"AttrsOr": {}}), 90033),
+        (json!({"AttrsAnd": {}}), 90033),
+        (json!({}), 90040),
+    ] {
+        let mut body = push_body(7);
+        body["Condition"] = condition.clone();
+        assert_eq!(
+            emu.code("v4/timpush/push", &body).await,
+            code,
+            "{condition}"
+        );
+    }
+    assert!(emu.pushes().await.is_empty(), "nothing was delivered");
+}
+
+#[tokio::test]
+async fn an_extreme_clock_offset_is_refused_and_the_emulator_keeps_answering() {
+    let emu = start(config()).await;
+    let resp = emu
+        .client
+        .post(format!("{}/emulator/clock", emu.base))
+        .json(&json!({"offset_seconds": i64::MAX / 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("out of range"), "{text}");
+    // Still answering normally.
+    assert_eq!(emu.code("v4/timpush/push", &push_body(8)).await, 0);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let emu = start(config()).await;
+    let addr = emu.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"POST /v4/timpush/push HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    // The server closes the connection after its header-read timeout (10 s).
+    let read = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was held open");
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}

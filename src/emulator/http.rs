@@ -180,6 +180,10 @@ async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
     Json(lock(&shared.faults).settings).into_response()
 }
 
+/// The largest clock shift `/emulator/clock` accepts (100 years): beyond it the emulator's
+/// dates would leave chrono's range.
+pub const MAX_CLOCK_OFFSET_SECONDS: u64 = 100 * 366 * 86_400;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClockBody {
@@ -195,6 +199,12 @@ fn clock_view(shared: &Shared) -> Response {
 
 async fn set_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match serde_json::from_slice::<ClockBody>(&body) {
+        Ok(c) if c.offset_seconds.unsigned_abs() > MAX_CLOCK_OFFSET_SECONDS => {
+            bad_request(format!(
+                "offset_seconds {} is out of range: at most ±{MAX_CLOCK_OFFSET_SECONDS} (100 years)",
+                c.offset_seconds
+            ))
+        }
         Ok(c) => {
             shared.set_offset_seconds(c.offset_seconds);
             clock_view(&shared)

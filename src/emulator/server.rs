@@ -16,6 +16,12 @@ use tower::ServiceExt as _;
 
 /// How long a graceful shutdown waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a client may take to send a request's headers, and how long an idle HTTP/1.1
+/// connection is kept waiting for its next request: slow or idle clients do not hold
+/// connections forever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` turns true, then lets open connections finish (at most 5 s).
 pub async fn serve(
@@ -43,10 +49,13 @@ pub async fn serve(
                 tokio::spawn(async move {
                     match tls {
                         None => serve_connection(tcp, router, watcher).await,
-                        Some(acceptor) => match acceptor.accept(tcp).await {
-                            Ok(stream) => serve_connection(stream, router, watcher).await,
-                            Err(e) => tracing::debug!("TLS handshake failed: {e}"),
-                        },
+                        Some(acceptor) => {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                                Ok(Ok(stream)) => serve_connection(stream, router, watcher).await,
+                                Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                                Err(_) => tracing::debug!("TLS handshake timed out"),
+                            }
+                        }
                     }
                 });
             }
@@ -76,7 +85,16 @@ async fn serve_connection<S>(
             req.extensions_mut().insert(conn_kill.clone());
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(HEADER_READ_TIMEOUT))
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), service)
         .into_owned();
