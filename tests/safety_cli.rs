@@ -371,3 +371,45 @@ fn crier_yaml_is_found_from_a_subfolder_and_fifos_are_not_read() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_certificate_is_said_once_not_retried_and_no_library_log_leaks() {
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    config.tls_self_signed = true;
+    let emu = start_emulator(config).await;
+    assert!(emu.base_url().starts_with("https://"));
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(2);
+    let started = std::time::Instant::now();
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "a certificate error is not retried for long: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.matches("hint: for a corporate proxy or a self-signed server, set ca_file")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(!out.contains(" ERROR "), "no library log lines: {out}");
+    assert!(!out.contains("rustls"), "{out}");
+    assert!(emu.pushes().is_empty());
+    // Nothing was written: the first is closed as not_sent, the second never attempted; both
+    // stay due once the certificate is trusted.
+    let read = FileLedger::new(repo.ledger_dir()).read_sync().unwrap();
+    let kinds: Vec<StateKind> = read
+        .snapshot
+        .occurrences
+        .values()
+        .map(|o| o.kind())
+        .collect();
+    assert_eq!(kinds, [StateKind::NotSent]);
+    assert!(
+        out.contains("not attempted: app prod stopped: the server's certificate was refused"),
+        "{out}"
+    );
+}

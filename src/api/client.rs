@@ -144,9 +144,15 @@ pub struct ApiReply {
 /// Why a call failed, by phase (campaign-format §4 "Failure phases").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
-    /// DNS, connect or TLS handshake failed: the request was never written. Safe to retry.
+    /// DNS, connect or TLS handshake failed: the request was never written. Safe to retry,
+    /// unless `retryable` is false: the server's certificate was refused, which no retry can
+    /// change (fix `ca_file` or the endpoint).
     #[error("{path}: request not sent: {reason}")]
-    NotSent { path: String, reason: String },
+    NotSent {
+        path: String,
+        reason: String,
+        retryable: bool,
+    },
     /// Timeout after sending, connection reset or closed without an answer, an HTTP status
     /// other than 200, or an unparsable answer: the push may have happened.
     #[error("{path}: the request may have reached the provider, outcome unknown: {reason}")]
@@ -166,6 +172,9 @@ impl CallError {
     #[must_use]
     pub const fn class(&self) -> Option<ErrorClass> {
         match self {
+            Self::NotSent {
+                retryable: false, ..
+            } => Some(ErrorClass::FatalForApp),
             Self::NotSent { .. } => Some(ErrorClass::Retry),
             Self::MaybeSent { .. } => None,
             Self::Api { code, .. } => Some(classify(*code)),
@@ -358,6 +367,7 @@ impl Client {
         let not_sent = |reason: String| CallError::NotSent {
             path: path.to_owned(),
             reason: redact_usersig(&reason),
+            retryable: true,
         };
         let maybe_sent = |reason: String| CallError::MaybeSent {
             path: path.to_owned(),
@@ -384,10 +394,21 @@ impl Client {
             .await
             .map_err(|e| {
                 let before_write = e.is_connect() || e.is_builder();
-                let hint = if is_certificate_error(&e) { CERTIFICATE_HINT } else { "" };
+                let certificate = is_certificate_error(&e);
+                let hint = if certificate { CERTIFICATE_HINT } else { "" };
                 let reason = format!("{}{hint}", error_chain(e));
                 tracing::debug!(app = %self.app, path, reason = %redact_usersig(&reason), "request failed");
-                if before_write { not_sent(format!("{}: {reason}", self.base)) } else { maybe_sent(reason) }
+                if certificate {
+                    CallError::NotSent {
+                        path: path.to_owned(),
+                        reason: redact_usersig(&format!("{}: {reason}", self.base)),
+                        retryable: false,
+                    }
+                } else if before_write {
+                    not_sent(format!("{}: {reason}", self.base))
+                } else {
+                    maybe_sent(reason)
+                }
             })?;
 
         let status = response.status();
@@ -633,10 +654,21 @@ mod tests {
         assert_eq!(
             CallError::NotSent {
                 path: p(),
-                reason: String::new()
+                reason: String::new(),
+                retryable: true,
             }
             .class(),
             Some(ErrorClass::Retry)
+        );
+        assert_eq!(
+            CallError::NotSent {
+                path: p(),
+                reason: String::new(),
+                retryable: false,
+            }
+            .class(),
+            Some(ErrorClass::FatalForApp),
+            "a refused certificate is not retried"
         );
         let maybe = CallError::MaybeSent {
             path: p(),

@@ -140,7 +140,9 @@ pub fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // Without CRIER_LOG only crier's own warnings: libraries (rustls, hyper)
+                // report through crier's errors, never as stray log lines.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("crier=warn")),
         )
         .with_writer(std::io::stderr)
         .try_init();

@@ -475,6 +475,24 @@ impl Executor<'_> {
                     state.ready_at = Some(responded + lane.min_interval);
                     return Ok(Settle::Done(Outcome::InDoubt { reason }));
                 }
+                Err(CallError::NotSent {
+                    reason,
+                    retryable: false,
+                    ..
+                }) => {
+                    // No retry can help (the server's certificate was refused): nothing was
+                    // written; stop this app for the run and say why once.
+                    let why = format!(
+                        "the server's certificate was refused (see {}); no retry can change that",
+                        send.id
+                    );
+                    state.stopped = Some(format!("stopped: {why}"));
+                    self.reporter.event(Event::AppStopped {
+                        app: &send.app,
+                        reason: &why,
+                    });
+                    return Ok(Settle::Done(self.not_sent(writer, send, reason).await?));
+                }
                 Err(CallError::NotSent { reason, .. }) => {
                     let delay = policy.delay(tries, fastrand::f64());
                     (reason, delay, WaitReason::Backoff)

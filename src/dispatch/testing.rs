@@ -137,6 +137,7 @@ pub fn not_sent() -> Result<ApiReply, CallError> {
     Err(CallError::NotSent {
         path: crate::api::wire::paths::PUSH.into(),
         reason: "connection refused".into(),
+        retryable: true,
     })
 }
 
