@@ -324,7 +324,9 @@ fn check_message(sink: &mut Sink<'_>, message: &MessageSpec) {
 
 fn schedule_error(sink: &mut Sink<'_>, spec: &ScheduleSpec, e: &ScheduleError) {
     let pointer = match e {
-        ScheduleError::UnknownZone { .. } => "/schedule/timezone",
+        ScheduleError::UnknownZone { .. } | ScheduleError::ZoneAbbreviation { .. } => {
+            "/schedule/timezone"
+        }
         ScheduleError::StartAfterEnd { .. } => "/schedule/start",
         _ if spec.at.is_some() => "/schedule/at",
         _ => "/schedule/cron",
@@ -346,7 +348,13 @@ fn check_schedule(
         .map(crate::schedule::parse_zone)
         .transpose()
     {
-        Ok(z) => z.unwrap_or(settings.defaults.timezone),
+        Ok(Some(z)) => {
+            if let Some(w) = crate::schedule::zone_warning(z) {
+                sink.warning("/schedule/timezone", w);
+            }
+            z
+        }
+        Ok(None) => settings.defaults.timezone,
         Err(e) => {
             schedule_error(sink, spec, &e);
             zone_ok = false;

@@ -60,6 +60,11 @@ pub enum ScheduleError {
         suggestion: Option<String>,
     },
 
+    #[error(
+        "`{name}` is a time zone abbreviation, not an IANA zone (abbreviations are ambiguous and ignore daylight saving time); use {advice}"
+    )]
+    ZoneAbbreviation { name: String, advice: &'static str },
+
     #[error("cron: the expression is empty; {FIVE_FIELDS}")]
     CronEmpty,
 

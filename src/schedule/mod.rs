@@ -28,7 +28,7 @@ use chrono_tz::Tz;
 
 pub use cron::{CronExpr, parse_cron};
 pub use error::{CronField, ScheduleError};
-pub use zone::{DstNote, ResolvedTime, parse_time, parse_zone};
+pub use zone::{DstNote, ResolvedTime, parse_time, parse_zone, zone_warning};
 
 use zone::resolve_wall;
 

@@ -93,10 +93,101 @@ pub struct ResolvedTime {
 /// # Errors
 /// [`ScheduleError::UnknownZone`], with a suggestion when a known name is close.
 pub fn parse_zone(name: &str) -> Result<Tz, ScheduleError> {
-    name.parse::<Tz>().map_err(|_| ScheduleError::UnknownZone {
-        name: name.to_owned(),
-        suggestion: suggest_zone(name).map(str::to_owned),
+    name.parse::<Tz>().map_err(|_| {
+        let upper = name.trim().to_ascii_uppercase();
+        match ABBREVIATIONS.iter().find(|(a, _)| *a == upper) {
+            Some((_, advice)) => ScheduleError::ZoneAbbreviation {
+                name: name.to_owned(),
+                advice,
+            },
+            None => ScheduleError::UnknownZone {
+                name: name.to_owned(),
+                suggestion: suggest_zone(name).map(str::to_owned),
+            },
+        }
     })
+}
+
+/// Abbreviations people write for a zone, with the IANA names they may mean. (Edit distance
+/// would suggest nonsense: `CST` is not `CET`.)
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    (
+        "CST",
+        "Asia/Shanghai (China Standard Time) or America/Chicago (US Central)",
+    ),
+    ("CDT", "America/Chicago (US Central)"),
+    (
+        "IST",
+        "Asia/Kolkata (India), Europe/Dublin (Ireland) or Asia/Jerusalem (Israel)",
+    ),
+    (
+        "PST",
+        "America/Los_Angeles (US Pacific) or Asia/Manila (Philippines)",
+    ),
+    ("PDT", "America/Los_Angeles (US Pacific)"),
+    ("EDT", "America/New_York (US Eastern)"),
+    ("MDT", "America/Denver (US Mountain)"),
+    ("JST", "Asia/Tokyo"),
+    ("KST", "Asia/Seoul"),
+    ("HKT", "Asia/Hong_Kong"),
+    ("SGT", "Asia/Singapore"),
+    ("WIB", "Asia/Jakarta"),
+    (
+        "BST",
+        "Europe/London (British Summer Time) or Asia/Dhaka (Bangladesh)",
+    ),
+    (
+        "CEST",
+        "Europe/Berlin, Europe/Paris or another city of Central Europe",
+    ),
+    (
+        "EEST",
+        "Europe/Athens, Europe/Helsinki or another city of Eastern Europe",
+    ),
+    ("AEST", "Australia/Sydney or Australia/Brisbane"),
+    ("AEDT", "Australia/Sydney"),
+    ("MSK", "Europe/Moscow"),
+    ("AST", "Asia/Riyadh (Arabia) or America/Halifax (Atlantic)"),
+    ("GST", "Asia/Dubai (Gulf)"),
+];
+
+/// A warning for a zone that is a fixed offset or a legacy abbreviation rather than a place
+/// (`EST`, `CET`, `Etc/GMT-8`, `EST5EDT`…): it does not follow a place's daylight-saving rules,
+/// so local times drift from what users expect. `None` for UTC and IANA city zones.
+#[must_use]
+pub fn zone_warning(tz: Tz) -> Option<String> {
+    let name = tz.name();
+    if matches!(
+        name,
+        "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Universal" | "Etc/Universal" | "Zulu" | "Etc/Zulu"
+    ) {
+        return None;
+    }
+    let legacy = !name.contains('/') || name.starts_with("Etc/");
+    if !legacy {
+        return None;
+    }
+    let city = match name {
+        "EST" | "EST5EDT" => "America/New_York",
+        "MST" => "America/Denver (or America/Phoenix, which has no daylight saving time)",
+        "MST7MDT" => "America/Denver",
+        "HST" => "Pacific/Honolulu",
+        "CST6CDT" => "America/Chicago",
+        "PST8PDT" => "America/Los_Angeles",
+        "CET" | "MET" => "Europe/Paris or Europe/Berlin",
+        "EET" => "Europe/Athens",
+        "WET" => "Europe/Lisbon",
+        "GMT" | "Etc/GMT" | "GMT0" | "Greenwich" => "Europe/London, or UTC",
+        "PRC" => "Asia/Shanghai",
+        "ROK" => "Asia/Seoul",
+        "Japan" => "Asia/Tokyo",
+        "Singapore" => "Asia/Singapore",
+        "Hongkong" => "Asia/Hong_Kong",
+        _ => "the IANA name of a city, such as Asia/Shanghai or Europe/Berlin",
+    };
+    Some(format!(
+        "time zone `{name}` is a fixed offset or a legacy abbreviation, not a place: it does not follow a city's daylight-saving rules; use {city}"
+    ))
 }
 
 /// A close IANA name: same letters in another case, the same city, or a small edit distance.

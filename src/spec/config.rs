@@ -112,13 +112,30 @@ fn zone(
     pointer: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Tz> {
-    match name.parse::<Tz>() {
-        Ok(tz) => Some(tz),
-        Err(_) => {
+    match crate::schedule::parse_zone(name) {
+        Ok(tz) => {
+            if let Some(w) = crate::schedule::zone_warning(tz) {
+                diags.push(Diagnostic::warning(file, doc.positions.node(pointer), w));
+            }
+            Some(tz)
+        }
+        Err(e @ crate::schedule::ScheduleError::ZoneAbbreviation { .. }) => {
             diags.push(Diagnostic::error(
                 file,
                 doc.positions.node(pointer),
-                format!("unknown time zone `{name}` (use an IANA name such as Asia/Shanghai or Europe/Berlin)"),
+                e.to_string(),
+            ));
+            None
+        }
+        Err(e) => {
+            let mut message = e.to_string();
+            if !message.contains("did you mean") {
+                message.push_str(" (use an IANA name such as Asia/Shanghai or Europe/Berlin)");
+            }
+            diags.push(Diagnostic::error(
+                file,
+                doc.positions.node(pointer),
+                message,
             ));
             None
         }
