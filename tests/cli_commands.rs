@@ -262,6 +262,7 @@ fn init_creates_a_valid_repository_and_never_overwrites() {
     for f in [
         "crier.yaml",
         "campaigns/welcome-weekly.yaml",
+        "campaigns/try-the-emulator.yaml",
         "schema/campaign.schema.json",
         "schema/crier.schema.json",
     ] {
@@ -272,7 +273,7 @@ fn init_creates_a_valid_repository_and_never_overwrites() {
         "target/\n.crier/\n"
     );
     let o = run(&["validate"]);
-    assert_eq!(stdout(&o), "ok: 1 campaign valid\n");
+    assert_eq!(stdout(&o), "ok: 2 campaigns valid\n");
     let o = run(&["init"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(

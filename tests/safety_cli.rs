@@ -413,3 +413,96 @@ async fn a_refused_certificate_is_said_once_not_retried_and_no_library_log_leaks
         "{out}"
     );
 }
+
+/// The README's first ten minutes: `crier init`, the emulator as the README starts it (on a
+/// free port here), `crier plan`, `crier apply`: a push is delivered to generated users.
+#[test]
+fn from_init_to_a_delivered_push_on_the_emulator() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let crier = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
+        c.current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("CRIER_LOCAL_SECRET_KEY", "any-local-key")
+            .env_remove("CRIER_NOW")
+            .env_remove("CI")
+            .stdin(Stdio::null());
+        c
+    };
+    let o = crier().arg("init").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("crier emulator --listen 127.0.0.1:8080")
+        })
+        .expect("the README starts the emulator");
+    let args: Vec<String> = line
+        .trim()
+        .trim_end_matches('&')
+        .split_whitespace()
+        .skip(1)
+        .map(|a| a.replace("127.0.0.1:8080", "127.0.0.1:0"))
+        .collect();
+    let mut emulator = crier()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(emulator.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let config = dir.path().join("crier.yaml");
+    let text_of = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text_of.replace("http://127.0.0.1:8080", &url)).unwrap();
+
+    let o = crier().arg("plan").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "something is due: {}", text(&o));
+    let o = crier().args(["apply", "--auto-approve"]).output().unwrap();
+    let out = text(&o);
+    let pushes: serde_json::Value = http_get::json(&format!("{url}/emulator/pushes"));
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("✓ sent my-project/1400000001/try-the-emulator@"),
+        "{out}"
+    );
+    let pushes = pushes["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 1);
+    assert!(pushes[0]["recipients"].as_u64().unwrap() > 0, "{pushes:?}");
+}
+
+mod http_get {
+    /// A GET on a plain-HTTP URL with std only (the test has no blocking HTTP client).
+    pub fn json(url: &str) -> serde_json::Value {
+        use std::io::{Read as _, Write as _};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let mut tcp = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            tcp,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).unwrap();
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        // A chunked body: take the JSON between the first `{` and the last `}`.
+        let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+        serde_json::from_str(json).unwrap()
+    }
+}

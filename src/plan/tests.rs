@@ -554,7 +554,8 @@ fn dst_past_one_offs_big_bodies_and_short_intervals_are_warned() {
     ));
     let big = format!("text: \"{}\"", "b".repeat(9_500));
     let cs = campaigns(&[
-        &once("late", "2026-12-01T09:00:00", ""),
+        &once("late", "2026-12-01T08:00:00", ""),
+        &once("soon", "2026-12-01T09:00:00", ""),
         &cron("nyc", "30 2 * * *")
             .replace("grace: 30m}", "grace: 30m, timezone: America/New_York}"),
         &once("big", "2026-12-02T10:00:00", "").replace("text: hi", &big),
@@ -578,6 +579,13 @@ fn dst_past_one_offs_big_bodies_and_short_intervals_are_warned() {
     ] {
         assert!(kinds.contains(k), "{k} missing from {kinds:?}");
     }
+    let past: Vec<_> = p
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "at-in-past")
+        .map(|w| w.campaign.as_deref())
+        .collect();
+    assert_eq!(past, [Some("late")], "a one-off within grace is simply due");
     let dst = p.warnings.iter().find(|w| w.kind == "dst").unwrap();
     assert!(
         dst.message.contains("2027-03-14") && dst.message.contains("DST gap"),

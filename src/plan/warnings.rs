@@ -122,83 +122,114 @@ pub(super) fn collect(
                 format!("{}: {again}", c.campaign),
             ));
         }
-        if let Some(new) = normalized.get(&c.campaign)
+        // A one-off within grace is simply due; only one that can no longer be sent (past its
+        // grace, not sent yet) deserves a word.
+        if c.no_effect.is_none()
+            && let Some(new) = normalized.get(&c.campaign)
             && new.pointer("/schedule/at").is_some()
             && let Some(first) = super::changes::schedule_of(new).and_then(|s| s.first())
-            && first.at < input.at
+            && let Some(checked) = input.checked.iter().find(|k| k.name() == c.campaign)
+            && first.at + delta(checked.grace) < input.at
         {
             out.push(warn(
                 "at-in-past",
                 Some(&c.campaign),
                 format!(
-                    "{}: the one-off `at` ({}) is before the plan time; it is sent now only if within grace, otherwise never",
+                    "{}: the one-off `at` ({}) is past its grace ({}) at the plan time: it will not be sent",
                     c.campaign,
-                    first.local.to_rfc3339()
+                    first.local.to_rfc3339(),
+                    crate::duration::Human(checked.grace)
                 ),
             ));
         }
     }
     // Serialised sends: per app, each push starts at least min_interval after the previous one.
-    let mut last_start: BTreeMap<&str, (DateTime<chrono::Utc>, &str)> = BTreeMap::new();
-    let mut conflicts: BTreeMap<&str, Vec<(Warning, Duration)>> = BTreeMap::new();
+    // Said once per app, with the campaigns concerned and the longest wait.
+    let mut last_start: BTreeMap<&str, DateTime<chrono::Utc>> = BTreeMap::new();
+    let mut conflicts: BTreeMap<&str, (usize, Duration, BTreeSet<&str>)> = BTreeMap::new();
+    // Per campaign: DST notes and near-limit bodies, each said once with a count.
+    let mut dst: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut near: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for s in &sends {
         let Some(app) = input.settings.apps.get(&s.app) else {
             continue;
         };
         let mut start = s.key.scheduled;
-        if let Some((prev, prev_id)) = last_start.get(s.app.as_str()) {
+        if let Some(prev) = last_start.get(s.app.as_str()) {
             let earliest = *prev + delta(app.min_interval);
             if earliest > start {
                 let wait = (earliest - start).to_std().unwrap_or_default();
-                let w = warn(
-                    "interval-conflict",
-                    Some(&s.campaign),
-                    format!(
-                        "{} is due within min_interval ({}) of {prev_id} on app {}: it is serialised and starts about {} late",
-                        s.id,
-                        crate::duration::Human(app.min_interval),
-                        s.app,
-                        crate::duration::Human(wait)
-                    ),
-                );
-                conflicts.entry(s.app.as_str()).or_default().push((w, wait));
+                let entry = conflicts.entry(s.app.as_str()).or_default();
+                entry.0 += 1;
+                entry.1 = entry.1.max(wait);
+                entry.2.insert(s.campaign.as_str());
                 start = earliest;
             }
         }
-        last_start.insert(s.app.as_str(), (start, s.id.as_str()));
+        last_start.insert(s.app.as_str(), start);
         if let Some(note) = &s.dst {
-            out.push(warn("dst", Some(&s.campaign), format!("{}: {note}", s.id)));
+            *dst.entry((s.campaign.as_str(), note.as_str())).or_default() += 1;
         }
         if s.body.len() > NEAR_LIMIT_BYTES {
-            out.push(warn(
-                "body-near-limit",
-                Some(&s.campaign),
-                format!(
-                    "{}: the body is {} bytes, near the API's {}-byte limit",
-                    s.id,
-                    s.body.len(),
-                    crate::render::MAX_BODY_BYTES
-                ),
-            ));
+            let e = near.entry(s.campaign.as_str()).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(s.body.len());
         }
     }
-    for (app, list) in conflicts {
-        let longest = list.iter().map(|(_, d)| *d).max().unwrap_or_default();
-        let total = list.len();
-        for (w, _) in list.into_iter().take(SHOWN_CONFLICTS) {
-            out.push(w);
-        }
-        if total > SHOWN_CONFLICTS {
-            out.push(warn(
-                "interval-conflict",
-                None,
-                format!(
-                    "… and {} more sends on app {app} are serialised by min_interval (the longest waits about {})",
-                    total - SHOWN_CONFLICTS,
-                    crate::duration::Human(longest)
-                ),
-            ));
-        }
+    for ((campaign, note), n) in dst {
+        let times = if n == 1 {
+            String::new()
+        } else {
+            format!(" ({n} occurrences)")
+        };
+        out.push(warn(
+            "dst",
+            Some(campaign),
+            format!("{campaign}: {note}{times}"),
+        ));
+    }
+    for (campaign, (n, largest)) in near {
+        out.push(warn(
+            "body-near-limit",
+            Some(campaign),
+            format!(
+                "{campaign}: {} up to {largest} bytes, near the API's {}-byte limit",
+                if n == 1 {
+                    "the body is".to_owned()
+                } else {
+                    format!("{n} bodies are")
+                },
+                crate::render::MAX_BODY_BYTES
+            ),
+        ));
+    }
+    for (app_name, (n, longest, campaigns)) in conflicts {
+        let interval = input
+            .settings
+            .apps
+            .get(app_name)
+            .map(|a| crate::duration::Human(a.min_interval).to_string())
+            .unwrap_or_default();
+        let names: Vec<String> = campaigns.iter().map(|c| (*c).to_owned()).collect();
+        let shown = if names.len() > SHOWN_CONFLICTS {
+            format!(
+                "{} and {} more",
+                names[..SHOWN_CONFLICTS].join(", "),
+                names.len() - SHOWN_CONFLICTS
+            )
+        } else {
+            names.join(", ")
+        };
+        out.push(warn(
+            "interval-conflict",
+            (campaigns.len() == 1).then(|| names[0].as_str()),
+            format!(
+                "app {app_name}: {n} {} due within min_interval ({interval}) of the one before and {} serialised, starting up to {} late ({shown})",
+                if n == 1 { "send is" } else { "sends are" },
+                if n == 1 { "is" } else { "are" },
+                crate::duration::Human(longest)
+            ),
+        ));
     }
     let with_sends: BTreeSet<&str> = sends.iter().map(|s| s.campaign.as_str()).collect();
     let mut fan_out_done = BTreeSet::new();
