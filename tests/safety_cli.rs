@@ -506,3 +506,149 @@ mod http_get {
         serde_json::from_str(json).unwrap()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(1);
+    let o = run(crier(
+        &repo,
+        &["apply", "--auto-approve", "--format", "json"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["format_version"], 1);
+    assert_eq!(summary["counts"]["sent"], 1);
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["outcomes"][0]["outcome"], "sent");
+    // An invalid campaign: `plan --format json` answers JSON with located diagnostics.
+    write(
+        &repo,
+        "campaigns/bad.yaml",
+        "version: 1\nname: bad\naudience: {tags: {}}\n",
+    );
+    for args in [
+        &["plan", "--format", "json"][..],
+        &["apply", "--auto-approve", "--format", "json"],
+    ] {
+        let o = run(crier(&repo, args)).await;
+        assert_eq!(o.status.code(), Some(1));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&o)));
+        assert_eq!(doc["format_version"], 1);
+        assert!(
+            doc["error"].as_str().unwrap().contains("not valid"),
+            "{doc}"
+        );
+        let messages: Vec<&str> = doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            messages.contains(&"audience.tags needs at least one of `any`, `all`, `none`"),
+            "{messages:?}"
+        );
+    }
+    // A bad crier.yaml under `validate --format json`, with a UserSig typed into `endpoint`.
+    write(
+        &repo,
+        "crier.yaml",
+        "project: rel\napps:\n  prod: {sdkappid: 1, endpoint: \"http://x?usersig=eJwsecret\", admin: a, secret_key_env: K, region: china}\n",
+    );
+    let o = run(crier(&repo, &["validate", "--format", "json"])).await;
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!doc["diagnostics"].as_array().unwrap().is_empty(), "{doc}");
+    let o = run(crier(&repo, &["validate"])).await;
+    assert!(!text(&o).contains("eJwsecret"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_rename_with_previous_projects_sends_nothing_again() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(1);
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let config = repo.path().join("crier.yaml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        original.replace("project: rel", "project: rel2\nprevious_projects: [rel]"),
+    )
+    .unwrap();
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("WILL SEND AGAIN"), "{out}");
+    assert_eq!(emu.pushes().len(), 1, "nothing sent again");
+    // Without previous_projects: WILL SEND AGAIN, held.
+    std::fs::write(&config, original.replace("project: rel", "project: rel3")).unwrap();
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("WILL SEND AGAIN"), "{out}");
+    assert_eq!(emu.pushes().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_files() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(1);
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("CRIER_NOW="),
+        "the fake clock is announced: {out}"
+    );
+    assert!(
+        out.contains("no applied snapshot yet; 1 campaign is new"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("+00:00 (horizon"),
+        "seconds, not nanoseconds: {out}"
+    );
+    let o = run(crier(&repo, &["ledger", "list"])).await;
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(out.matches("TaskId").count(), 1, "{out}");
+    let o = run(crier(&repo, &["status"])).await;
+    assert!(text(&o).contains("(seq 4, 1 campaign)"), "{}", text(&o));
+    // A campaign file that does not parse: render names it.
+    write(
+        &repo,
+        "campaigns/broken.yaml",
+        "version: 1\nname: broken\n\tbad",
+    );
+    let o = run(crier(&repo, &["render", "broken"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("campaigns/broken.yaml:2:7: error: invalid YAML"),
+        "{out}"
+    );
+    assert!(out.contains("campaign `broken` is not valid"), "{out}");
+    // A misspelled name gets a suggestion.
+    std::fs::remove_file(repo.path().join("campaigns/broken.yaml")).unwrap();
+    let o = run(crier(&repo, &["render", "c0"])).await;
+    assert!(text(&o).contains("did you mean `c00`?"), "{}", text(&o));
+    // Two files with one name: both located at the name.
+    repo.campaign("twin", "");
+    std::fs::copy(
+        repo.path().join("campaigns/twin.yaml"),
+        repo.path().join("campaigns/twin2.yaml"),
+    )
+    .unwrap();
+    let o = run(crier(&repo, &["validate"])).await;
+    let out = text(&o);
+    assert!(
+        out.contains("campaigns/twin.yaml:2:7: error: duplicate campaign name `twin`"),
+        "{out}"
+    );
+}

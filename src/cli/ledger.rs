@@ -124,11 +124,12 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
             for a in &st.last_applied {
                 writeln!(
                     out,
-                    "last apply of {}: {} (seq {}, {} campaigns)",
+                    "last apply of {}: {} (seq {}, {} campaign{})",
                     a.project,
                     a.at.to_rfc3339_opts(SecondsFormat::Secs, true),
                     a.seq,
-                    a.campaigns
+                    a.campaigns,
+                    if a.campaigns == 1 { "" } else { "s" }
                 )?;
             }
             match &st.lock {

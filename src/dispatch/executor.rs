@@ -359,7 +359,8 @@ impl Executor<'_> {
                 Outcome::LeftInDoubt {
                     reason: format!(
                         "past grace (deadline {}); not retried",
-                        send.deadline.to_rfc3339()
+                        send.deadline
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                     ),
                 }
             },

@@ -64,7 +64,8 @@ pub fn reasons(
         out.push(format!(
             "{}: now past grace (deadline {})",
             send.id,
-            send.deadline.to_rfc3339()
+            send.deadline
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ));
     }
     out

@@ -137,7 +137,7 @@ pub(super) fn collect(
                 format!(
                     "{}: the one-off `at` ({}) is past its grace ({}) at the plan time: it will not be sent",
                     c.campaign,
-                    first.local.to_rfc3339(),
+                    first.local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                     crate::duration::Human(checked.grace)
                 ),
             ));
