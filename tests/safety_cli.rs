@@ -652,3 +652,43 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_is_due_again_once_the_campaign_changes() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    repo.campaigns(1);
+    crier::api::client::install_crypto_provider();
+    set_faults(
+        &emu,
+        serde_json::json!({"fail_rate": 1.0, "fail_code": 90002}),
+    )
+    .await;
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    set_faults(&emu, serde_json::json!({"fail_rate": 0.0})).await;
+    // The same request would be refused again: held, and the plan says why.
+    let o = run(crier(&repo, &["plan"])).await;
+    let out = text(&o);
+    assert!(out.contains("Due now (0)"), "{out}");
+    assert!(
+        out.contains("Held: within grace, not sent by this apply (1)"),
+        "{out}"
+    );
+    assert!(out.contains("ErrorCode 90002"), "{out}");
+    // The campaign changes: due again, and sent.
+    repo.campaign("c00", "description: fixed\n");
+    let path = repo.path().join("campaigns/c00.yaml");
+    let fixed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("hello from", "hi again from");
+    std::fs::write(&path, fixed).unwrap();
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("retry: the provider refused the last attempt with ErrorCode 90002"),
+        "{out}"
+    );
+    assert_eq!(emu.pushes().len(), 1);
+}

@@ -563,3 +563,26 @@ async fn a_retry_of_an_in_doubt_send_that_gives_up_stays_in_doubt() {
     assert_eq!(names(&run), [("a", "left_in_doubt")]);
     assert_eq!(s.state("a"), StateKind::InDoubt);
 }
+
+#[tokio::test]
+async fn an_answer_without_a_task_id_is_in_doubt_not_sent() {
+    let mut s = setup(100, &[("a", "prod", "2026-12-01T10:00:00")]);
+    let mut reply = crate::dispatch::testing::ok(1);
+    if let Ok(r) = &mut reply {
+        r.task_id = None;
+    }
+    let api = FakeApi::scripted(vec![reply]);
+    let lanes = HashMap::from([("prod".to_owned(), lane(&api, Duration::from_secs(1)))]);
+    let run = s.run(&lanes, 5).await;
+    assert_eq!(names(&run), [("a", "in_doubt")]);
+    assert_eq!(s.state("a"), StateKind::InDoubt);
+    // It may have been accepted: the next plan does not send it by itself.
+    let next = s.fx.plan(s.writer.snapshot(), s.clock.now());
+    assert!(next.due.is_empty());
+    assert_eq!(next.in_doubt.len(), 1);
+    assert!(
+        next.in_doubt[0].reason.contains("without a TaskId"),
+        "{}",
+        next.in_doubt[0].reason
+    );
+}
