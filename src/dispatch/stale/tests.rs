@@ -239,7 +239,7 @@ fn past_grace_edited_bodies_and_other_projects_are_refused() {
     let r = reasons(&plan, &plan.campaign_hashes, &empty, &fx.settings, later);
     assert_eq!(r.len(), 1);
     assert!(
-        r[0].ends_with("now past grace (deadline 2026-12-01T10:15:00+00:00)"),
+        r[0].ends_with("now past grace (deadline 2026-12-01T10:15:00Z)"),
         "{r:?}"
     );
 
