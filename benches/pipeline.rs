@@ -3,6 +3,11 @@
 //! Generates a repository of 10,000 campaign files (a mix of audiences, one-offs and daily crons)
 //! in a temporary folder, then times reading + parsing + validating the whole set, and planning it
 //! with a 7-day horizon. Figures are printed, never asserted: machines are shared and noisy.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "tests and benchmarks read files, the clock and the environment, and print"
+)]
 
 use crier::diag::Pos;
 use crier::ledger::fold::LedgerSnapshot;

@@ -1,5 +1,9 @@
 //! Reading files of another revision through the `git` command (for `plan --base`). An edge
 //! module: it runs processes; everything it reads goes to the pure parsers.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "git is the process edge of `plan --base`: it runs the git command"
+)]
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,9 @@
 //! Reading the campaign repository from disk: `crier.yaml` and the campaign files. The only
 //! file-reading part of validation; everything it reads goes to the pure parsers in [`crate::spec`].
+#![allow(
+    clippy::disallowed_methods,
+    reason = "load is the file edge of validation: it reads crier.yaml and campaign files"
+)]
 
 use crate::diag::{Diagnostic, Pos, display_path};
 use crate::settings::Settings;

@@ -2,6 +2,11 @@
 //!
 //! A test binary of its own: tracing caches callsite interest process-wide, so a thread-local
 //! subscriber is only reliable when no other test logs concurrently.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "tests and benchmarks read files, the clock and the environment, and print"
+)]
 
 use chrono::DateTime;
 use crier::api::client::{Client, ClientOptions};

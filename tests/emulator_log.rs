@@ -1,5 +1,12 @@
 //! One log line per request, with the UserSig redacted.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "tests and benchmarks read files, the clock and the environment, and print"
+)]
 
+#[path = "it/support/emulator.rs"]
+#[allow(dead_code, reason = "this binary uses a few of the helpers")]
 mod emulator_support;
 
 use std::io::Write;

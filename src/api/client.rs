@@ -362,6 +362,10 @@ impl Client {
     ///
     /// # Errors
     /// A [`CallError`] for the phase in which the call failed.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the query's `random` is a fresh random number per request (the API's contract)"
+    )]
     pub async fn call(&self, path: &str, body: &str) -> Result<ApiReply, CallError> {
         let path = path.trim_start_matches('/');
         let not_sent = |reason: String| CallError::NotSent {
@@ -471,6 +475,10 @@ fn request_url(
     Ok(url)
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "ca_file is read once, when the client is built"
+)]
 fn load_ca_file(
     app: &str,
     path: &std::path::Path,

@@ -73,6 +73,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         lock_timeout,
         allow_ephemeral_ledger: args.allow_ephemeral_ledger,
         send_again: args.send_again.clone(),
+        holder: super::lock_holder(env.clock.now()),
         ci: std::env::var("CI").ok(),
         cancel: cancel.clone(),
         ..ApplyOptions::default()

@@ -119,6 +119,7 @@ pub fn demo(env: &Env, args: &DemoArgs) -> anyhow::Result<Status> {
         auto_approve: true,
         allow_ephemeral_ledger: true,
         ci: None,
+        holder: super::lock_holder(demo_env.clock.now()),
         ..ApplyOptions::default()
     };
     let reporter = TerminalReporter::new(color);

@@ -5,7 +5,7 @@ use super::output::Env;
 use super::validate::DataFormat;
 use crate::ledger::LedgerWriter as _;
 use crate::ledger::file::FileLedger;
-use crate::ledger::lock::{LockHolder, LockState};
+use crate::ledger::lock::LockState;
 use crate::ledger::record::StateKind;
 use crate::ledger::view::{self, Decision, ListFilter, OccurrenceLine};
 use anyhow::Context as _;
@@ -256,7 +256,7 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
                 .map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))?;
             let now = env.clock.now();
             let mut writer = ledger.lock_sync(
-                &LockHolder::current(now),
+                &crate::cli::lock_holder(now),
                 timeout.max(Duration::from_millis(1)),
                 env.clock.as_ref(),
             )?;

@@ -1,13 +1,23 @@
 //! The command line: clap definitions, settings resolution, output. The only module that prints.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "cli is the process edge: it reads the environment, argv, files and the clock, and is the only module that prints"
+)]
 
 mod apply;
 mod demo;
 mod ledger;
 mod output;
 mod plan;
+mod process;
 mod validate;
 
+pub use process::lock_holder;
+
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -137,12 +147,18 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    // The one logger of the process. Without CRIER_LOG only crier's own warnings (and the
+    // emulator's request log): libraries (rustls, hyper) report through crier's errors, never
+    // as stray log lines.
+    let default_filter = if matches!(cli.command, Command::Emulator(_)) {
+        "crier=info"
+    } else {
+        "crier=warn"
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG")
-                // Without CRIER_LOG only crier's own warnings: libraries (rustls, hyper)
-                // report through crier's errors, never as stray log lines.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("crier=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -213,8 +229,24 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
             Ok(Status::Done)
         }
         Command::Emulator(args) => {
+            // Prints `listening on http(s)://ADDR` as the first line of stdout and, with
+            // `--tls-self-signed`, `ca_file: PATH` as the second; runs until Ctrl-C.
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(crate::emulator::run_cli(args, &crate::secrets::EnvSecrets))?;
+            runtime.block_on(async {
+                let handle = crate::emulator::start_cli(&args, &crate::secrets::EnvSecrets).await?;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "listening on {}", handle.base_url())?;
+                if let Some(path) = handle.cert_path() {
+                    writeln!(out, "ca_file: {}", path.display())?;
+                }
+                out.flush()?;
+                drop(out);
+                tokio::signal::ctrl_c()
+                    .await
+                    .context("waiting for Ctrl-C")?;
+                handle.shutdown().await;
+                anyhow::Ok(())
+            })?;
             Ok(Status::Done)
         }
         Command::Schema(args) => {

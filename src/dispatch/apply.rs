@@ -53,6 +53,8 @@ pub struct ApplyOptions {
     pub allow_ephemeral_ledger: bool,
     /// Campaigns whose WILL SEND AGAIN the operator acknowledged (`--send-again NAME`).
     pub send_again: Vec<String>,
+    /// Who this process is, for the lock (read at the edge: `cli::lock_holder`).
+    pub holder: LockHolder,
     /// The value of the `CI` environment variable, if set.
     pub ci: Option<String>,
     /// The plan's horizon (upcoming sends; only shown).
@@ -73,6 +75,13 @@ impl Default for ApplyOptions {
             lock_timeout: Duration::from_secs(60),
             allow_ephemeral_ledger: false,
             send_again: Vec::new(),
+            holder: LockHolder {
+                pid: 0,
+                hostname: "unknown".into(),
+                user: "unknown".into(),
+                command: "crier (library)".into(),
+                started_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+            },
             ci: None,
             horizon: Duration::from_secs(7 * 86_400),
             dispatch: DispatchOptions::default(),
@@ -156,7 +165,10 @@ pub async fn apply_with_ledger<L: Ledger>(
     let settings = input.settings;
     let mut writer = ledger
         .lock(
-            LockHolder::current(clock.now()),
+            LockHolder {
+                started_at: clock.now(),
+                ..options.holder.clone()
+            },
             options.lock_timeout,
             &*clock,
         )

@@ -495,7 +495,7 @@ impl Executor<'_> {
                     return Ok(Settle::Done(self.not_sent(writer, send, reason).await?));
                 }
                 Err(CallError::NotSent { reason, .. }) => {
-                    let delay = policy.delay(tries, fastrand::f64());
+                    let delay = policy.delay(tries, self.timer.jitter());
                     (reason, delay, WaitReason::Backoff)
                 }
                 Err(CallError::Api { code, info, .. }) => {
@@ -503,7 +503,7 @@ impl Executor<'_> {
                     match classify(code) {
                         ErrorClass::Retry => (
                             text,
-                            policy.delay(tries, fastrand::f64()),
+                            policy.delay(tries, self.timer.jitter()),
                             WaitReason::Backoff,
                         ),
                         ErrorClass::ResignThenRetry if resigns < RESIGN_ATTEMPTS => {

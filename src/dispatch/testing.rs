@@ -115,6 +115,17 @@ impl Fixture {
     }
 }
 
+/// A lock holder for tests.
+pub fn holder(now: DateTime<Utc>) -> crate::ledger::lock::LockHolder {
+    crate::ledger::lock::LockHolder {
+        pid: 1,
+        hostname: "test-host".into(),
+        user: "tester".into(),
+        command: "crier apply".into(),
+        started_at: now,
+    }
+}
+
 pub fn ok(n: usize) -> Result<ApiReply, CallError> {
     Ok(ApiReply {
         action_status: "OK".into(),

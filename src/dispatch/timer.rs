@@ -18,6 +18,10 @@ pub trait Timer: Send + Sync {
     fn now(&self) -> Instant;
     /// Waits `d`.
     fn sleep(&self, d: Duration) -> BoxFuture<'_, ()>;
+    /// A random number in `0.0..1.0` for backoff jitter (fakes return a fixed one).
+    fn jitter(&self) -> f64 {
+        0.5
+    }
 }
 
 /// The real thing: [`Instant::now`] and `tokio::time::sleep`.
@@ -25,12 +29,24 @@ pub trait Timer: Send + Sync {
 pub struct TokioTimer;
 
 impl Timer for TokioTimer {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one reader of the monotonic clock"
+    )]
     fn now(&self) -> Instant {
         Instant::now()
     }
 
     fn sleep(&self, d: Duration) -> BoxFuture<'_, ()> {
         Box::pin(tokio::time::sleep(d))
+    }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "backoff jitter: the dispatcher's one randomness"
+    )]
+    fn jitter(&self) -> f64 {
+        fastrand::f64()
     }
 }
 
@@ -46,6 +62,10 @@ pub struct FakeTimer {
 
 impl FakeTimer {
     #[must_use]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a fake timer still needs a real starting instant"
+    )]
     pub fn new(clock: Option<Arc<ManualClock>>) -> Self {
         Self {
             start: Instant::now(),

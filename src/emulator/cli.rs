@@ -3,7 +3,6 @@
 use super::config::{self, AppConfig, EmulatorConfig, FaultSettings, UserSeed};
 use crate::secrets::SecretProvider;
 use anyhow::{Context as _, bail};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -145,19 +144,15 @@ impl EmulatorArgs {
     }
 }
 
-/// Runs `crier emulator` until Ctrl-C. Prints `listening on http(s)://ADDR` as the first line of
-/// stdout and, with `--tls-self-signed`, `ca_file: PATH` as the second.
+/// Starts the emulator `crier emulator` describes (the CLI prints its address and waits for
+/// Ctrl-C).
 ///
 /// # Errors
 /// Bad configuration, the address cannot be bound, TLS setup failed.
-pub async fn run_cli(args: EmulatorArgs, secrets: &dyn SecretProvider) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+pub async fn start_cli(
+    args: &EmulatorArgs,
+    secrets: &dyn SecretProvider,
+) -> anyhow::Result<super::EmulatorHandle> {
     let mut config = args.to_config(secrets)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -166,19 +161,7 @@ pub async fn run_cli(args: EmulatorArgs, secrets: &dyn SecretProvider) -> anyhow
         let port = listener.local_addr()?.port();
         config.cert_out = Some(std::env::temp_dir().join(format!("crier-emulator-{port}-ca.pem")));
     }
-    let handle = super::start(listener, config).await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {}", handle.base_url())?;
-    if let Some(path) = handle.cert_path() {
-        writeln!(out, "ca_file: {}", path.display())?;
-    }
-    out.flush()?;
-    drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    handle.shutdown().await;
-    Ok(())
+    super::start(listener, config).await
 }
 
 #[cfg(test)]

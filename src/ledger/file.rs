@@ -9,6 +9,10 @@
 //!
 //! The blocking methods (`*_sync`) do the work; the [`Ledger`] implementation calls them,
 //! moving only the lock wait to a blocking thread (file appends are short, synced writes).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the file ledger is the ledger's disk edge; its lock waits poll the monotonic clock"
+)]
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};

@@ -7,6 +7,10 @@
 //! - Locks belong to open file descriptions: two handles in one process exclude each other too.
 //! - Local disk only: `flock` over NFS or other network file systems may be emulated, ignored or
 //!   per-client; put a shared ledger in PostgreSQL instead.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the file lock is a disk edge: it opens and stats ledger.lock and polls while waiting"
+)]
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -28,23 +32,6 @@ pub struct LockHolder {
     pub started_at: DateTime<Utc>,
 }
 
-impl LockHolder {
-    /// This process, started (as far as the lock is concerned) at `now`.
-    #[must_use]
-    pub fn current(now: DateTime<Utc>) -> Self {
-        let command: String = std::env::args().collect::<Vec<_>>().join(" ");
-        Self {
-            pid: std::process::id(),
-            hostname: hostname(),
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("USERNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
-            command: shorten(&command, 200),
-            started_at: now,
-        }
-    }
-}
-
 impl std::fmt::Display for LockHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -58,28 +45,6 @@ impl std::fmt::Display for LockHolder {
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )
     }
-}
-
-fn hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| {
-            std::fs::read_to_string(p)
-                .ok()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-        })
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max_chars - 1).collect();
-    out.push('…');
-    out
 }
 
 /// Lock failures.
@@ -337,13 +302,5 @@ mod tests {
         assert!(!guard.still_named(), "removed");
         std::fs::write(&path, b"").unwrap();
         assert!(!guard.still_named(), "replaced");
-    }
-
-    #[test]
-    fn current_holder_describes_this_process() {
-        let h = LockHolder::current("2026-12-01T02:00:00Z".parse().unwrap());
-        assert_eq!(h.pid, std::process::id());
-        assert!(!h.hostname.is_empty());
-        assert_eq!(shorten("abcdef", 4), "abc…");
     }
 }

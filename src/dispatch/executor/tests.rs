@@ -12,7 +12,6 @@ use crate::dispatch::testing::{
     FakeApi, Fixture, api_error, campaign, config, maybe_sent, not_sent, ok,
 };
 use crate::dispatch::timer::FakeTimer;
-use crate::ledger::lock::LockHolder;
 use crate::ledger::record::StateKind;
 use crate::ledger::{FileLedger, FileWriter};
 
@@ -39,7 +38,11 @@ fn setup(quota: u32, campaigns: &[(&str, &str, &str)]) -> Setup {
     let fx = Fixture::new(&config(quota), &texts);
     let clock = Arc::new(ManualClock::new(at(AT)));
     let writer = FileLedger::new(fx.ledger_dir())
-        .lock_sync(&LockHolder::current(at(AT)), Duration::ZERO, &*clock)
+        .lock_sync(
+            &crate::dispatch::testing::holder(at(AT)),
+            Duration::ZERO,
+            &*clock,
+        )
         .unwrap();
     Setup {
         timer: FakeTimer::new(Some(Arc::clone(&clock))),

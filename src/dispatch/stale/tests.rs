@@ -5,7 +5,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::reasons;
 use crate::clock::ManualClock;
 use crate::dispatch::testing::{Fixture, campaign, config};
-use crate::ledger::lock::LockHolder;
 use crate::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody};
 use crate::ledger::{FileLedger, LedgerWriter as _};
 use crate::occurrence::OccurrenceKey;
@@ -74,7 +73,11 @@ fn a_newer_record_on_one_of_its_occurrences_or_quota_days_makes_it_stale() {
     let clock = ManualClock::new(at(NOW));
     let ledger = FileLedger::new(fx.ledger_dir());
     let mut w = ledger
-        .lock_sync(&LockHolder::current(at(NOW)), Duration::ZERO, &clock)
+        .lock_sync(
+            &crate::dispatch::testing::holder(at(NOW)),
+            Duration::ZERO,
+            &clock,
+        )
         .unwrap();
     let plan = fx.plan(w.snapshot(), at(NOW));
     // An unrelated occurrence on another day: still fine.
@@ -154,7 +157,11 @@ fn a_quota_day_or_pacing_that_can_no_longer_hold_the_plan_makes_it_stale() {
     let clock = ManualClock::new(at(NOW));
     let ledger = FileLedger::new(fx.ledger_dir());
     let mut w = ledger
-        .lock_sync(&LockHolder::current(at(NOW)), Duration::ZERO, &clock)
+        .lock_sync(
+            &crate::dispatch::testing::holder(at(NOW)),
+            Duration::ZERO,
+            &clock,
+        )
         .unwrap();
     let plan = fx.plan(w.snapshot(), at(NOW));
     assert_eq!(plan.due.len(), 1);
@@ -196,7 +203,11 @@ fn a_quota_day_or_pacing_that_can_no_longer_hold_the_plan_makes_it_stale() {
     );
     let ledger = FileLedger::new(fx.ledger_dir());
     let mut w = ledger
-        .lock_sync(&LockHolder::current(at(NOW)), Duration::ZERO, &clock)
+        .lock_sync(
+            &crate::dispatch::testing::holder(at(NOW)),
+            Duration::ZERO,
+            &clock,
+        )
         .unwrap();
     let plan = fx.plan(w.snapshot(), at(NOW));
     record(

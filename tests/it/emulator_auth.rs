@@ -1,12 +1,10 @@
 //! URL, query and UserSig checks over real HTTP, with independently produced UserSigs (the
 //! reference vectors, made by the Python and Node libraries) at their time via /emulator/clock.
 
-mod emulator_support;
-
+use crate::support::emulator::{APP, KEY, start};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use crier::emulator::AppConfig;
-use emulator_support::{APP, KEY, start};
 use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
 
@@ -18,14 +16,14 @@ const V2_PY: &str = "eJyrVgrxCdYrSy1SslJQMtIzUNJRAItkpqTmlWSmZUIkElNyM-Myi0uKEkv
 const V3_PY: &str = "eJyrVgrxCdYrSy1SslJQMtIzUNJRAItkpqTmlWSmZUIkKjIT87NK82CSxSnZiQUFmSlAKUMTAyiAyqVWFGQWpYJkTE1NjRDiJZm5YFFzNPWlxalFSaVpIFsiw72y4FZkpoOEArNCjAwMKwKyI7L1E30NU7UrDcoSs6OSDLyNMgOK3EpTtbUNik0rzZLcfG2VagHdkjl6";
 
 /// Two apps sharing the sample key: APP with admin xiaojun, APP+1 with admin admin.
-async fn emu() -> emulator_support::Emu {
-    let mut cfg = emulator_support::config();
+async fn emu() -> crate::support::emulator::Emu {
+    let mut cfg = crate::support::emulator::config();
     cfg.apps[0].admin = "xiaojun".into();
     cfg.apps.push(AppConfig::new(APP + 1, "admin", KEY));
     start(cfg).await
 }
 
-async fn at(emu: &emulator_support::Emu, unix: i64) {
+async fn at(emu: &crate::support::emulator::Emu, unix: i64) {
     let offset = unix - chrono::Utc::now().timestamp();
     let v = emu
         .post("emulator/clock", &json!({"offset_seconds": offset}))
@@ -33,7 +31,12 @@ async fn at(emu: &emulator_support::Emu, unix: i64) {
     assert_eq!(v["offset_seconds"], offset);
 }
 
-async fn code_with(emu: &emulator_support::Emu, sdkappid: u64, identifier: &str, sig: &str) -> u64 {
+async fn code_with(
+    emu: &crate::support::emulator::Emu,
+    sdkappid: u64,
+    identifier: &str,
+    sig: &str,
+) -> u64 {
     let q = format!(
         "sdkappid={sdkappid}&identifier={identifier}&usersig={sig}&random=7&contenttype=json"
     );
@@ -134,8 +137,8 @@ async fn bad_usersigs_are_refused_with_their_codes() {
 
 #[tokio::test]
 async fn url_and_query_checks_answer_http_200() {
-    let emu = emulator_support::start(emulator_support::config()).await;
-    let sig = emulator_support::sig(APP, "admin");
+    let emu = crate::support::emulator::start(crate::support::emulator::config()).await;
+    let sig = crate::support::emulator::sig(APP, "admin");
     let cases = [
         (
             "v4/timpush/nope",

@@ -35,7 +35,7 @@ fn clock() -> ManualClock {
 fn holder(command: &str) -> LockHolder {
     LockHolder {
         command: command.into(),
-        ..LockHolder::current(t("2026-12-01T02:00:00Z"))
+        ..crier::cli::lock_holder(t("2026-12-01T02:00:00Z"))
     }
 }
 
@@ -588,7 +588,7 @@ fn spawn_child(what: &str) -> ChildGuard {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_process_entry",
+            "ledger_file::child_process_entry",
             "--nocapture",
             "--test-threads=1",
         ])

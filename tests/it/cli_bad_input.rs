@@ -1,7 +1,6 @@
 //! Malformed input of every kind gives a located diagnostic and exit 1, never a panic or a hang.
 
-mod common;
-use common::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
+use crate::support::cli::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
 
 fn validate(repo: &Repo) -> (i32, String, String) {
     let o = repo

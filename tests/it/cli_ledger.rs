@@ -1,10 +1,8 @@
 //! Black-box tests of `crier status` and `crier ledger list|show|resolve`.
 
-mod common;
-use common::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
+use crate::support::cli::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
 use crier::clock::ManualClock;
 use crier::ledger::file::FileLedger;
-use crier::ledger::lock::LockHolder;
 use crier::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody};
 use crier::occurrence::OccurrenceKey;
 use std::time::Duration;
@@ -25,7 +23,11 @@ fn repo() -> Repo {
     let now = "2026-12-01T02:00:01Z".parse().unwrap();
     let clock = ManualClock::new(now);
     let mut w = FileLedger::new(repo.path().join(".crier/ledger"))
-        .lock_sync(&LockHolder::current(now), Duration::from_secs(5), &clock)
+        .lock_sync(
+            &crier::cli::lock_holder(now),
+            Duration::from_secs(5),
+            &clock,
+        )
         .unwrap();
     for (campaign, outcome) in [
         (

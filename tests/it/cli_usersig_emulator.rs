@@ -1,7 +1,6 @@
 //! Black-box tests of `crier usersig` and `crier emulator` through the real binary.
 
-mod common;
-use common::{CONFIG, Repo, stderr, stdout};
+use crate::support::cli::{CONFIG, Repo, stderr, stdout};
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 

@@ -1,12 +1,10 @@
 //! The attribute and tag APIs (current and legacy names), their limits and rate, and their
 //! effect on who a push reaches.
 
-mod emulator_support;
-
-use emulator_support::{config, push_body, start};
+use crate::support::emulator::{config, push_body, start};
 use serde_json::{Value, json};
 
-async fn recipients_of(emu: &emulator_support::Emu, msg_random: u32, cond: Value) -> Value {
+async fn recipients_of(emu: &crate::support::emulator::Emu, msg_random: u32, cond: Value) -> Value {
     let mut body = push_body(msg_random);
     body["Condition"] = cond;
     let v = emu.call("v4/timpush/push", &body).await;
@@ -271,7 +269,7 @@ async fn tag_limits() {
     // 1,000 distinct tags per app.
     let mut distinct = emu
         .handle
-        .with_users(emulator_support::APP, |u| u.live_tag_count())
+        .with_users(crate::support::emulator::APP, |u| u.live_tag_count())
         .unwrap();
     let mut i = 0;
     while distinct + 10 <= 1000 {
@@ -300,7 +298,7 @@ async fn tag_limits() {
     );
     assert_eq!(
         emu.handle
-            .with_users(emulator_support::APP, |u| u.live_tag_count()),
+            .with_users(crate::support::emulator::APP, |u| u.live_tag_count()),
         Some(1000)
     );
     assert_eq!(

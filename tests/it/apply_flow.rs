@@ -1,11 +1,9 @@
 //! The apply flow over real HTTP against the in-process emulator: confirmation, CI rule, lock,
 //! plan files, snapshots, missed and skipped records.
 
-mod apply_support;
-
 use std::time::Duration;
 
-use apply_support::{Repo, emulator_config, options, start_emulator};
+use crate::support::apply::{Repo, emulator_config, options, start_emulator};
 use chrono::TimeDelta;
 use crier::clock::ManualClock;
 use crier::dispatch::{ApplyError, Confirmation, ExitStatus, RecordingReporter};
@@ -16,7 +14,7 @@ use crier::ledger::{FileLedger, LedgerError};
 #[tokio::test]
 async fn applies_once_records_a_snapshot_and_a_second_apply_has_nothing_to_do() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(3);
     let reporter = RecordingReporter::default();
     let report = repo.apply(&options(), None, &reporter).await.unwrap();
@@ -61,7 +59,7 @@ async fn applies_once_records_a_snapshot_and_a_second_apply_has_nothing_to_do() 
 #[tokio::test]
 async fn without_a_terminal_or_auto_approve_nothing_is_sent() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(2);
     let mut opts = options();
     opts.auto_approve = false;
@@ -88,7 +86,7 @@ async fn without_a_terminal_or_auto_approve_nothing_is_sent() {
 #[tokio::test]
 async fn ci_refuses_a_file_ledger_unless_allowed() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(1);
     let mut opts = options();
     opts.ci = Some("true".into());
@@ -113,7 +111,7 @@ async fn ci_refuses_a_file_ledger_unless_allowed() {
 #[tokio::test]
 async fn a_held_lock_times_out_naming_its_holder() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(1);
     let holder = LockHolder {
         pid: 4242,
@@ -152,7 +150,7 @@ async fn a_held_lock_times_out_naming_its_holder() {
 #[tokio::test]
 async fn a_plan_file_is_executed_exactly_or_refused_when_stale() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(2);
     let reviewed = repo.plan(repo.now);
     // Round-trip through the file format.
@@ -223,7 +221,7 @@ async fn a_plan_file_is_executed_exactly_or_refused_when_stale() {
 async fn skipped_and_missed_are_recorded_once() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
     // A minutely cron needs 1,440 pushes a day: validation refuses it under a smaller quota.
-    let repo = Repo::new(&emu.base_url(), "10ms", 1440);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 1440);
     repo.campaign("paused", "paused: true\n");
     // A cron campaign every minute, grace 1h by default.
     std::fs::write(

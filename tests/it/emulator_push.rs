@@ -1,9 +1,7 @@
 //! Push, legacy push and batch over real HTTP: the check order, recipients, deduplication,
 //! interval, quota and the inspection endpoints.
 
-mod emulator_support;
-
-use emulator_support::{APP, config, push_body, start};
+use crate::support::emulator::{APP, config, push_body, start};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -8,13 +8,11 @@
 //! Each round adds 30 occurrences due now; after the kill, a full apply and `--retry-in-doubt`
 //! (the emulator deduplicates over 7 days) end with all of them sent, each delivered once.
 
-mod apply_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use apply_support::{KEY, KEY_VAR, Repo, body_campaign, emulator_config, start_emulator};
+use crate::support::apply::{KEY, KEY_VAR, Repo, body_campaign, emulator_config, start_emulator};
 use chrono::SecondsFormat;
 use crier::emulator::{EmulatorHandle, PushRecord};
 use crier::ledger::record::StateKind;
@@ -85,7 +83,7 @@ async fn kill_9_at_random_moments_never_sends_an_occurrence_twice() {
     // Answers take 15 ms, so a kill often lands while a request is in flight.
     config.faults.latency_ms = 15;
     let emu = start_emulator(config).await;
-    let repo = Repo::new(&emu.base_url(), "20ms", 10_000);
+    let repo = Repo::for_emulator(&emu.base_url(), "20ms", 10_000);
     let ledger = FileLedger::new(repo.ledger_dir());
     let mut rng = fastrand::Rng::with_seed(SEED);
     let started = Instant::now();

@@ -1,11 +1,9 @@
 //! Dispatch overhead per push (render, sign, durable ledger write, HTTP) with the emulator's
 //! interval rule off. A benchmark: `cargo test --release --test apply_perf -- --ignored --nocapture`.
 
-mod apply_support;
-
 use std::time::{Duration, Instant};
 
-use apply_support::{Repo, emulator_config, options, start_emulator};
+use crate::support::apply::{Repo, emulator_config, options, start_emulator};
 use crier::dispatch::RecordingReporter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,7 +11,7 @@ use crier::dispatch::RecordingReporter;
 async fn dispatch_overhead_per_push() {
     const N: usize = 200;
     let emu = start_emulator(emulator_config(Duration::ZERO, 100_000)).await;
-    let repo = Repo::new(&emu.base_url(), "0ms", 100_000);
+    let repo = Repo::for_emulator(&emu.base_url(), "0ms", 100_000);
     repo.campaigns(N);
     let start = Instant::now();
     let report = repo

@@ -2,13 +2,13 @@
 //! answers and `--retry-in-doubt`, the daily quota, concurrent applies, a torn ledger tail, and
 //! the provider's real 1-second rule.
 
-mod apply_support;
-
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use apply_support::{Repo, body_campaign, emulator_config, options, set_faults, start_emulator};
+use crate::support::apply::{
+    Repo, body_campaign, emulator_config, options, set_faults, start_emulator,
+};
 use crier::dispatch::{ExitStatus, Outcome, RETRY_IN_DOUBT_WARNING, RecordingReporter};
 use crier::emulator::FaultSettings;
 use crier::ledger::record::StateKind;
@@ -24,7 +24,7 @@ async fn transient_91000_faults_are_retried_until_sent() {
     };
     config.fault_seed = 7;
     let emu = start_emulator(config).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(10);
     let reporter = RecordingReporter::default();
     let report = repo.apply(&options(), None, &reporter).await.unwrap();
@@ -55,7 +55,7 @@ async fn transient_91000_faults_are_retried_until_sent() {
 async fn the_push_past_the_providers_daily_quota_is_deferred_not_sent() {
     // crier believes in 100 a day, the provider allows 3.
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 3)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(5);
     let report = repo
         .apply(&options(), None, &RecordingReporter::default())
@@ -86,7 +86,7 @@ async fn the_push_past_the_providers_daily_quota_is_deferred_not_sent() {
 #[tokio::test]
 async fn the_plans_quota_forecast_defers_without_calling_the_provider() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 2);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 2);
     repo.campaigns(4);
     let report = repo
         .apply(&options(), None, &RecordingReporter::default())
@@ -112,7 +112,7 @@ async fn dropped_answers_end_in_doubt_and_retry_in_doubt_recovers_them_without_d
         ..FaultSettings::default()
     };
     let emu = start_emulator(config).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(4);
     let report = repo
         .apply(&options(), None, &RecordingReporter::default())
@@ -172,7 +172,7 @@ async fn dropped_answers_end_in_doubt_and_retry_in_doubt_recovers_them_without_d
 #[tokio::test]
 async fn two_concurrent_applies_never_send_one_occurrence_twice() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 1000)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 1000);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 1000);
     repo.campaigns(12);
     let opts = options();
     let (ra, rb) = (RecordingReporter::default(), RecordingReporter::default());
@@ -193,7 +193,7 @@ async fn two_concurrent_applies_never_send_one_occurrence_twice() {
 #[tokio::test]
 async fn a_torn_ledger_tail_is_repaired_and_apply_goes_on() {
     let emu = start_emulator(emulator_config(Duration::from_millis(10), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "10ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "10ms", 100);
     repo.campaigns(2);
     repo.apply(&options(), None, &RecordingReporter::default())
         .await
@@ -229,7 +229,7 @@ async fn a_torn_ledger_tail_is_repaired_and_apply_goes_on() {
 async fn the_real_one_second_rule_is_kept_without_a_single_90024() {
     // The provider's rule (gap > 1 s) and crier's default spacing (1100ms).
     let emu = start_emulator(emulator_config(Duration::from_secs(1), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "1100ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "1100ms", 100);
     repo.campaigns(3);
     let start = Instant::now();
     let report = repo

@@ -1,8 +1,6 @@
 //! Fault injection, TLS end to end, recall and statistics.
 
-mod emulator_support;
-
-use emulator_support::{APP, config, push_body, start};
+use crate::support::emulator::{APP, config, push_body, start};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

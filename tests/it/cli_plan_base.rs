@@ -1,7 +1,6 @@
 //! `crier plan --base GIT_REF`: both sides read through git, each with its own crier.yaml.
 
-mod common;
-use common::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
+use crate::support::cli::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
 use std::process::Command;
 
 fn git(repo: &Repo, args: &[&str]) {

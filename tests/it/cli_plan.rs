@@ -1,11 +1,9 @@
 //! Black-box tests of `crier plan`: snapshots of the three formats over the sample campaigns,
 //! exit codes, plan files, the Markdown size cap.
 
-mod common;
-use common::{Repo, stderr, stdout};
+use crate::support::cli::{Repo, stderr, stdout};
 use crier::clock::ManualClock;
 use crier::ledger::file::FileLedger;
-use crier::ledger::lock::LockHolder;
 use crier::ledger::record::{
     CampaignSnapshot, OccurrenceRecord, OccurrenceState, RecordBody, SnapshotRecord,
 };
@@ -49,7 +47,7 @@ fn writer(repo: &Repo) -> crier::ledger::file::FileWriter {
     let clock = ManualClock::new("2026-12-05T00:00:00Z".parse().unwrap());
     FileLedger::new(repo.path().join(".crier/ledger"))
         .lock_sync(
-            &LockHolder::current(clock_now()),
+            &crier::cli::lock_holder(clock_now()),
             Duration::from_secs(5),
             &clock,
         )

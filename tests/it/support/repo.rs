@@ -1,65 +1,56 @@
-//! Shared helpers for the apply and reliability tests: an in-process emulator, a temporary
-//! campaign repository pointing at it, and the library apply flow.
-#![allow(dead_code, reason = "each test file uses a different subset")]
+//! The one temporary-repository builder.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use crier::api::client::ClientOptions;
-use crier::api::errors::RetryPolicy;
+use chrono::{DateTime, SecondsFormat, Utc};
 use crier::clock::ManualClock;
-use crier::dispatch::{
-    ApplyError, ApplyInput, ApplyOptions, ApplyReport, DispatchOptions, RecordingReporter,
-};
-use crier::emulator::{self, AppConfig, EmulatorConfig, EmulatorHandle};
+use crier::dispatch::{ApplyError, ApplyInput, ApplyOptions, ApplyReport, RecordingReporter};
 use crier::ledger::{FileLedger, LedgerSnapshot};
 use crier::plan::Plan;
-use crier::secrets::MapSecrets;
 
-pub const KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
-pub const KEY_VAR: &str = "CRIER_TEST_SECRET_KEY";
-pub const APP: u64 = 1_400_000_000;
-pub const ADMIN: &str = "admin";
+use super::apply::{ADMIN, APP, KEY_VAR, now, secrets, with_checked};
 
-/// An emulator app: the given interval and quota.
-pub fn emulator_config(min_interval: Duration, daily_quota: u32) -> EmulatorConfig {
-    let mut app = AppConfig::new(APP, ADMIN, KEY);
-    app.min_interval = min_interval;
-    app.daily_quota = daily_quota;
-    EmulatorConfig::new(vec![app])
-}
-
-pub async fn start_emulator(config: EmulatorConfig) -> EmulatorHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    emulator::start(listener, config).await.unwrap()
-}
-
-/// Changes the emulator's faults at run time (`POST /emulator/faults`).
-pub async fn set_faults(emu: &EmulatorHandle, faults: serde_json::Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/emulator/faults", emu.base_url()))
-        .json(&faults)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{:?}", resp.text().await);
-}
-
-/// Now, to the second (the time every test repository is planned at).
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(0)
-}
-
-/// A temporary campaign repository whose one app talks to `endpoint`.
+/// The one temporary campaign repository of the tests: a folder with `crier.yaml` and
+/// `campaigns/`, the real binary run in it, and (for repositories made for an emulator) the
+/// library flows of plan and apply.
 pub struct Repo {
     pub dir: tempfile::TempDir,
+    /// The time the repository's campaigns are due at (`for_emulator`), to the second.
     pub now: DateTime<Utc>,
 }
 
 impl Repo {
-    pub fn new(endpoint: &str, min_interval: &str, daily_quota: u32) -> Self {
+    /// A repository with this `crier.yaml`.
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+        Self { dir, now: now() }
+    }
+
+    /// Writes `rel` (creating folders).
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// The real binary in the repository, without colours and without `CRIER_NOW`.
+    pub fn crier(&self) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("crier").unwrap();
+        c.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("CRIER_NOW");
+        c
+    }
+
+    /// A repository whose one app `prod` talks to `endpoint` (an emulator).
+    pub fn for_emulator(endpoint: &str, min_interval: &str, daily_quota: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("crier.yaml"),
@@ -180,58 +171,4 @@ message:
         )
         .await
     }
-}
-
-fn with_checked<R>(
-    root: &Path,
-    f: impl FnOnce(&crier::settings::Settings, &[crier::validate::Checked<'_>]) -> R,
-) -> R {
-    let mut sources = crier::load::Sources::default();
-    let (settings, _) =
-        crier::load::load_settings(&root.join("crier.yaml"), root, &mut sources).unwrap();
-    let (files, _) = crier::load::discover(&settings.campaigns_dir, root);
-    let set = crier::load::load_campaigns(&files, root, &mut sources);
-    let out = crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &set.names);
-    f(&settings, &out.checked)
-}
-
-pub fn secrets() -> MapSecrets {
-    MapSecrets::default().with(KEY_VAR, KEY)
-}
-
-/// Auto-approved, not in CI, short backoff.
-pub fn options() -> ApplyOptions {
-    ApplyOptions {
-        auto_approve: true,
-        ci: None,
-        // The plan's 7-day default renders every upcoming occurrence; an hour is enough here.
-        horizon: Duration::from_secs(3600),
-        dispatch: DispatchOptions {
-            retry: RetryPolicy {
-                max_attempts: 8,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(40),
-            },
-            wait_a_minute: Duration::from_millis(20),
-        },
-        client: ClientOptions {
-            timeout: Duration::from_secs(5),
-            ..ClientOptions::default()
-        },
-        ..ApplyOptions::default()
-    }
-}
-
-/// The MsgRandom of a body the emulator received.
-pub fn body_msg_random(body: &serde_json::Value) -> u32 {
-    u32::try_from(body["MsgRandom"].as_u64().unwrap()).unwrap()
-}
-
-/// The campaign a body came from (the text says `hello from NAME`).
-pub fn body_campaign(body: &serde_json::Value) -> String {
-    body["MsgBody"][0]["MsgContent"]["Text"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("hello from ")
-        .to_owned()
 }

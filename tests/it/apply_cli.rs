@@ -2,12 +2,10 @@
 //! the no-terminal refusal, the CI rule, the lock holder, plan files, Ctrl-C, and no secrets
 //! in the output.
 
-mod apply_support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use apply_support::{KEY, KEY_VAR, Repo, emulator_config, start_emulator};
+use crate::support::apply::{KEY, KEY_VAR, Repo, emulator_config, start_emulator};
 use chrono::SecondsFormat;
 use crier::clock::ManualClock;
 use crier::ledger::FileLedger;
@@ -42,7 +40,7 @@ async fn run(mut c: Command) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_hint_ci_rule_and_no_secrets() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 2)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(3);
 
     // No terminal, no --auto-approve: exit 1 with a hint, nothing sent.
@@ -96,7 +94,7 @@ async fn exit_codes_hint_ci_rule_and_no_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_apply_waits_then_names_the_lock_holder() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
     let holder = LockHolder {
         pid: 777,
@@ -132,7 +130,7 @@ async fn a_second_apply_waits_then_names_the_lock_holder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewed_plan_file_is_applied_and_then_refused_as_stale() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
     let o = run(crier(
         &repo,
@@ -165,7 +163,7 @@ async fn interrupted_by(signal: &str) {
     let mut config = emulator_config(Duration::from_millis(50), 100);
     config.faults.latency_ms = 300;
     let emu = start_emulator(config).await;
-    let repo = Repo::new(&emu.base_url(), "50ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "50ms", 100);
     repo.campaigns(10);
     let child = crier(&repo, &["apply", "--auto-approve"])
         .stdout(Stdio::piped())

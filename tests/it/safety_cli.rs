@@ -1,12 +1,10 @@
 //! The safety promises through the real binary: no push to the wrong audience, none sent
 //! twice, none lost to a configuration mistake, exits CI can trust.
 
-mod apply_support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use apply_support::{KEY, KEY_VAR, Repo, emulator_config, set_faults, start_emulator};
+use crate::support::apply::{KEY, KEY_VAR, Repo, emulator_config, set_faults, start_emulator};
 use chrono::SecondsFormat;
 use crier::ledger::FileLedger;
 use crier::ledger::record::StateKind;
@@ -45,7 +43,7 @@ fn write(repo: &Repo, rel: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_audience_list_is_an_error_at_its_place_and_nothing_is_sent() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     let cases = [
         ("tags: {any: []}", "audience.tags.any is empty"),
         ("tags: {none: []}", "audience.tags.none is empty"),
@@ -79,7 +77,7 @@ async fn an_empty_audience_list_is_an_error_at_its_place_and_nothing_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ledger_with_no_valid_first_line_is_refused_not_read_as_empty() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -110,7 +108,7 @@ async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_wr
     let mut config = emulator_config(Duration::from_millis(20), 100);
     config.faults.latency_ms = 1000;
     let emu = start_emulator(config).await;
-    let repo = Repo::new(&emu.base_url(), "20ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "20ms", 100);
     repo.campaigns(4);
     let first = crier(&repo, &["apply", "--auto-approve"])
         .stdout(Stdio::piped())
@@ -177,7 +175,7 @@ async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_wr
     assert_eq!(pushes.len(), 4);
     let mut names: Vec<String> = pushes
         .iter()
-        .map(|p| apply_support::body_campaign(&p.body))
+        .map(|p| crate::support::apply::body_campaign(&p.body))
         .collect();
     names.sort();
     let before = names.len();
@@ -192,7 +190,7 @@ async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_wr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rename_with_previous_names_sends_nothing_again_and_without_it_apply_holds() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaign("spring", "");
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -243,7 +241,7 @@ async fn a_rename_with_previous_names_sends_nothing_again_and_without_it_apply_h
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewed_plan_file_acknowledges_will_send_again_and_needs_no_terminal() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaign("spring", "");
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -260,7 +258,7 @@ async fn a_reviewed_plan_file_acknowledges_will_send_again_and_needs_no_terminal
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_key_leaves_the_occurrence_due_and_the_plan_says_why() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
     let mut c = crier(&repo, &["apply", "--auto-approve"]);
     c.env(KEY_VAR, "0".repeat(64));
@@ -287,7 +285,7 @@ async fn a_wrong_secret_key_leaves_the_occurrence_due_and_the_plan_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_during_a_retry_wait_leaves_a_closed_attempt_not_an_in_doubt_one() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
     crier::api::client::install_crypto_provider();
     set_faults(
@@ -339,7 +337,7 @@ fn usage_errors_exit_1_never_2() {
 
 #[test]
 fn crier_yaml_is_found_from_a_subfolder_and_fifos_are_not_read() {
-    let repo = Repo::new("http://127.0.0.1:9", "1s", 100);
+    let repo = Repo::for_emulator("http://127.0.0.1:9", "1s", 100);
     repo.campaign("a", "");
     let sub = repo.path().join("campaigns");
     let o = Command::new(env!("CARGO_BIN_EXE_crier"))
@@ -378,7 +376,7 @@ async fn a_refused_certificate_is_said_once_not_retried_and_no_library_log_leaks
     config.tls_self_signed = true;
     let emu = start_emulator(config).await;
     assert!(emu.base_url().starts_with("https://"));
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
     let started = std::time::Instant::now();
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
@@ -510,7 +508,7 @@ mod http_get {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
     let o = run(crier(
         &repo,
@@ -570,7 +568,7 @@ async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_rename_with_previous_projects_sends_nothing_again() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -598,7 +596,7 @@ async fn a_project_rename_with_previous_projects_sends_nothing_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_files() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
     let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -656,7 +654,7 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_is_due_again_once_the_campaign_changes() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
-    let repo = Repo::new(&emu.base_url(), "5ms", 100);
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
     crier::api::client::install_crypto_provider();
     set_faults(

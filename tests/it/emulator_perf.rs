@@ -2,10 +2,8 @@
 //! `cargo test --release --test emulator_perf -- --ignored --nocapture` (timings are meaningful in
 //! release builds only; the assertions are generous bounds).
 
-mod emulator_support;
-
+use crate::support::emulator::{config, start};
 use crier::emulator::users::{Selector, UserStore};
-use emulator_support::{config, start};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

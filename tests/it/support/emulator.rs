@@ -1,6 +1,5 @@
 //! Shared helpers for the emulator's tests: an in-process emulator and a plain reqwest client
 //! (never crier's own client).
-#![allow(dead_code, reason = "each test file uses a different subset")]
 
 use crier::api::usersig;
 use crier::emulator::{self, AppConfig, EmulatorConfig, EmulatorHandle, UserRecord, UserSeed};

@@ -1,7 +1,6 @@
 //! Black-box tests of `render`, `schema`, `completions`, `init` and the sample campaigns.
 
-mod common;
-use common::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
+use crate::support::cli::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
 use std::path::Path;
 
 fn repo_root() -> &'static Path {
