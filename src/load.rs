@@ -185,7 +185,7 @@ pub struct CampaignSet {
 /// Reads and parses campaign files, in parallel.
 #[must_use]
 pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> CampaignSet {
-    let results: Vec<(Arc<Path>, Option<Arc<str>>, spec::Parsed)> = paths
+    let results: Vec<(Arc<Path>, Option<Arc<str>>, spec::ParsedFile)> = paths
         .par_iter()
         .map(|path| {
             let file = shown(path, cwd);
@@ -197,7 +197,7 @@ pub fn load_campaigns(paths: &[PathBuf], cwd: &Path, sources: &mut Sources) -> C
                 Err(d) => (
                     file,
                     None,
-                    spec::Parsed {
+                    spec::ParsedFile {
                         campaign: None,
                         unparsed: None,
                         diagnostics: vec![d],

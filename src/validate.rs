@@ -92,7 +92,7 @@ impl Checked<'_> {
 
 /// Everything validation found.
 #[derive(Debug, Default)]
-pub struct Outcome<'a> {
+pub struct Validation<'a> {
     pub checked: Vec<Checked<'a>>,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -673,13 +673,13 @@ pub fn validate<'a>(
     campaigns: &'a [Campaign],
     unparsed: &[Unparsed],
     names: &[(String, Arc<Path>, Pos)],
-) -> Outcome<'a> {
+) -> Validation<'a> {
     let renderer = Renderer::new();
     let results: Vec<(Option<Checked<'a>>, Vec<Diagnostic>)> = campaigns
         .par_iter()
         .map(|c| check_campaign(c, settings, &renderer))
         .collect();
-    let mut outcome = Outcome::default();
+    let mut outcome = Validation::default();
     for (checked, diags) in results {
         outcome.checked.extend(checked);
         outcome.diagnostics.extend(diags);

@@ -3,7 +3,8 @@
 //! bars on a terminal and the summary.
 
 use super::Status;
-use super::output::{Env, load_workspace, validated};
+use super::env::Env;
+use super::workspace::{load_workspace, validated};
 use crate::dispatch::{
     self, ApplyInput, ApplyOptions, ApplyReport, Cancel, Confirmation, Event, Outcome, Reporter,
 };
@@ -79,7 +80,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         ..ApplyOptions::default()
     };
     let json = args.format == super::validate::DataFormat::Json;
-    let color = super::output::colour_stdout() && !json;
+    let color = super::report::colour_stdout() && !json;
     let mut reporter = TerminalReporter::new(color);
     // With --format json, stdout carries only the summary object; the plan goes to stderr.
     reporter.plan_to_stderr = json;

@@ -2,7 +2,8 @@
 
 use super::Status;
 use super::apply::{TerminalReporter, summary};
-use super::output::{Env, load_workspace, validated};
+use super::env::Env;
+use super::workspace::{load_workspace, validated};
 use crate::demo::{self, APPS, ATTRIBUTES, MIN_INTERVAL_MS, SAMPLES, SECRET_VAR, USERS};
 use crate::dispatch::{self, ApplyInput, ApplyOptions};
 use crate::emulator::{AppConfig, EmulatorConfig, UserSeed};
@@ -36,7 +37,7 @@ fn step(color: bool, text: &str) -> String {
 /// # Errors
 /// A failure to set up the temporary folder or the emulator.
 pub fn demo(env: &Env, args: &DemoArgs) -> anyhow::Result<Status> {
-    let color = super::output::colour_stdout();
+    let color = super::report::colour_stdout();
     let mut out = anstream::stdout();
     let now = env.clock.now();
     let dir = tempfile::Builder::new()

@@ -1,7 +1,7 @@
 //! `crier status` and `crier ledger list|show|resolve`.
 
 use super::Status as Exit;
-use super::output::Env;
+use super::env::Env;
 use super::validate::DataFormat;
 use crate::ledger::LedgerWriter as _;
 use crate::ledger::file::FileLedger;
@@ -73,7 +73,7 @@ pub struct ResolveArgs {
 
 fn ledger_of(env: &Env) -> anyhow::Result<FileLedger> {
     Ok(crate::ledger::file_ledger(
-        &super::output::load_settings_only(env)?.ledger,
+        &super::workspace::load_settings_only(env)?.ledger,
     )?)
 }
 

@@ -7,11 +7,14 @@
 
 mod apply;
 mod demo;
+mod env;
+mod init;
 mod ledger;
-mod output;
 mod plan;
 mod process;
+mod report;
 mod validate;
+mod workspace;
 
 pub use process::lock_holder;
 
@@ -166,15 +169,15 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(status) => status.into(),
         Err(e) => {
-            output::print_failure(&e, report);
+            report::print_failure(&e, report);
             ExitCode::FAILURE
         }
     }
 }
 
 /// How the command reports failures: JSON when it was asked for JSON (errors included).
-fn report_of(command: &Command) -> output::Report {
-    use output::Report;
+fn report_of(command: &Command) -> report::Report {
+    use report::Report;
     use validate::{DataFormat, ValidateFormat};
     let data = |f: DataFormat| {
         if f == DataFormat::Json {
@@ -205,7 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         !schema_of_config || matches!(cli.command, Command::Schema(_)),
         "--config needs a PATH (to crier.yaml)"
     );
-    let env = output::Env::from_process(cli.config.flatten())?;
+    let env = env::Env::from_process(cli.config.flatten())?;
     match cli.command {
         Command::Demo(args) => demo::demo(&env, &args),
         Command::Validate(args) => validate::validate(&env, &args),
@@ -215,7 +218,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Status(args) => ledger::status(&env, &args),
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
         Command::Usersig(args) => {
-            let settings = output::load_settings_only(&env)?;
+            let settings = workspace::load_settings_only(&env)?;
             let expire = crate::duration::parse(&args.expire)
                 .map_err(|e| anyhow::anyhow!("--expire: {e}"))?;
             let sig = crate::usersig_cmd::usersig_for(
@@ -268,6 +271,6 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
             clap_complete::generate(shell, &mut cmd, "crier", &mut std::io::stdout());
             Ok(Status::Done)
         }
-        Command::Init(args) => output::init(&env, &args.dir),
+        Command::Init(args) => init::init(&env, &args.dir),
     }
 }

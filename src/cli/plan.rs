@@ -1,7 +1,8 @@
 //! `crier plan`.
 
 use super::Status;
-use super::output::{Env, Workspace, load_workspace, validated};
+use super::env::Env;
+use super::workspace::{Workspace, load_workspace, validated};
 use crate::ledger::LedgerRead;
 use crate::settings::Settings;
 use anyhow::Context as _;
@@ -150,7 +151,7 @@ pub fn prepare(
 fn print_plan(plan: &crate::plan::Plan, format: PlanFormat) -> anyhow::Result<()> {
     let text = match format {
         PlanFormat::Human => {
-            let color = super::output::colour_stdout();
+            let color = super::report::colour_stdout();
             crate::plan::format::human(plan, color)
         }
         PlanFormat::Markdown => crate::plan::format::markdown(plan),
@@ -211,7 +212,7 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
     });
     let text = match args.format {
         PlanFormat::Human => {
-            let color = super::output::colour_stdout();
+            let color = super::report::colour_stdout();
             crate::plan::format::human(&plan, color)
         }
         PlanFormat::Markdown => crate::plan::format::markdown(&plan),

@@ -1,10 +1,12 @@
 //! `crier validate` and `crier render`.
 
 use super::Status;
-use super::output::{Env, load_workspace, print_diagnostics};
+use super::env::Env;
+use super::report::print_diagnostics;
+use super::workspace::load_workspace;
 use crate::diag::Diagnostic;
 use crate::render::{Context, Renderer};
-use crate::validate::Outcome;
+use crate::validate::Validation;
 use anyhow::Context as _;
 use chrono::SecondsFormat;
 use clap::ValueEnum;
@@ -52,7 +54,7 @@ pub struct RenderArgs {
 pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
     let github = args.format == ValidateFormat::Github;
     let ws = load_workspace(env, &args.paths)?;
-    let outcome: Outcome<'_> = crate::validate::validate(
+    let outcome: Validation<'_> = crate::validate::validate(
         &ws.settings,
         &ws.set.campaigns,
         &ws.set.unparsed,
@@ -195,7 +197,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             }
             anyhow::bail!(message);
         }
-        return Err(super::output::Invalid {
+        return Err(super::report::Invalid {
             summary: format!(
                 "campaign `{}` is not valid; fix the errors above",
                 args.name

@@ -313,7 +313,7 @@ fn hold_sends_again(
     plan: &Plan,
     reviewed: bool,
     options: &ApplyOptions,
-    sends: &mut Vec<crate::plan::Send>,
+    sends: &mut Vec<crate::plan::PlannedSend>,
     report: &mut ApplyReport,
     reporter: &dyn Reporter,
 ) {

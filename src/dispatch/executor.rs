@@ -20,7 +20,7 @@ use crate::api::errors::{ErrorClass, RESIGN_ATTEMPTS, RetryPolicy, WAIT_A_MINUTE
 use crate::clock::Clock;
 use crate::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody, StateKind};
 use crate::ledger::{LedgerError, LedgerWriter, check_transition, pick_msg_random};
-use crate::plan::{QuotaDay, Send};
+use crate::plan::{PlannedSend, QuotaDay};
 
 /// The push API of one app, as the executor needs it ([`Client`] in production, a fake in
 /// unit tests).
@@ -120,7 +120,7 @@ impl Executor<'_> {
     pub async fn run<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        sends: &[Send],
+        sends: &[PlannedSend],
         quota: &[QuotaDay],
     ) -> Result<RunOutcome, LedgerError> {
         let mut apps: HashMap<String, AppState> = HashMap::new();
@@ -178,7 +178,7 @@ impl Executor<'_> {
     async fn not_sent<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        send: &Send,
+        send: &PlannedSend,
         reason: String,
     ) -> Result<Outcome, LedgerError> {
         let recorded = self
@@ -200,7 +200,7 @@ impl Executor<'_> {
     async fn record<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        send: &Send,
+        send: &PlannedSend,
         state: OccurrenceState,
     ) -> Result<bool, LedgerError> {
         let current = writer.snapshot().occurrence(&send.key);
@@ -237,7 +237,7 @@ impl Executor<'_> {
     fn initial_ready_at<W: LedgerWriter>(
         &self,
         writer: &W,
-        send: &Send,
+        send: &PlannedSend,
         lane: &Lane<'_>,
     ) -> Instant {
         let last = writer
@@ -254,7 +254,7 @@ impl Executor<'_> {
     async fn one<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        send: &Send,
+        send: &PlannedSend,
         state: &mut AppState,
     ) -> Result<Settle, LedgerError> {
         let Some(lane) = self.lanes.get(&send.app) else {
@@ -313,7 +313,7 @@ impl Executor<'_> {
     }
 
     /// Checks the item against the ledger before its first intent: MsgRandom and body hash.
-    fn refusal<W: LedgerWriter>(&self, writer: &W, send: &Send) -> Option<String> {
+    fn refusal<W: LedgerWriter>(&self, writer: &W, send: &PlannedSend) -> Option<String> {
         let body_hash = crate::plan::normalize::sha256(send.body.as_bytes());
         if body_hash != send.body_hash {
             return Some(format!(
@@ -340,7 +340,7 @@ impl Executor<'_> {
     async fn past_grace<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        send: &Send,
+        send: &PlannedSend,
         open_attempt: Option<&str>,
     ) -> Result<Option<Outcome>, LedgerError> {
         if self.clock.now() <= send.deadline {
@@ -389,7 +389,7 @@ impl Executor<'_> {
     async fn attempts<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        send: &Send,
+        send: &PlannedSend,
         lane: &Lane<'_>,
         state: &mut AppState,
     ) -> Result<Settle, LedgerError> {
@@ -577,7 +577,7 @@ impl Executor<'_> {
     async fn fail<W: LedgerWriter>(
         &self,
         writer: &mut W,
-        send: &Send,
+        send: &PlannedSend,
         code: u32,
         info: String,
         fatal_for_app: bool,

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use super::report::{OccurrenceOutcome, Outcome};
 use crate::ledger::LedgerSnapshot;
-use crate::plan::Send;
+use crate::plan::PlannedSend;
 use crate::plan::normalize::sha256;
 
 /// What a retry needs to know about a campaign that still exists.
@@ -24,7 +24,7 @@ pub struct RetryRules {
 }
 
 /// The in-doubt occurrences of `projects` (the project and its previous names; `campaigns`
-/// holds every current and previous campaign name): resendable ones as [`Send`]s, the others as
+/// holds every current and previous campaign name): resendable ones as [`PlannedSend`]s, the others as
 /// [`Outcome::LeftInDoubt`] with the reason (campaign gone, no recorded request).
 /// Past-grace ones are returned as sends; the executor's grace re-check leaves them in doubt.
 #[must_use]
@@ -32,7 +32,7 @@ pub fn in_doubt_sends(
     snapshot: &LedgerSnapshot,
     projects: &[&str],
     campaigns: &HashMap<String, RetryRules>,
-) -> (Vec<Send>, Vec<OccurrenceOutcome>) {
+) -> (Vec<PlannedSend>, Vec<OccurrenceOutcome>) {
     let mut sends = Vec::new();
     let mut left = Vec::new();
     for view in snapshot
@@ -63,7 +63,7 @@ pub fn in_doubt_sends(
             continue;
         };
         let body = request.to_string();
-        sends.push(Send {
+        sends.push(PlannedSend {
             key: view.key.clone(),
             id: view.id.clone(),
             app: view.app.clone(),

@@ -147,7 +147,7 @@ fn capacity_reasons(
             ));
         }
     }
-    let mut by_app: BTreeMap<&str, Vec<&crate::plan::Send>> = BTreeMap::new();
+    let mut by_app: BTreeMap<&str, Vec<&crate::plan::PlannedSend>> = BTreeMap::new();
     for s in &file.due {
         by_app.entry(s.app.as_str()).or_default().push(s);
     }

@@ -2,8 +2,8 @@
 //! limits: 100 users per call, 10 attribute names, 50-byte names, values and tags, 10 tags per
 //! user per call (100 with `Replace`), 100 tags per user, 1,000 tags per app, 100 calls/s.
 
-use super::checks::{self, Checked, MAX_NAME_BYTES, Reject};
-use super::service::Ctx;
+use super::checks::{self, MAX_NAME_BYTES, Reject, Verdict};
+use super::ctx::Ctx;
 use crate::api::wire::{Api, Envelope, ErrorListItem, codes};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -25,22 +25,53 @@ pub fn account_error(id: &str) -> ErrorListItem {
     }
 }
 
-fn rate_key(api: Api) -> &'static str {
-    api.path()
+/// The attribute and tag APIs: the calls this module answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrApi {
+    SetAttrName,
+    GetAttrName,
+    SetAttr,
+    GetAttr,
+    RemoveAttr,
+    AddTag,
+    GetTag,
+    RemoveTag,
+    ClearAllTags,
+}
+
+impl AttrApi {
+    /// The API this call is, for its rate-limit key (its path).
+    const fn api(self) -> Api {
+        match self {
+            Self::SetAttrName => Api::SetAttrName,
+            Self::GetAttrName => Api::GetAttrName,
+            Self::SetAttr => Api::SetAttr,
+            Self::GetAttr => Api::GetAttr,
+            Self::RemoveAttr => Api::RemoveAttr,
+            Self::AddTag => Api::AddTag,
+            Self::GetTag => Api::GetTag,
+            Self::RemoveTag => Api::RemoveTag,
+            Self::ClearAllTags => Api::ClearAllTags,
+        }
+    }
 }
 
 /// Handles one attribute or tag call.
 ///
 /// # Errors
 /// The first check that fails.
-pub fn handle(ctx: &mut Ctx<'_>, api: Api, body: &[u8]) -> Checked<Envelope> {
-    ctx.rate(rate_key(api), CALLS_PER_SECOND, codes::REST_FREQUENCY_LIMIT)?;
+pub fn handle(ctx: &mut Ctx<'_>, api: AttrApi, body: &[u8]) -> Verdict<Envelope> {
+    ctx.rate(
+        api.api().path(),
+        CALLS_PER_SECOND,
+        codes::REST_FREQUENCY_LIMIT,
+    )?;
     let m = checks::parse_object(body)?;
     match api {
-        Api::SetAttrName => set_attr_name(ctx, &m),
-        Api::GetAttrName => Ok(get_attr_name(ctx)),
-        Api::SetAttr => set_attr(ctx, &m),
-        Api::GetAttr => get_users(ctx, &m, "UserAttrs", "Attrs", |ctx, u| {
+        AttrApi::SetAttrName => set_attr_name(ctx, &m),
+        AttrApi::GetAttrName => Ok(get_attr_name(ctx)),
+        AttrApi::SetAttr => set_attr(ctx, &m),
+        AttrApi::GetAttr => get_users(ctx, &m, "UserAttrs", "Attrs", |ctx, u| {
             let attrs: Map<String, Value> = ctx
                 .app
                 .users
@@ -50,16 +81,13 @@ pub fn handle(ctx: &mut Ctx<'_>, api: Api, body: &[u8]) -> Checked<Envelope> {
                 .collect();
             Value::Object(attrs)
         }),
-        Api::RemoveAttr => remove_attr(ctx, &m),
-        Api::AddTag => add_tag(ctx, &m),
-        Api::GetTag => get_users(ctx, &m, "UserTags", "Tags", |ctx, u| {
+        AttrApi::RemoveAttr => remove_attr(ctx, &m),
+        AttrApi::AddTag => add_tag(ctx, &m),
+        AttrApi::GetTag => get_users(ctx, &m, "UserTags", "Tags", |ctx, u| {
             json!(ctx.app.users.tags_of(u))
         }),
-        Api::RemoveTag => remove_tag(ctx, &m),
-        Api::ClearAllTags => clear_all_tags(ctx, &m),
-        Api::Push | Api::Batch | Api::Revoke | Api::Statistics => {
-            unreachable!("push, batch, revoke and statistics are routed elsewhere")
-        }
+        AttrApi::RemoveTag => remove_tag(ctx, &m),
+        AttrApi::ClearAllTags => clear_all_tags(ctx, &m),
     }
 }
 
@@ -76,7 +104,7 @@ pub fn with_errors(env: Envelope, errors: Vec<ErrorListItem>) -> Envelope {
     }
 }
 
-fn set_attr_name(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
+fn set_attr_name(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Verdict<Envelope> {
     let Some(names) = checks::field(m, "AttrNames").and_then(Value::as_object) else {
         return Err(Reject::new(
             codes::JSON_FORMAT,
@@ -140,7 +168,7 @@ fn get_attr_name(ctx: &Ctx<'_>) -> Envelope {
 }
 
 /// `[{To_Account, <key>}]` items, at most 100 (90018).
-fn user_items<'a>(m: &'a Map<String, Value>, key: &str) -> Checked<Vec<(String, &'a Value)>> {
+fn user_items<'a>(m: &'a Map<String, Value>, key: &str) -> Verdict<Vec<(String, &'a Value)>> {
     let Some(items) = checks::field(m, key).and_then(Value::as_array) else {
         return Err(Reject::new(
             codes::JSON_FORMAT,
@@ -171,7 +199,7 @@ fn user_items<'a>(m: &'a Map<String, Value>, key: &str) -> Checked<Vec<(String, 
         .collect()
 }
 
-fn check_value(v: &str, what: &str) -> Checked<()> {
+fn check_value(v: &str, what: &str) -> Verdict<()> {
     if v.is_empty() || v.len() > MAX_NAME_BYTES {
         return Err(Reject::new(
             codes::INVALID_ATTRIBUTE,
@@ -181,7 +209,7 @@ fn check_value(v: &str, what: &str) -> Checked<()> {
     Ok(())
 }
 
-fn set_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
+fn set_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Verdict<Envelope> {
     let names = ctx.app.attr_name_list();
     let mut updates = Vec::new();
     for (account, attrs) in user_items(m, "UserAttrs")? {
@@ -219,7 +247,7 @@ fn get_users(
     list_key: &str,
     value_key: &str,
     value: impl Fn(&Ctx<'_>, u32) -> Value,
-) -> Checked<Envelope> {
+) -> Verdict<Envelope> {
     let accounts = checks::account_list(m, "To_Account", MAX_USERS_PER_CALL)?;
     let mut items = Vec::new();
     let mut errors = Vec::new();
@@ -233,7 +261,7 @@ fn get_users(
     Ok(with_errors(Envelope::ok().with(list_key, items), errors))
 }
 
-fn string_array(v: &Value, what: &str) -> Checked<Vec<String>> {
+fn string_array(v: &Value, what: &str) -> Verdict<Vec<String>> {
     v.as_array()
         .and_then(|a| {
             a.iter()
@@ -248,7 +276,7 @@ fn string_array(v: &Value, what: &str) -> Checked<Vec<String>> {
         })
 }
 
-fn remove_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
+fn remove_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Verdict<Envelope> {
     let names = ctx.app.attr_name_list();
     let mut removals = Vec::new();
     for (account, attrs) in user_items(m, "UserAttrs")? {
@@ -271,7 +299,7 @@ fn remove_attr(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
     Ok(with_errors(Envelope::ok(), errors))
 }
 
-fn check_tags(tags: &[String], max: usize) -> Checked<()> {
+fn check_tags(tags: &[String], max: usize) -> Verdict<()> {
     if tags.len() > max {
         return Err(Reject::new(
             codes::TOO_MANY_TAGS,
@@ -290,7 +318,7 @@ fn check_tags(tags: &[String], max: usize) -> Checked<()> {
     Ok(())
 }
 
-fn add_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
+fn add_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Verdict<Envelope> {
     let replace = !ctx.legacy && checks::field(m, "Replace").and_then(Value::as_u64) == Some(1);
     let per_call = if replace {
         MAX_TAGS_PER_USER
@@ -335,7 +363,7 @@ fn add_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
     Ok(Envelope::ok())
 }
 
-fn remove_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
+fn remove_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Verdict<Envelope> {
     let mut removals = Vec::new();
     for (account, tags) in user_items(m, "UserTags")? {
         let tags = string_array(tags, "Tags")?;
@@ -352,7 +380,7 @@ fn remove_tag(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
     Ok(with_errors(Envelope::ok(), errors))
 }
 
-fn clear_all_tags(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Checked<Envelope> {
+fn clear_all_tags(ctx: &mut Ctx<'_>, m: &Map<String, Value>) -> Verdict<Envelope> {
     let accounts = checks::account_list(m, "To_Account", MAX_USERS_PER_CALL)?;
     let mut errors = Vec::new();
     for a in accounts {

@@ -23,7 +23,7 @@ impl Reject {
     }
 }
 
-pub type Checked<T> = Result<T, Reject>;
+pub type Verdict<T> = Result<T, Reject>;
 
 /// Largest accepted push body, in bytes (90056).
 pub const MAX_BODY_BYTES: usize = 10_240;
@@ -80,7 +80,7 @@ pub struct CallQuery {
 ///
 /// # Errors
 /// The first problem found.
-pub fn check_query(q: &HashMap<String, String>) -> Checked<CallQuery> {
+pub fn check_query(q: &HashMap<String, String>) -> Verdict<CallQuery> {
     let sdkappid = match q.get("sdkappid").map(String::as_str) {
         None | Some("") => {
             return Err(Reject::new(
@@ -138,7 +138,7 @@ pub fn check_query(q: &HashMap<String, String>) -> Checked<CallQuery> {
 ///
 /// # Errors
 /// Empty, not UTF-8, not JSON, or not an object.
-pub fn parse_object(body: &[u8]) -> Checked<Map<String, Value>> {
+pub fn parse_object(body: &[u8]) -> Verdict<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Reject::new(
@@ -162,7 +162,7 @@ pub fn field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 ///
 /// # Errors
 /// Missing or not a 32-bit unsigned integer.
-pub fn check_msg_random(m: &Map<String, Value>) -> Checked<u32> {
+pub fn check_msg_random(m: &Map<String, Value>) -> Verdict<u32> {
     field(m, "MsgRandom")
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
@@ -274,7 +274,7 @@ fn check_fields(
     required: &[&str],
     flag_two: &[&str],
     at: &str,
-) -> Checked<()> {
+) -> Verdict<()> {
     let bad = |msg: String| Err(Reject::new(codes::MSG_BODY_FORMAT, format!("{at}: {msg}")));
     for (name, kind) in typed {
         if let Some(v) = field(content, name)
@@ -301,7 +301,7 @@ fn check_fields(
     Ok(())
 }
 
-fn check_image(content: &Map<String, Value>, at: &str) -> Checked<()> {
+fn check_image(content: &Map<String, Value>, at: &str) -> Verdict<()> {
     let bad = |msg: &str| Err(Reject::new(codes::MSG_BODY_FORMAT, format!("{at}: {msg}")));
     let Some(infos) = field(content, "ImageInfoArray").and_then(Value::as_array) else {
         return bad("ImageInfoArray must be an array");
@@ -337,7 +337,7 @@ fn check_image(content: &Map<String, Value>, at: &str) -> Checked<()> {
 ///
 /// # Errors
 /// The first bad element.
-pub fn check_msg_body(m: &Map<String, Value>, absent_ok: bool) -> Checked<()> {
+pub fn check_msg_body(m: &Map<String, Value>, absent_ok: bool) -> Verdict<()> {
     let body = match field(m, "MsgBody") {
         None if absent_ok => return Ok(()),
         None => {
@@ -388,7 +388,7 @@ pub fn check_msg_body(m: &Map<String, Value>, absent_ok: bool) -> Checked<()> {
     Ok(())
 }
 
-fn string_list(c: &Map<String, Value>, key: &str) -> Checked<Vec<String>> {
+fn string_list(c: &Map<String, Value>, key: &str) -> Verdict<Vec<String>> {
     match field(c, key) {
         None => Ok(Vec::new()),
         Some(Value::Array(a)) => a
@@ -408,7 +408,7 @@ fn string_list(c: &Map<String, Value>, key: &str) -> Checked<Vec<String>> {
     }
 }
 
-fn string_map(c: &Map<String, Value>, key: &str) -> Checked<Vec<(String, String)>> {
+fn string_map(c: &Map<String, Value>, key: &str) -> Verdict<Vec<(String, String)>> {
     match field(c, key) {
         None => Ok(Vec::new()),
         Some(Value::Object(o)) => o
@@ -434,7 +434,7 @@ fn string_map(c: &Map<String, Value>, key: &str) -> Checked<Vec<(String, String)
 ///
 /// # Errors
 /// The first rule broken.
-pub fn check_condition(m: &Map<String, Value>, attr_names: &[String]) -> Checked<Selector> {
+pub fn check_condition(m: &Map<String, Value>, attr_names: &[String]) -> Verdict<Selector> {
     let c = match field(m, "Condition") {
         None => return Ok(Selector::default()),
         Some(Value::Object(c)) => c,
@@ -547,7 +547,7 @@ pub fn check_condition(m: &Map<String, Value>, attr_names: &[String]) -> Checked
 ///
 /// # Errors
 /// Over 7 days, negative or not an integer.
-pub fn check_lifetime(m: &Map<String, Value>) -> Checked<()> {
+pub fn check_lifetime(m: &Map<String, Value>) -> Verdict<()> {
     match field(m, "MsgLifeTime") {
         None => Ok(()),
         Some(v) => match v.as_u64() {
@@ -565,7 +565,7 @@ pub fn check_lifetime(m: &Map<String, Value>) -> Checked<()> {
 ///
 /// # Errors
 /// The first wrong field.
-pub fn check_push_fields(m: &Map<String, Value>) -> Checked<()> {
+pub fn check_push_fields(m: &Map<String, Value>) -> Verdict<()> {
     if field(m, "From_Account").is_some_and(|v| !v.is_string()) {
         return Err(Reject::new(
             codes::JSON_FORMAT,
@@ -591,7 +591,7 @@ pub fn check_push_fields(m: &Map<String, Value>) -> Checked<()> {
 ///
 /// # Errors
 /// Too long or not a string.
-pub fn check_data_id(m: &Map<String, Value>) -> Checked<()> {
+pub fn check_data_id(m: &Map<String, Value>) -> Verdict<()> {
     match field(m, "DataId") {
         None => Ok(()),
         Some(Value::String(s)) if s.len() <= MAX_DATA_ID_BYTES => Ok(()),
@@ -606,7 +606,7 @@ pub fn check_data_id(m: &Map<String, Value>) -> Checked<()> {
 ///
 /// # Errors
 /// Over 10,240 bytes.
-pub fn check_size(body: &[u8]) -> Checked<()> {
+pub fn check_size(body: &[u8]) -> Verdict<()> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Reject::new(
             codes::BODY_TOO_LARGE,
@@ -623,7 +623,7 @@ pub fn check_size(body: &[u8]) -> Checked<()> {
 ///
 /// # Errors
 /// Missing or not an array of strings (90010), empty or too many (90018).
-pub fn account_list(m: &Map<String, Value>, key: &str, max: usize) -> Checked<Vec<String>> {
+pub fn account_list(m: &Map<String, Value>, key: &str, max: usize) -> Verdict<Vec<String>> {
     let list = match field(m, key) {
         Some(Value::Array(a)) => a
             .iter()
@@ -660,7 +660,7 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn code<T: std::fmt::Debug>(r: Checked<T>) -> u32 {
+    fn code<T: std::fmt::Debug>(r: Verdict<T>) -> u32 {
         r.unwrap_err().code
     }
 

@@ -1,8 +1,8 @@
 //! `timpush/revoke` (1/s → 90051, 24 h window → 90052, unknown → 90049, twice → 90050) and
 //! `timpush/all_member_push_statistics` (1/s → 60007) over the recorded pushes.
 
-use super::checks::{self, Checked, Reject};
-use super::service::Ctx;
+use super::checks::{self, Reject, Verdict};
+use super::ctx::Ctx;
 use super::state::lock;
 use crate::api::wire::{Envelope, codes};
 use chrono::TimeDelta;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 ///
 /// # Errors
 /// 90051, 90001, 90049, 90050, 90052, 90053.
-pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Checked<Envelope> {
+pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     ctx.rate("revoke", 1, codes::RECALL_TOO_FREQUENT)?;
     let m = checks::parse_object(body)?;
     let Some(task) = checks::field(&m, "TaskId").and_then(Value::as_str) else {
@@ -59,7 +59,7 @@ pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Checked<Envelope> {
 ///
 /// # Errors
 /// 60007, 90001, 90010, 90018.
-pub fn statistics(ctx: &mut Ctx<'_>, body: &[u8]) -> Checked<Envelope> {
+pub fn statistics(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     ctx.rate("statistics", 1, codes::REST_FREQUENCY_LIMIT)?;
     let m = checks::parse_object(body)?;
     let ids: Vec<String> = match checks::field(&m, "TaskID") {

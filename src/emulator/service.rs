@@ -2,8 +2,10 @@
 //! the API's own checks (`push`, `attrs`, `recall`) → counters. Synchronous; the caller applies
 //! latency and drops responses.
 
-use super::checks::{self, Checked, Reject};
-use super::state::{AppState, PushKind, PushRecord, Shared, lock};
+use super::attrs::AttrApi;
+use super::checks::{self, Reject, Verdict};
+pub use super::ctx::Ctx;
+use super::state::{PushKind, PushRecord, Shared, lock};
 use crate::api::usersig;
 use crate::api::wire::{Api, Envelope, codes};
 use chrono::{DateTime, Utc};
@@ -24,45 +26,52 @@ pub struct Call<'a> {
 
 /// What to answer, and how.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Answer {
     pub envelope: Envelope,
     /// Close the connection without answering (the call was processed).
     pub drop_response: bool,
     pub latency: Duration,
 }
 
-/// Context for the API handlers: the app's state (locked), the shared state and the time.
-pub struct Ctx<'a> {
-    pub shared: &'a Shared,
-    pub app: &'a mut AppState,
-    pub legacy: bool,
-    pub path: &'a str,
-    pub now: DateTime<Utc>,
-    pub instant: Instant,
+/// Which handler answers an API: every API has exactly one (no fall-through).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Push,
+    Batch,
+    Revoke,
+    Statistics,
+    Attrs(AttrApi),
 }
 
-impl Ctx<'_> {
-    /// Applies the API's per-second limit unless rate limits are off.
-    pub fn rate(&mut self, key: &'static str, limit: usize, code: u32) -> Checked<()> {
-        if self.shared.rate_limits && !self.app.rate.try_acquire(key, limit, self.instant) {
-            return Err(Reject::new(
-                code,
-                format!("{key}: more than {limit} calls per second"),
-            ));
+impl Route {
+    const fn of(api: Api) -> Self {
+        match api {
+            Api::Push => Self::Push,
+            Api::Batch => Self::Batch,
+            Api::Revoke => Self::Revoke,
+            Api::Statistics => Self::Statistics,
+            Api::SetAttrName => Self::Attrs(AttrApi::SetAttrName),
+            Api::GetAttrName => Self::Attrs(AttrApi::GetAttrName),
+            Api::SetAttr => Self::Attrs(AttrApi::SetAttr),
+            Api::GetAttr => Self::Attrs(AttrApi::GetAttr),
+            Api::RemoveAttr => Self::Attrs(AttrApi::RemoveAttr),
+            Api::AddTag => Self::Attrs(AttrApi::AddTag),
+            Api::GetTag => Self::Attrs(AttrApi::GetTag),
+            Api::RemoveTag => Self::Attrs(AttrApi::RemoveTag),
+            Api::ClearAllTags => Self::Attrs(AttrApi::ClearAllTags),
         }
-        Ok(())
     }
 }
 
 /// Handles one call.
-pub fn handle(shared: &Shared, call: Call<'_>) -> Outcome {
+pub fn handle(shared: &Shared, call: Call<'_>) -> Answer {
     let (fail, drop_response, latency) = roll_faults(shared);
     let result = route(shared, call, fail);
     let envelope = match result {
         Ok(env) => env,
         Err(Injected(r)) => {
             lock(&shared.log).injected_failures += 1;
-            return Outcome {
+            return Answer {
                 envelope: Envelope::fail(r.code, r.info),
                 drop_response: false,
                 latency,
@@ -78,7 +87,7 @@ pub fn handle(shared: &Shared, call: Call<'_>) -> Outcome {
     if drop_response {
         lock(&shared.log).dropped_responses += 1;
     }
-    Outcome {
+    Answer {
         envelope,
         drop_response,
         latency,
@@ -158,12 +167,12 @@ fn authorised(
         now,
         instant: Instant::now(),
     };
-    let result = match api {
-        Api::Push => push(&mut ctx, call.body),
-        Api::Batch => batch(&mut ctx, call.body),
-        Api::Revoke => super::recall::revoke(&mut ctx, call.body),
-        Api::Statistics => super::recall::statistics(&mut ctx, call.body),
-        _ => super::attrs::handle(&mut ctx, api, call.body),
+    let result = match Route::of(api) {
+        Route::Push => push(&mut ctx, call.body),
+        Route::Batch => batch(&mut ctx, call.body),
+        Route::Revoke => super::recall::revoke(&mut ctx, call.body),
+        Route::Statistics => super::recall::statistics(&mut ctx, call.body),
+        Route::Attrs(a) => super::attrs::handle(&mut ctx, a, call.body),
     };
     result.map_err(fail_env)
 }
@@ -199,7 +208,7 @@ pub fn task_id(
     )
 }
 
-fn push(ctx: &mut Ctx<'_>, body: &[u8]) -> Checked<Envelope> {
+fn push(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     let m = checks::parse_object(body)?;
     let msg_random = checks::check_msg_random(&m)?;
     let plugin_variant =
@@ -290,7 +299,7 @@ pub const MAX_BATCH_ACCOUNTS: usize = 500;
 /// Batch calls per second (standard edition).
 pub const BATCH_PER_SECOND: usize = 30;
 
-fn batch(ctx: &mut Ctx<'_>, body: &[u8]) -> Checked<Envelope> {
+fn batch(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     ctx.rate("batch", BATCH_PER_SECOND, codes::REST_FREQUENCY_LIMIT)?;
     let m = checks::parse_object(body)?;
     let msg_random = checks::check_msg_random(&m)?;

@@ -22,12 +22,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::fold::{LedgerSnapshot, check_transition};
+use super::fold::LedgerSnapshot;
 use super::jsonl;
 use super::lock::{self, LockGuard, LockHolder, LockState};
 use super::record::{
     OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind,
 };
+use super::transition::check_transition;
 use super::{Ledger, LedgerError, LedgerRead, LedgerWarning, LedgerWriter};
 use crate::clock::Clock;
 

@@ -47,7 +47,7 @@ pub struct TornTail {
 
 /// A ledger file, read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
+pub struct LedgerText {
     pub records: Vec<Record>,
     pub torn: Option<TornTail>,
 }
@@ -66,7 +66,7 @@ pub fn encode(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
 ///
 /// # Errors
 /// [`ParseError`] as described in the module documentation.
-pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
+pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
     let mut records: Vec<Record> = Vec::new();
     let mut offset = 0usize;
     let mut line_no = 0usize;
@@ -79,7 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                     bytes: rest.len() as u64,
                 });
             }
-            return Ok(Parsed {
+            return Ok(LedgerText {
                 records,
                 torn: Some(TornTail {
                     offset: offset as u64,
@@ -97,7 +97,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
                 });
             }
             Err(_) if is_last => {
-                return Ok(Parsed {
+                return Ok(LedgerText {
                     records,
                     torn: Some(TornTail {
                         offset: offset as u64,
@@ -136,7 +136,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
         records.push(record);
         offset += nl + 1;
     }
-    Ok(Parsed {
+    Ok(LedgerText {
         records,
         torn: None,
     })
@@ -195,7 +195,7 @@ mod tests {
     fn empty_and_good_files_parse() {
         assert_eq!(
             parse(b"").unwrap(),
-            Parsed {
+            LedgerText {
                 records: vec![],
                 torn: None
             }

@@ -2,7 +2,8 @@
 //! durably before the step it guards, so that a push is sent at most once.
 //!
 //! - [`record`]: the record types (one JSON object per record; stable, readable by a person).
-//! - [`fold`]: records → [`LedgerSnapshot`] (pure), and the state transition table.
+//! - [`fold`]: records → [`LedgerSnapshot`] (pure).
+//! - [`transition`]: the occurrence state-transition table a writer enforces (pure).
 //! - [`msg_random`]: MsgRandom from the occurrence key with the 7-day collision rule (pure).
 //! - [`jsonl`]: the `ledger.jsonl` encoding and torn-tail detection (pure).
 //! - [`lock`]: the writer lock (`flock` on `ledger.lock`, holder description inside).
@@ -38,6 +39,7 @@ pub mod jsonl;
 pub mod lock;
 pub mod msg_random;
 pub mod record;
+pub mod transition;
 pub mod view;
 
 use std::future::Future;
@@ -49,10 +51,11 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 
 pub use file::{FileLedger, FileWriter};
-pub use fold::{LedgerSnapshot, MsgRandomUse, OccurrenceView, TransitionError, check_transition};
+pub use fold::{LedgerSnapshot, MsgRandomUse, OccurrenceView};
 pub use lock::{LockHolder, LockState};
 pub use msg_random::{MsgRandomChoice, pick_msg_random};
 pub use record::{OccurrenceRecord, OccurrenceState, Record, RecordBody, StateKind};
+pub use transition::{TransitionError, check_transition};
 
 /// A ledger: read it any time; append only through a writer, which holds the writer lock.
 pub trait Ledger: Send + Sync {

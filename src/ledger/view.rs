@@ -175,7 +175,7 @@ pub fn find_by_task_id<'a>(
 
 /// `crier status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Status {
+pub struct StatusView {
     /// The sequence number of the last record.
     pub seq: u64,
     /// Occurrences per latest state (every state listed, zeros included).
@@ -204,7 +204,7 @@ pub struct AppliedLine {
     pub campaigns: usize,
 }
 
-impl Status {
+impl StatusView {
     /// True when an occurrence awaits an operator's decision (the CLI picks the exit code).
     #[must_use]
     pub fn needs_attention(&self) -> bool {
@@ -214,13 +214,17 @@ impl Status {
 
 /// Builds `crier status` from a read of the ledger and the lock's state.
 #[must_use]
-pub fn status(snapshot: &LedgerSnapshot, lock: LockState, warnings: &[LedgerWarning]) -> Status {
+pub fn status(
+    snapshot: &LedgerSnapshot,
+    lock: LockState,
+    warnings: &[LedgerWarning],
+) -> StatusView {
     let mut counts: BTreeMap<StateKind, usize> = StateKind::ALL.iter().map(|k| (*k, 0)).collect();
     for o in snapshot.occurrences.values() {
         *counts.entry(o.kind()).or_default() += 1;
     }
     let all = list(snapshot, &ListFilter::default());
-    Status {
+    StatusView {
         seq: snapshot.seq,
         counts,
         needs_decision: all

@@ -1,6 +1,6 @@
 //! The change view: current normalised campaigns against the last applied snapshot.
 
-use super::model::{Change, Changes, FieldChange, Send};
+use super::model::{Change, Changes, FieldChange, PlannedSend};
 use super::normalize::{campaign_from_snapshot, leaves};
 use super::{Input, delta};
 use crate::ledger::fold::{AppliedSnapshot, OccurrenceView};
@@ -125,7 +125,7 @@ fn sends_again(
     sources: &[&str],
     old: Option<&Value>,
     new: &Value,
-    sends: &[&Send],
+    sends: &[&PlannedSend],
 ) -> Option<String> {
     for source in sources {
         let done: &[&OccurrenceView] = delivered.get(source).map_or(&[], Vec::as_slice);
@@ -197,10 +197,10 @@ pub(super) fn diff(
     normalized: &BTreeMap<String, Value>,
     hashes: &BTreeMap<String, String>,
     applied: Option<&AppliedSnapshot>,
-    due: &[Send],
-    upcoming: &[Send],
+    due: &[PlannedSend],
+    upcoming: &[PlannedSend],
 ) -> Changes {
-    let mut by_campaign: HashMap<&str, Vec<&Send>> = HashMap::new();
+    let mut by_campaign: HashMap<&str, Vec<&PlannedSend>> = HashMap::new();
     for s in due.iter().chain(upcoming) {
         by_campaign.entry(s.campaign.as_str()).or_default().push(s);
     }

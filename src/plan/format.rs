@@ -1,7 +1,7 @@
 //! The plan as text: human (optionally coloured), Markdown for one pull-request comment, JSON.
 //! Pure: returns strings; the CLI prints them.
 
-use super::model::{Change, FieldChange, Plan, Send};
+use super::model::{Change, FieldChange, Plan, PlannedSend};
 use std::fmt::Write as _;
 
 /// GitHub's comment limit is 65,536 characters; stay under it with room for a footer.
@@ -110,7 +110,7 @@ fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
     }
 }
 
-fn send_line(s: &Send) -> String {
+fn send_line(s: &PlannedSend) -> String {
     let mut line = format!(
         "{}  {}  {}  app {}  MsgRandom {}",
         s.key.scheduled.format("%Y-%m-%d %H:%MZ"),

@@ -8,7 +8,8 @@ pub mod normalize;
 mod warnings;
 
 pub use model::{
-    Change, Changes, FieldChange, Held, InDoubt, Missed, Plan, QuotaDay, Send, Skipped, Warning,
+    Change, Changes, FieldChange, Held, InDoubt, Missed, Plan, PlannedSend, QuotaDay, Skipped,
+    Warning,
 };
 
 use crate::api::errors::{RefusalRetry, refusal_retry};
@@ -92,14 +93,14 @@ impl Refused {
     }
 }
 
-/// Renders one pending occurrence into a [`Send`], or says why it cannot be sent.
+/// Renders one pending occurrence into a [`PlannedSend`], or says why it cannot be sent.
 fn render_send(
     input: &Input<'_>,
     renderer: &Renderer,
     hashes: &BTreeMap<String, String>,
     once: &HashMap<&str, RenderedOnce>,
     p: Pending<'_>,
-) -> Result<Send, Warning> {
+) -> Result<PlannedSend, Warning> {
     let c = p.checked;
     let id = p.key.id();
     let ctx = Context {
@@ -138,7 +139,7 @@ fn render_send(
         });
     }
     let previous_attempts = input.ledger.occurrence(&p.key).map_or(0, |v| v.attempts);
-    Ok(Send {
+    Ok(PlannedSend {
         id,
         app: c.app.name.clone(),
         campaign: c.name().to_owned(),
@@ -193,9 +194,9 @@ fn render_once<'c>(pending: &[Pending<'c>], renderer: &Renderer) -> HashMap<&'c 
 
 /// A rendered send of an occurrence the provider refused before: retried (with the reason
 /// shown), or held when the refusal was about the request and the request did not change.
-fn retry_of(mut send: Send, refused: Option<Refused>) -> Rendered {
+fn retry_of(mut send: PlannedSend, refused: Option<Refused>) -> Rendered {
     let Some(r) = refused else {
-        return Rendered::Send(send);
+        return Rendered::Ready(send);
     };
     let code = r.error_code;
     if r.retry == RefusalRetry::WhenContentChanges
@@ -226,7 +227,7 @@ fn retry_of(mut send: Send, refused: Option<Refused>) -> Rendered {
             r.error_info
         ),
     });
-    Rendered::Send(send)
+    Rendered::Ready(send)
 }
 
 /// What became of one pending occurrence (short-lived, one per occurrence: no boxing).
@@ -235,7 +236,7 @@ fn retry_of(mut send: Send, refused: Option<Refused>) -> Rendered {
     reason = "built and consumed once per occurrence"
 )]
 enum Rendered {
-    Send(Send),
+    Ready(PlannedSend),
     /// Refused before with the same request: not sent again.
     Held(Held),
     /// Cannot be rendered or sent.
@@ -273,7 +274,11 @@ fn in_doubt_entries(input: &Input<'_>) -> Vec<InDoubt> {
 }
 
 /// Marks the sends that do not fit their app's daily quota, and sums each quota day.
-fn forecast_quota(input: &Input<'_>, due: &mut [Send], upcoming: &mut [Send]) -> Vec<QuotaDay> {
+fn forecast_quota(
+    input: &Input<'_>,
+    due: &mut [PlannedSend],
+    upcoming: &mut [PlannedSend],
+) -> Vec<QuotaDay> {
     let mut days: BTreeMap<(String, chrono::NaiveDate), QuotaDay> = BTreeMap::new();
     for app in input.settings.apps.values() {
         let tz = app.quota_timezone;
@@ -501,15 +506,16 @@ pub fn build(input: &Input<'_>) -> Plan {
     let (mut due, mut upcoming) = (Vec::new(), Vec::new());
     for (is_upcoming, r) in rendered {
         match r {
-            Rendered::Send(send) if is_upcoming => upcoming.push(send),
-            Rendered::Send(send) => due.push(send),
+            Rendered::Ready(send) if is_upcoming => upcoming.push(send),
+            Rendered::Ready(send) => due.push(send),
             Rendered::Held(h) => held.push(h),
             Rendered::Unsendable(w) => warnings.push(w),
         }
     }
     held.sort_by(|a, b| a.id.cmp(&b.id));
-    let by_schedule =
-        |a: &Send, b: &Send| (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign));
+    let by_schedule = |a: &PlannedSend, b: &PlannedSend| {
+        (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign))
+    };
     due.sort_by(by_schedule);
     upcoming.sort_by(by_schedule);
     let quota = forecast_quota(input, &mut due, &mut upcoming);

@@ -27,7 +27,7 @@ pub struct Plan {
     /// The normalised campaigns, by name: what `apply` records as the applied snapshot.
     pub campaigns: BTreeMap<String, serde_json::Value>,
     /// Sends due now, in dispatch order (scheduled instant, then campaign name).
-    pub due: Vec<Send>,
+    pub due: Vec<PlannedSend>,
     /// Occurrences past grace that were never sent (recorded once as `missed` by apply).
     pub missed: Vec<Missed>,
     /// Occurrences of paused campaigns or apps that are due now (recorded once as `skipped`).
@@ -40,7 +40,7 @@ pub struct Plan {
     #[serde(default)]
     pub held: Vec<Held>,
     /// Occurrences after `at` within the horizon, with their rendered requests.
-    pub upcoming: Vec<Send>,
+    pub upcoming: Vec<PlannedSend>,
     /// Per app and quota day: used + planned against the daily quota.
     pub quota: Vec<QuotaDay>,
     /// Changes since the last applied snapshot.
@@ -51,12 +51,12 @@ pub struct Plan {
     pub base: Option<String>,
     /// `plan --base REV`: the upcoming sends of the base revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub base_upcoming: Vec<Send>,
+    pub base_upcoming: Vec<PlannedSend>,
 }
 
 /// One push the plan would send (or, in `upcoming`, will send later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Send {
+pub struct PlannedSend {
     pub key: OccurrenceKey,
     /// `key.id()`.
     pub id: String,

@@ -178,7 +178,7 @@ fn plan(s: &Settings, checked: &[Checked<'_>], ledger: &LedgerSnapshot, at: Date
     })
 }
 
-fn ids(sends: &[Send]) -> Vec<String> {
+fn ids(sends: &[PlannedSend]) -> Vec<String> {
     sends.iter().map(|s| s.id.clone()).collect()
 }
 

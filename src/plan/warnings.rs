@@ -1,7 +1,7 @@
 //! Warnings a reviewer needs (issue: audience widened, serialised sends, DST, past one-offs,
 //! fan-out time, bodies near the limit, short grace, sub-second intervals, sends again).
 
-use super::model::{Changes, Send, Warning};
+use super::model::{Changes, PlannedSend, Warning};
 use super::{Input, delta};
 use crate::ledger::fold::AppliedSnapshot;
 use chrono::DateTime;
@@ -96,11 +96,11 @@ pub(super) fn collect(
     normalized: &BTreeMap<String, Value>,
     applied: Option<&AppliedSnapshot>,
     changes: &Changes,
-    due: &[Send],
-    upcoming: &[Send],
+    due: &[PlannedSend],
+    upcoming: &[PlannedSend],
 ) -> Vec<Warning> {
     let mut out = Vec::new();
-    let sends: Vec<&Send> = due.iter().chain(upcoming).collect();
+    let sends: Vec<&PlannedSend> = due.iter().chain(upcoming).collect();
     for c in &changes.updated {
         if let (Some(old), Some(new)) = (
             applied.and_then(|a| a.snapshot.campaigns.get(&c.campaign)),

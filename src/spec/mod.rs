@@ -48,7 +48,7 @@ pub struct Unparsed {
 
 /// The outcome of parsing one campaign file.
 #[derive(Debug)]
-pub struct Parsed {
+pub struct ParsedFile {
     pub campaign: Option<Campaign>,
     /// Set when the file failed the schema (see [`Unparsed`]).
     pub unparsed: Option<Unparsed>,
@@ -60,11 +60,11 @@ pub struct Parsed {
 
 /// Parses one campaign file's text: YAML, schema, then types.
 #[must_use]
-pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
+pub fn parse_campaign(file: &Arc<Path>, text: &str) -> ParsedFile {
     let doc = match yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            return Parsed {
+            return ParsedFile {
                 campaign: None,
                 unparsed: None,
                 diagnostics: vec![Diagnostic::error(file, e.pos, e.message)],
@@ -93,7 +93,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
     if !doc.value.is_object() {
         let d = Diagnostic::error(file, doc.positions.node(""), "a campaign file must be a mapping (see the spec §1)")
             .with_hint("start from `crier init`'s example or add `# yaml-language-server: $schema=...` for completion");
-        return Parsed {
+        return ParsedFile {
             campaign: None,
             unparsed: None,
             diagnostics: vec![d],
@@ -107,7 +107,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
             .into_iter()
             .map(|e| Diagnostic::error(file, e.pos, e.message))
             .collect();
-        return Parsed {
+        return ParsedFile {
             campaign: None,
             unparsed: Some(Unparsed {
                 file: Arc::clone(file),
@@ -119,7 +119,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
         };
     }
     match campaign::from_value::<CampaignSpec>(&doc.value) {
-        Ok(spec) => Parsed {
+        Ok(spec) => ParsedFile {
             unparsed: None,
             campaign: Some(Campaign {
                 file: Arc::clone(file),
@@ -135,7 +135,7 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> Parsed {
                 doc.positions.node(&e.pointer),
                 format!("{}: {}", schema::dotted(&e.pointer), e.message),
             );
-            Parsed {
+            ParsedFile {
                 campaign: None,
                 unparsed: Some(Unparsed {
                     file: Arc::clone(file),

@@ -1,0 +1,112 @@
+//! Loading the campaign repository for a command: `crier.yaml`, the campaign set, validation.
+
+use super::env::Env;
+use super::report::Invalid;
+use crate::diag::Diagnostic;
+use crate::load::{self, CampaignSet, Sources};
+use crate::settings::Settings;
+use std::path::PathBuf;
+
+/// The campaign repository as loaded: settings, campaigns, their texts, and warnings so far.
+pub struct Workspace {
+    pub settings: Settings,
+    pub set: CampaignSet,
+    pub sources: Sources,
+    pub config_warnings: Vec<Diagnostic>,
+}
+
+/// Loads `crier.yaml` and the campaign set (the campaigns folder plus `extra` paths).
+///
+/// # Errors
+/// [`Invalid`] with the configuration's diagnostics.
+pub fn load_workspace(env: &Env, extra: &[PathBuf]) -> anyhow::Result<Workspace> {
+    let mut sources = Sources::default();
+    let (settings, config_warnings) =
+        match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+            Ok(ok) => ok,
+            Err(diagnostics) => {
+                return Err(Invalid {
+                    summary: format!(
+                        "{} is not valid",
+                        crate::diag::display_path(&env.config_path(), &env.cwd).display()
+                    ),
+                    diagnostics,
+                    sources,
+                }
+                .into());
+            }
+        };
+    let (mut files, mut diags) = load::discover(&settings.campaigns_dir, &env.cwd);
+    let (given, given_diags) = load::expand_paths(extra, &env.cwd);
+    diags.extend(given_diags);
+    for f in given {
+        let f = std::path::absolute(&f).unwrap_or(f);
+        if !files.contains(&f) {
+            files.push(f);
+        }
+    }
+    let mut set = load::load_campaigns(&files, &env.cwd, &mut sources);
+    set.diagnostics.extend(diags);
+    Ok(Workspace {
+        settings,
+        set,
+        sources,
+        config_warnings,
+    })
+}
+
+/// Loads `crier.yaml` alone (for commands that need no campaigns); prints its diagnostics
+/// when it is not valid.
+///
+/// # Errors
+/// `crier.yaml` is missing or not valid.
+pub fn load_settings_only(env: &Env) -> anyhow::Result<Settings> {
+    let mut sources = Sources::default();
+    match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
+        Ok((settings, _)) => Ok(settings),
+        Err(diagnostics) => Err(Invalid {
+            summary: format!(
+                "{} is not valid",
+                crate::diag::display_path(&env.config_path(), &env.cwd).display()
+            ),
+            diagnostics,
+            sources,
+        }
+        .into()),
+    }
+}
+
+/// Validates the whole set; on any error prints the errors (not the warnings: `crier validate`
+/// shows those) and fails with `refusal`, which says what was not done.
+///
+/// # Errors
+/// The set has errors.
+pub fn validated<'w>(
+    ws: &'w Workspace,
+    refusal: &str,
+) -> anyhow::Result<crate::validate::Validation<'w>> {
+    let outcome = crate::validate::validate(
+        &ws.settings,
+        &ws.set.campaigns,
+        &ws.set.unparsed,
+        &ws.set.names,
+    );
+    let mut errors: Vec<Diagnostic> = ws
+        .config_warnings
+        .iter()
+        .chain(&ws.set.diagnostics)
+        .chain(&outcome.diagnostics)
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        crate::diag::sort(&mut errors);
+        return Err(Invalid {
+            summary: format!("the campaign set is not valid: fix the errors above; {refusal}"),
+            diagnostics: errors,
+            sources: ws.sources.clone(),
+        }
+        .into());
+    }
+    Ok(outcome)
+}

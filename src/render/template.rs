@@ -1,0 +1,330 @@
+//! The template engine: minijinja over every string of `message`, with strict undefined, fuel,
+//! and bounds on template size and expression depth. A rendered value is always a JSON string,
+//! so a template can never change the request's structure.
+
+use chrono::{DateTime, Datelike, SecondsFormat};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+
+/// Names a var may not take.
+pub const RESERVED_NAMES: [&str; 3] = ["campaign", "app", "occurrence"];
+/// Pointers (relative to `message`) that are not templates.
+const NOT_TEMPLATES: [&str; 1] = ["/lifetime"];
+/// Work one template may do before it is stopped (guards against runaway loops).
+const FUEL: u64 = 50_000;
+/// The longest template string (a rendered body is at most 10,240 bytes anyway).
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+/// Most operator and name tokens in one `{{ … }}` or `{% … %}`: bounds the expression tree's
+/// depth, so no template can exhaust the stack (minijinja recurses over it).
+pub const MAX_EXPRESSION_TOKENS: usize = 200;
+
+/// A rendering problem at a pointer relative to the campaign document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// The template context of one occurrence (spec §1).
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub campaign: String,
+    pub app: String,
+    pub local: DateTime<Tz>,
+}
+
+/// The template engine, configured once and shared.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renderer")
+    }
+}
+
+pub(super) fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+impl Renderer {
+    #[must_use]
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(32);
+        Self { env }
+    }
+
+    fn context_value(ctx: &Context, vars: &IndexMap<String, Value>) -> minijinja::Value {
+        let mut map: Map<String, Value> =
+            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        map.insert("campaign".into(), json!({ "name": ctx.campaign }));
+        map.insert("app".into(), json!({ "name": ctx.app }));
+        map.insert(
+            "occurrence".into(),
+            json!({
+                "time": ctx.local.to_rfc3339_opts(SecondsFormat::Secs, false),
+                "date": ctx.local.format("%Y-%m-%d").to_string(),
+                "weekday": weekday_name(ctx.local.weekday()),
+            }),
+        );
+        minijinja::Value::from(minijinja::value::Serde(&map))
+    }
+
+    /// Checks one template's syntax and variables without rendering it.
+    fn check_names(
+        &self,
+        tmpl: &minijinja::Template<'_, '_>,
+        vars: &IndexMap<String, Value>,
+    ) -> Result<(), String> {
+        let mut unknown = BTreeSet::new();
+        for name in tmpl.undeclared_variables(true) {
+            let (top, attr) = name
+                .split_once('.')
+                .map_or((name.as_str(), None), |(t, a)| (t, Some(a)));
+            let known = match (top, attr) {
+                ("campaign" | "app", None | Some("name")) => true,
+                ("occurrence", None | Some("time" | "date" | "weekday")) => true,
+                ("campaign" | "app" | "occurrence", Some(_)) => false,
+                (top, _) => vars.contains_key(top) || self.env.globals().any(|(g, _)| g == top),
+            };
+            if !known {
+                unknown.insert(name);
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let names = unknown
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut available: Vec<String> = vars.keys().cloned().collect();
+        available.extend(
+            [
+                "campaign.name",
+                "app.name",
+                "occurrence.time",
+                "occurrence.date",
+                "occurrence.weekday",
+            ]
+            .map(String::from),
+        );
+        Err(format!(
+            "unknown template variable{} {names} (available: {})",
+            if unknown.len() == 1 { "" } else { "s" },
+            available.join(", ")
+        ))
+    }
+
+    /// Renders every template string of `message` (a campaign's raw `message` value).
+    ///
+    /// # Errors
+    /// Every template that fails, by pointer (relative to the campaign document).
+    pub fn render_message(
+        &self,
+        message: &Value,
+        ctx: &Context,
+        vars: &IndexMap<String, Value>,
+    ) -> Result<Value, Vec<RenderError>> {
+        self.render_message_with(message, ctx, vars, true)
+    }
+
+    /// [`Self::render_message`] for a campaign whose templates' names were already checked (by
+    /// validation): names do not depend on the occurrence, so only rendering is left.
+    ///
+    /// # Errors
+    /// Every template that fails, by pointer.
+    pub fn render_message_checked(
+        &self,
+        message: &Value,
+        ctx: &Context,
+        vars: &IndexMap<String, Value>,
+    ) -> Result<Value, Vec<RenderError>> {
+        self.render_message_with(message, ctx, vars, false)
+    }
+
+    fn render_message_with(
+        &self,
+        message: &Value,
+        ctx: &Context,
+        vars: &IndexMap<String, Value>,
+        check_names: bool,
+    ) -> Result<Value, Vec<RenderError>> {
+        let context = Self::context_value(ctx, vars);
+        let mut errors = Vec::new();
+        let out = self.walk(message, "", &context, vars, check_names, &mut errors);
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn walk(
+        &self,
+        v: &Value,
+        pointer: &str,
+        ctx: &minijinja::Value,
+        vars: &IndexMap<String, Value>,
+        check_names: bool,
+        errors: &mut Vec<RenderError>,
+    ) -> Value {
+        match v {
+            Value::String(s) if is_template(s) && !NOT_TEMPLATES.contains(&pointer) => {
+                // One compilation per string: names are checked on it, then it renders.
+                let result = check_complexity(s)
+                    .and_then(|()| {
+                        self.env
+                            .template_from_str(s)
+                            .map_err(|e| template_error(&e))
+                    })
+                    .and_then(|tmpl| {
+                        if check_names {
+                            self.check_names(&tmpl, vars)?;
+                        }
+                        tmpl.render(ctx.clone()).map_err(|e| template_error(&e))
+                    });
+                match result {
+                    Ok(rendered) => Value::String(rendered),
+                    Err(message) => {
+                        errors.push(RenderError {
+                            pointer: format!("/message{pointer}"),
+                            message,
+                        });
+                        v.clone()
+                    }
+                }
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        self.walk(
+                            item,
+                            &format!("{pointer}/{i}"),
+                            ctx,
+                            vars,
+                            check_names,
+                            errors,
+                        )
+                    })
+                    .collect(),
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, item)| {
+                        let child =
+                            format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k));
+                        (
+                            k.clone(),
+                            self.walk(item, &child, ctx, vars, check_names, errors),
+                        )
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// Refuses templates that are too long, or whose expressions are so large that compiling
+/// them could exhaust the stack, before minijinja sees them.
+fn check_complexity(s: &str) -> Result<(), String> {
+    if s.len() > MAX_TEMPLATE_BYTES {
+        return Err(format!(
+            "template is {} bytes; crier allows at most {MAX_TEMPLATE_BYTES} per string",
+            s.len()
+        ));
+    }
+    let mut rest = s;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start..];
+        let close = if after.starts_with("{{") {
+            "}}"
+        } else if after.starts_with("{%") {
+            "%}"
+        } else {
+            rest = &after[1..];
+            continue;
+        };
+        let body_end = after[2..].find(close).map_or(after.len(), |i| i + 2);
+        let tokens = expression_tokens(&after[2..body_end]);
+        if tokens > MAX_EXPRESSION_TOKENS {
+            return Err(format!(
+                "template expression has {tokens} operators and names; crier allows at most {MAX_EXPRESSION_TOKENS} in one `{{{{ … }}}}` or `{{% … %}}` (split it, or compute the value in `vars`)"
+            ));
+        }
+        rest = &after[body_end.min(after.len())..];
+        if rest.len() >= close.len() && rest.starts_with(close) {
+            rest = &rest[close.len()..];
+        }
+    }
+    Ok(())
+}
+
+/// Names, numbers and operator characters in an expression (string literals count once).
+fn expression_tokens(expr: &str) -> usize {
+    let mut tokens = 0usize;
+    let mut chars = expr.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            continue;
+        }
+        tokens += 1;
+        if c == '"' || c == '\'' {
+            for d in chars.by_ref() {
+                if d == c {
+                    break;
+                }
+            }
+        } else if c.is_alphanumeric() || c == '_' {
+            while chars
+                .next_if(|d| d.is_alphanumeric() || *d == '_')
+                .is_some()
+            {}
+        }
+    }
+    tokens
+}
+
+fn template_error(e: &minijinja::Error) -> String {
+    // Never `display_debug_info()`: it dumps every referenced variable.
+    let mut msg = format!("template error: {}", e.kind());
+    if let Some(detail) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(detail);
+    }
+    if let Some(line) = e.line() {
+        msg.push_str(&format!(" (template line {line})"));
+    }
+    msg
+}
+
+#[must_use]
+pub const fn weekday_name(d: chrono::Weekday) -> &'static str {
+    match d {
+        chrono::Weekday::Mon => "Monday",
+        chrono::Weekday::Tue => "Tuesday",
+        chrono::Weekday::Wed => "Wednesday",
+        chrono::Weekday::Thu => "Thursday",
+        chrono::Weekday::Fri => "Friday",
+        chrono::Weekday::Sat => "Saturday",
+        chrono::Weekday::Sun => "Sunday",
+    }
+}
