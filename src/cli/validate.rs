@@ -222,27 +222,40 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             at.to_rfc3339_opts(SecondsFormat::Secs, true)
         )
     })?;
-    let key = checked.key(&ws.settings.project, occurrence.at);
+    // The MsgRandom apply would send: the recorded one, or the base value moved past a
+    // collision with the app's last 7 days, exactly as the plan picks it (from the ledger as
+    // it is now; an absent ledger is empty).
+    let ledger = crate::ledger::file_ledger(&ws.settings.ledger)?;
+    let snapshot = ledger
+        .read_sync()
+        .context("cannot read the ledger for the MsgRandom")?
+        .snapshot;
+    let keys = checked.keys(&ws.settings, occurrence.at);
+    let key = keys
+        .iter()
+        .find(|k| snapshot.occurrence(k).is_some())
+        .cloned()
+        .unwrap_or_else(|| checked.key(&ws.settings.project, occurrence.at));
+    let choice = crate::ledger::pick_msg_random(
+        &key,
+        snapshot.msg_randoms_of(key.sdkappid),
+        env.clock.now(),
+    );
     let ctx = Context {
         campaign: checked.name().to_owned(),
         app: checked.app.name.clone(),
         local: occurrence.local,
     };
-    let rendered = crate::render::render(
-        &Renderer::new(),
-        checked.campaign,
-        &ctx,
-        key.base_msg_random(),
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "rendering failed: {}",
-            e.iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let rendered = crate::render::render(&Renderer::new(), checked.campaign, &ctx, choice.value)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "rendering failed: {}",
+                e.iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
     let url = crate::api::client::display_url(checked.app, crate::api::wire::paths::PUSH);
     let mut out = anstream::stdout();
     match args.format {
@@ -256,6 +269,19 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             )?;
             if let Some(note) = occurrence.dst {
                 writeln!(out, "# note: {note}")?;
+            }
+            if choice.reused {
+                writeln!(
+                    out,
+                    "# MsgRandom {} as recorded in the ledger",
+                    choice.value
+                )?;
+            } else if choice.perturbation.is_some() {
+                writeln!(
+                    out,
+                    "# MsgRandom {} (the base value collides with another push of the app in the last 7 days)",
+                    choice.value
+                )?;
             }
             writeln!(
                 out,

@@ -613,6 +613,14 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
         !out.contains("+00:00 (horizon"),
         "seconds, not nanoseconds: {out}"
     );
+    // render shows the MsgRandom apply sent (or would send), from the ledger.
+    let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let o = run(crier(&repo, &["render", "c00", "--at", &at])).await;
+    assert!(
+        text(&o).contains("as recorded in the ledger"),
+        "{}",
+        text(&o)
+    );
     let o = run(crier(&repo, &["ledger", "list"])).await;
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(out.matches("TaskId").count(), 1, "{out}");
