@@ -3,11 +3,11 @@
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::ledger::LedgerWriter as _;
 use crate::ledger::file::FileLedger;
 use crate::ledger::lock::LockState;
 use crate::ledger::record::StateKind;
 use crate::ledger::view::{self, Decision, ListFilter, OccurrenceLine};
+use crate::ledger::{Ledger as _, LedgerWriter as _};
 use anyhow::Context as _;
 use chrono::SecondsFormat;
 use std::io::Write as _;
@@ -27,6 +27,26 @@ pub enum LedgerCommand {
     Show(ShowArgs),
     /// Record an operator's decision about an in-doubt (or failed) send.
     Resolve(ResolveArgs),
+    /// Write the whole ledger as JSON lines (to FILE, or stdout); prints the record count and hash.
+    Export(ExportArgs),
+    /// Load an export into an empty ledger (also how a damaged ledger is restored); prints the
+    /// record count and hash.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Where to write (default: stdout).
+    pub file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// An export (`crier ledger export FILE`).
+    pub file: std::path::PathBuf,
+    /// How long to wait for another process holding the ledger lock.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub lock_timeout: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -250,6 +270,46 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
                     }
                 }
             }
+        }
+        LedgerCommand::Export(args) => {
+            let export = ledger.export_sync().context("cannot export the ledger")?;
+            let summary = format!("exported {} records, {}", export.records, export.hash);
+            match &args.file {
+                Some(file) => {
+                    let path = env.cwd.join(file);
+                    std::fs::write(&path, &export.bytes)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    writeln!(out, "{summary} to {}", path.display())?;
+                }
+                None => {
+                    out.write_all(&export.bytes)?;
+                    // The data is on stdout; the count and hash go to stderr.
+                    writeln!(anstream::stderr(), "{summary}")?;
+                }
+            }
+        }
+        LedgerCommand::Import(args) => {
+            let timeout = crate::duration::parse(&args.lock_timeout)
+                .map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))?;
+            let path = env.cwd.join(&args.file);
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let export = crate::ledger::Export::check(bytes)
+                .with_context(|| format!("{} is not a ledger export", path.display()))?;
+            ledger
+                .import_sync(
+                    &export,
+                    &crate::cli::lock_holder(env.clock.now()),
+                    timeout.max(Duration::from_millis(1)),
+                )
+                .with_context(|| format!("cannot import into {}", ledger.describe()))?;
+            writeln!(
+                out,
+                "imported {} records, {} into {}",
+                export.records,
+                export.hash,
+                ledger.describe()
+            )?;
         }
         LedgerCommand::Resolve(args) => {
             let timeout = crate::duration::parse(&args.lock_timeout)

@@ -135,24 +135,23 @@ pub async fn apply(
     reporter: &dyn Reporter,
 ) -> Result<ApplyReport, ApplyError> {
     let ledger = crate::ledger::file_ledger(&input.settings.ledger)?;
-    apply_with_ledger(&ledger, true, input, options, secrets, clock, reporter).await
+    apply_with_ledger(&ledger, input, options, secrets, clock, reporter).await
 }
 
-/// Applies with an explicit ledger; `ephemeral` says whether it is a file ledger (refused
-/// under `CI=true` unless allowed).
+/// Applies with an explicit ledger (one that says it is ephemeral is refused under `CI=true`
+/// unless allowed).
 ///
 /// # Errors
 /// As [`apply`].
 pub async fn apply_with_ledger<L: Ledger>(
     ledger: &L,
-    ephemeral: bool,
     input: ApplyInput<'_>,
     options: &ApplyOptions,
     secrets: &dyn SecretProvider,
     clock: Arc<dyn Clock>,
     reporter: &dyn Reporter,
 ) -> Result<ApplyReport, ApplyError> {
-    if ephemeral
+    if ledger.ephemeral()
         && crate::ledger::ci_refuses_file_ledger(
             options.ci.as_deref(),
             options.allow_ephemeral_ledger,

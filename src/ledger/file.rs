@@ -268,6 +268,110 @@ impl FileLedger {
     }
 }
 
+/// An export of a ledger: its records as JSON lines (the file ledger's format), their count and
+/// the SHA-256 of the bytes, which `export` and `import` both print so a round trip is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub bytes: Vec<u8>,
+    pub records: usize,
+    /// `sha256:…` of `bytes`.
+    pub hash: String,
+}
+
+impl Export {
+    /// Checks an export's text: a whole ledger (header first, consecutive sequence numbers, no
+    /// torn tail, no record of a newer schema, no UserSig).
+    ///
+    /// # Errors
+    /// Why it cannot be imported.
+    pub fn check(bytes: Vec<u8>) -> Result<Self, LedgerError> {
+        let text = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
+            path: PathBuf::from("<export>"),
+            source,
+        })?;
+        if let Some(torn) = &text.torn {
+            return Err(LedgerError::Backend(format!(
+                "the export ends in an unfinished line ({} bytes at offset {}); it is not a whole ledger",
+                torn.bytes.len(),
+                torn.offset
+            )));
+        }
+        let as_text = String::from_utf8_lossy(&bytes);
+        if crate::secrets::redact_usersig(&as_text) != as_text {
+            return Err(LedgerError::SecretInRecord {
+                what: "the export".into(),
+            });
+        }
+        Ok(Self {
+            records: text.records.len(),
+            hash: crate::plan::normalize::sha256(&bytes),
+            bytes,
+        })
+    }
+}
+
+impl FileLedger {
+    /// The whole ledger as an [`Export`] (a torn last line is left out, as readers do).
+    ///
+    /// # Errors
+    /// I/O errors and a ledger that cannot be read safely.
+    pub fn export_sync(&self) -> Result<Export, LedgerError> {
+        let path = self.records_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Self::io(&path)(e)),
+        };
+        let text = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        let mut out = Vec::with_capacity(bytes.len());
+        for r in &text.records {
+            out.extend(jsonl::encode(r).map_err(|e| LedgerError::Backend(e.to_string()))?);
+        }
+        Export::check(out)
+    }
+
+    /// Imports an export into this ledger, which must be empty (no records file, or an empty
+    /// one): the records are written whole (a synced temporary file renamed into place) under
+    /// the writer lock. Also how an operator restores a damaged ledger (after moving it aside).
+    ///
+    /// # Errors
+    /// A ledger that is not empty, an export that is not a whole ledger, lock and I/O errors.
+    pub fn import_sync(
+        &self,
+        export: &Export,
+        holder: &LockHolder,
+        timeout: Duration,
+    ) -> Result<(), LedgerError> {
+        std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let _guard = lock::acquire(&self.lock_path(), holder, timeout)?;
+        let path = self.records_path();
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() > 0 => {
+                return Err(LedgerError::Backend(format!(
+                    "{} is not empty: import only into an empty ledger (move the file aside first to restore one)",
+                    path.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Self::io(&path)(e)),
+        }
+        let tmp = self.dir.join(format!("{RECORDS_FILE}.import"));
+        let mut out = File::create(&tmp).map_err(Self::io(&tmp))?;
+        out.write_all(&export.bytes)
+            .and_then(|()| out.sync_data())
+            .map_err(Self::io(&tmp))?;
+        drop(out);
+        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(Self::io(&self.dir))
+    }
+}
+
 /// The writer of a [`FileLedger`]: holds the lock and the open records file.
 #[derive(Debug)]
 pub struct FileWriter {
@@ -402,6 +506,10 @@ impl Ledger for FileLedger {
 
     fn describe(&self) -> String {
         format!("file ledger at {}", self.dir.display())
+    }
+
+    fn ephemeral(&self) -> bool {
+        true
     }
 
     async fn read(&self) -> Result<LedgerRead, LedgerError> {

@@ -25,7 +25,7 @@ pub enum ParseError {
     #[error("line 1: not a crier ledger (the first record is not a header)")]
     NoHeader,
     #[error(
-        "line 1: no complete header record ({bytes} bytes that do not form a ledger line, such as the zeros a power loss can leave); refusing to read this as an empty ledger, which would send everything within grace again; move the file aside and restore the ledger from a backup or CI artifact of it (earlier repairs kept torn lines in ledger.jsonl.torn)"
+        "line 1: no complete header record ({bytes} bytes that do not form a ledger line, such as the zeros a power loss can leave); refusing to read this as an empty ledger, which would send everything within grace again; move the file aside and restore the ledger with `crier ledger import` from an export, a backup or a CI artifact (earlier repairs kept torn lines in ledger.jsonl.torn)"
     )]
     NoValidFirstLine { bytes: u64 },
     #[error("line {line}: sequence number {got} does not follow {previous}")]

@@ -50,7 +50,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 
-pub use file::{FileLedger, FileWriter};
+pub use file::{Export, FileLedger, FileWriter};
 pub use fold::{LedgerSnapshot, MsgRandomUse, OccurrenceView};
 pub use lock::{LockHolder, LockState};
 pub use msg_random::{MsgRandomChoice, pick_msg_random};
@@ -64,6 +64,10 @@ pub trait Ledger: Send + Sync {
 
     /// Where the ledger is, for messages (`file ledger at /repo/.crier/ledger`).
     fn describe(&self) -> String;
+
+    /// Whether this ledger lives with the process (a file on the runner): under `CI=true` such
+    /// a ledger starts empty on a fresh runner, so `apply` refuses it (§4 "CI").
+    fn ephemeral(&self) -> bool;
 
     /// Folds the whole ledger without taking the lock. A torn last line is reported as a
     /// warning and left out (only a writer repairs it). A ledger that does not exist yet reads
