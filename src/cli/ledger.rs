@@ -32,6 +32,9 @@ pub enum LedgerCommand {
     /// Load an export into an empty ledger (also how a damaged ledger is restored); prints the
     /// record count and hash.
     Import(ImportArgs),
+    /// Bring the ledger's schema up to this build's (a file ledger's records carry their schema
+    /// version and need no migration).
+    Migrate,
 }
 
 #[derive(Debug, clap::Args)]
@@ -309,6 +312,16 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
                 export.records,
                 export.hash,
                 ledger.describe()
+            )?;
+        }
+        LedgerCommand::Migrate => {
+            let read = ledger.read_sync().context("cannot read the ledger")?;
+            writeln!(
+                out,
+                "{}: nothing to migrate (records are schema version {}, {} records); the file ledger has no schema of its own",
+                ledger.describe(),
+                crate::ledger::record::SCHEMA_VERSION,
+                read.snapshot.seq
             )?;
         }
         LedgerCommand::Resolve(args) => {

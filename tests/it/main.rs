@@ -29,6 +29,9 @@ mod reliability_faults;
 mod reliability_kill;
 mod safety_cli;
 
+// the CI recipes
+mod examples;
+
 // the ledger
 mod ledger_file;
 
