@@ -20,16 +20,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 
 use super::fold::LedgerSnapshot;
 use super::jsonl;
 use super::lock::{self, LockGuard, LockHolder, LockState};
-use super::record::{
-    OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind,
-};
-use super::transition::check_transition;
-use super::{Ledger, LedgerError, LedgerRead, LedgerWarning, LedgerWriter};
+use super::protocol::{StoreSession, Writer, run_now};
+use super::record::{Record, RecordBody, RepairRecord, StateKind};
+use super::{Ledger, LedgerError, LedgerRead, LedgerWarning};
 use crate::clock::Clock;
 
 /// The records file in the ledger folder.
@@ -39,8 +37,7 @@ pub const LOCK_FILE: &str = "ledger.lock";
 /// Where repairs put torn bytes.
 pub const TORN_FILE: &str = "ledger.jsonl.torn";
 
-/// The reason recorded for an intent found without an outcome under the lock.
-pub const NO_OUTCOME_REASON: &str = "no outcome was recorded for this attempt: the process that wrote the intent ended before it could record one";
+pub use super::protocol::NO_OUTCOME_REASON;
 
 /// The embedded ledger in one folder.
 #[derive(Debug, Clone)]
@@ -180,46 +177,19 @@ impl FileLedger {
                 moved_to: TORN_FILE.to_owned(),
             });
         }
-        let mut writer = FileWriter {
+        let session = FileSession {
             guard,
             file,
             path,
-            snapshot: LedgerSnapshot::fold(&parsed.records),
-            warnings: Vec::new(),
-            poisoned: false,
+            replaced: false,
         };
-        if parsed.records.is_empty() {
-            // Only an empty file gets here (jsonl refuses a file with no valid first line).
-            writer.append_sync(now, RecordBody::header())?;
-        }
-        if let Some(repair) = repair {
-            writer.append_sync(now, RecordBody::Repair(repair))?;
-        }
-        let dangling: Vec<(OccurrenceRecord, u64)> = writer
-            .snapshot
-            .occurrences
-            .values()
-            .filter(|o| o.kind() == StateKind::Intent)
-            .map(|o| {
-                let record = OccurrenceRecord {
-                    key: o.key.clone(),
-                    app: o.app.clone(),
-                    state: OccurrenceState::InDoubt {
-                        reason: NO_OUTCOME_REASON.to_owned(),
-                    },
-                };
-                (record, o.last_seq)
-            })
-            .collect();
-        for (record, intent_seq) in dangling {
-            warnings.push(LedgerWarning::IntentWithoutOutcome {
-                id: record.key.id(),
-                intent_seq,
-            });
-            writer.append_sync(now, RecordBody::Occurrence(record))?;
-        }
-        writer.warnings = warnings;
-        Ok(writer)
+        run_now(Writer::open(
+            session,
+            &parsed.records,
+            repair,
+            warnings,
+            now,
+        ))
     }
 
     /// Creates `ledger.jsonl` holding only its header, atomically (a synced temporary file
@@ -228,12 +198,7 @@ impl FileLedger {
     fn create_with_header(&self, now: DateTime<Utc>) -> Result<(), LedgerError> {
         let path = self.records_path();
         let tmp = self.dir.join(format!("{RECORDS_FILE}.new"));
-        let header = Record {
-            v: SCHEMA_VERSION,
-            seq: 1,
-            at: now.trunc_subsecs(3),
-            body: RecordBody::header(),
-        };
+        let header = Writer::<FileSession>::header(now);
         let line = jsonl::encode(&header).map_err(|e| LedgerError::Backend(e.to_string()))?;
         let mut out = File::create(&tmp).map_err(Self::io(&tmp))?;
         out.write_all(&line)
@@ -372,18 +337,54 @@ impl FileLedger {
     }
 }
 
-/// The writer of a [`FileLedger`]: holds the lock and the open records file.
+/// The writer of a [`FileLedger`]: the shared protocol over a [`FileSession`].
+pub type FileWriter = Writer<FileSession>;
+
+/// What the file ledger holds while a writer lives: the lock, the open (and locked) records file.
 #[derive(Debug)]
-pub struct FileWriter {
+pub struct FileSession {
     guard: LockGuard,
     file: File,
     path: PathBuf,
-    snapshot: LedgerSnapshot,
-    warnings: Vec<LedgerWarning>,
-    poisoned: bool,
+    /// The records file was removed or replaced under this writer: it writes nothing more.
+    replaced: bool,
 }
 
-impl FileWriter {
+impl StoreSession for FileSession {
+    async fn append(&mut self, record: &Record, line: &[u8]) -> Result<(), LedgerError> {
+        // The records file's own lock keeps other writers out even when `ledger.lock` was
+        // removed or replaced; but such a holder must not start a new send: an intent is
+        // refused, outcomes of requests already made are still recorded (the truth).
+        if self.replaced || !lock::names_same_file(&self.path, &self.file) {
+            self.replaced = true;
+            return Err(LedgerError::LockLost {
+                path: self.path.clone(),
+            });
+        }
+        let is_intent = matches!(
+            &record.body,
+            RecordBody::Occurrence(o) if o.state.kind() == StateKind::Intent
+        );
+        if is_intent && !self.guard.still_named() {
+            return Err(LedgerError::LockLost {
+                path: self.guard.path().to_owned(),
+            });
+        }
+        self.file
+            .write_all(line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|source| LedgerError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Writer<FileSession> {
     /// See [`LedgerWriter::append`]; `at` is kept to the millisecond.
     ///
     /// # Errors
@@ -394,62 +395,7 @@ impl FileWriter {
         at: DateTime<Utc>,
         body: RecordBody,
     ) -> Result<Record, LedgerError> {
-        if self.poisoned {
-            return Err(LedgerError::Poisoned {
-                path: self.path.clone(),
-            });
-        }
-        // The records file's own lock keeps other writers out even when `ledger.lock` was
-        // removed or replaced; but such a holder must not start a new send: an intent is
-        // refused, outcomes of requests already made are still recorded (the truth).
-        let is_intent = matches!(
-            &body,
-            RecordBody::Occurrence(o) if o.state.kind() == StateKind::Intent
-        );
-        if !lock::names_same_file(&self.path, &self.file) {
-            self.poisoned = true;
-            return Err(LedgerError::LockLost {
-                path: self.path.clone(),
-            });
-        }
-        if is_intent && !self.guard.still_named() {
-            return Err(LedgerError::LockLost {
-                path: self.guard.path().to_owned(),
-            });
-        }
-        if let RecordBody::Occurrence(occ) = &body {
-            check_transition(
-                self.snapshot.occurrence(&occ.key),
-                &occ.key.id(),
-                &occ.state,
-            )?;
-        }
-        let record = Record {
-            v: SCHEMA_VERSION,
-            seq: self.snapshot.seq + 1,
-            at: at.trunc_subsecs(3),
-            body,
-        };
-        let line = jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
-        let text = String::from_utf8_lossy(&line);
-        if crate::secrets::redact_usersig(&text) != text {
-            return Err(LedgerError::SecretInRecord {
-                what: format!("record {} of kind {}", record.seq, kind_name(&record.body)),
-            });
-        }
-        if let Err(source) = self
-            .file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-        {
-            self.poisoned = true;
-            return Err(LedgerError::Io {
-                path: self.path.clone(),
-                source,
-            });
-        }
-        self.snapshot.apply(&record);
-        Ok(record)
+        self.append_now(at, body)
     }
 }
 
@@ -474,30 +420,6 @@ fn lock_records(file: &File, path: &Path, timeout: Duration) -> Result<(), Ledge
                 });
             }
         }
-    }
-}
-
-fn kind_name(body: &RecordBody) -> &'static str {
-    match body {
-        RecordBody::Header { .. } => "header",
-        RecordBody::Occurrence(_) => "occurrence",
-        RecordBody::Snapshot(_) => "snapshot",
-        RecordBody::TestSend(_) => "test_send",
-        RecordBody::Repair(_) => "repair",
-    }
-}
-
-impl LedgerWriter for FileWriter {
-    fn snapshot(&self) -> &LedgerSnapshot {
-        &self.snapshot
-    }
-
-    fn warnings(&self) -> &[LedgerWarning] {
-        &self.warnings
-    }
-
-    async fn append(&mut self, at: DateTime<Utc>, body: RecordBody) -> Result<Record, LedgerError> {
-        self.append_sync(at, body)
     }
 }
 

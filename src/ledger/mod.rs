@@ -7,7 +7,10 @@
 //! - [`msg_random`]: MsgRandom from the occurrence key with the 7-day collision rule (pure).
 //! - [`jsonl`]: the `ledger.jsonl` encoding and torn-tail detection (pure).
 //! - [`lock`]: the writer lock (`flock` on `ledger.lock`, holder description inside).
-//! - [`file`]: the embedded file ledger (the only module here that touches the disk).
+//! - [`protocol`]: the rules every store shares (sequence numbers, transitions, the UserSig
+//!   refusal, the header, dangling intents), over a small store interface.
+//! - [`file`]: the embedded file ledger's store (with [`lock`], the only modules here that
+//!   touch the disk).
 //! - [`view`]: what `crier status` and `crier ledger list|show|resolve` show and do.
 //!
 //! # The trait
@@ -38,6 +41,7 @@ pub mod fold;
 pub mod jsonl;
 pub mod lock;
 pub mod msg_random;
+pub mod protocol;
 pub mod record;
 pub mod transition;
 pub mod view;

@@ -1,0 +1,216 @@
+//! The ledger protocol every store shares: a store only keeps records durable and exclusive
+//! (a file and its locks, or later a database); the rules live here, once.
+//!
+//! - Sequence numbers start at 1 (the header) and grow by exactly 1 per record.
+//! - An occurrence record must follow the transition table ([`check_transition`]).
+//! - No record carries a UserSig (checked on the encoded record, before the store sees it).
+//! - Record times are kept to the millisecond.
+//! - Opening a writer under the lock writes the header of an empty ledger, records a repair the
+//!   store made, and turns every intent without an outcome into `in_doubt` (its writer is gone).
+//! - After a failed append the writer refuses further appends: the store may end in a torn
+//!   record that the next lock repairs.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::fold::LedgerSnapshot;
+use super::record::{
+    OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind,
+};
+use super::transition::check_transition;
+use super::{LedgerError, LedgerWarning, LedgerWriter};
+
+/// The reason recorded for an intent found without an outcome under the lock.
+pub const NO_OUTCOME_REASON: &str = "no outcome was recorded for this attempt: the process that wrote the intent ended before it could record one";
+
+/// What a store does for a writer while it holds the store's lock.
+pub trait StoreSession: Send {
+    /// Makes `record` durable (and returns only then), after the store's own checks that it
+    /// still holds its lock. `line` is the record's encoding, already checked for secrets.
+    fn append(
+        &mut self,
+        record: &Record,
+        line: &[u8],
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Where the records are, for messages.
+    fn describe(&self) -> String;
+}
+
+/// The one writer type: a store session plus the shared rules and the snapshot so far.
+#[derive(Debug)]
+pub struct Writer<S> {
+    session: S,
+    snapshot: LedgerSnapshot,
+    warnings: Vec<LedgerWarning>,
+    poisoned: bool,
+}
+
+impl<S: StoreSession> Writer<S> {
+    /// Opens a writer on `records` (as read under the lock). `repair` is a torn tail the store
+    /// set aside while opening; `warnings` are the store's own.
+    ///
+    /// # Errors
+    /// An append that fails (see [`Self::append`]).
+    pub async fn open(
+        session: S,
+        records: &[Record],
+        repair: Option<RepairRecord>,
+        mut warnings: Vec<LedgerWarning>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, LedgerError> {
+        let mut writer = Self {
+            session,
+            snapshot: LedgerSnapshot::fold(records),
+            warnings: Vec::new(),
+            poisoned: false,
+        };
+        if records.is_empty() {
+            writer.append(now, RecordBody::header()).await?;
+        }
+        if let Some(repair) = repair {
+            writer.append(now, RecordBody::Repair(repair)).await?;
+        }
+        let dangling: Vec<(OccurrenceRecord, u64)> = writer
+            .snapshot
+            .occurrences
+            .values()
+            .filter(|o| o.kind() == StateKind::Intent)
+            .map(|o| {
+                let record = OccurrenceRecord {
+                    key: o.key.clone(),
+                    app: o.app.clone(),
+                    state: OccurrenceState::InDoubt {
+                        reason: NO_OUTCOME_REASON.to_owned(),
+                    },
+                };
+                (record, o.last_seq)
+            })
+            .collect();
+        for (record, intent_seq) in dangling {
+            warnings.push(LedgerWarning::IntentWithoutOutcome {
+                id: record.key.id(),
+                intent_seq,
+            });
+            writer.append(now, RecordBody::Occurrence(record)).await?;
+        }
+        writer.warnings = warnings;
+        Ok(writer)
+    }
+
+    /// The first record of a new ledger (stores that create a ledger whole write it themselves).
+    #[must_use]
+    pub fn header(now: DateTime<Utc>) -> Record {
+        Record {
+            v: SCHEMA_VERSION,
+            seq: 1,
+            at: now.trunc_subsecs(3),
+            body: RecordBody::header(),
+        }
+    }
+
+    /// Appends one record with the next sequence number; see the module documentation.
+    ///
+    /// # Errors
+    /// A refused transition, a record carrying a UserSig, a store failure (after which the
+    /// writer refuses further appends).
+    pub async fn append(
+        &mut self,
+        at: DateTime<Utc>,
+        body: RecordBody,
+    ) -> Result<Record, LedgerError> {
+        if self.poisoned {
+            return Err(LedgerError::Poisoned {
+                path: self.session.describe().into(),
+            });
+        }
+        if let RecordBody::Occurrence(occ) = &body {
+            check_transition(
+                self.snapshot.occurrence(&occ.key),
+                &occ.key.id(),
+                &occ.state,
+            )?;
+        }
+        let record = Record {
+            v: SCHEMA_VERSION,
+            seq: self.snapshot.seq + 1,
+            at: at.trunc_subsecs(3),
+            body,
+        };
+        let line =
+            super::jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        let text = String::from_utf8_lossy(&line);
+        if crate::secrets::redact_usersig(&text) != text {
+            return Err(LedgerError::SecretInRecord {
+                what: format!("record {} of kind {}", record.seq, kind_name(&record.body)),
+            });
+        }
+        if let Err(e) = self.session.append(&record, &line).await {
+            // A lost lock stops new sends but does not poison (the store keeps refusing what it
+            // must); any other failure may have left a torn record: no further appends.
+            if !matches!(e, LedgerError::LockLost { .. }) {
+                self.poisoned = true;
+            }
+            return Err(e);
+        }
+        self.snapshot.apply(&record);
+        Ok(record)
+    }
+
+    /// [`Self::append`] for a store whose appends never wait (the file ledger): runs it on this
+    /// thread.
+    ///
+    /// # Errors
+    /// As [`Self::append`].
+    pub fn append_now(
+        &mut self,
+        at: DateTime<Utc>,
+        body: RecordBody,
+    ) -> Result<Record, LedgerError> {
+        run_now(self.append(at, body))
+    }
+
+    /// The store session (for stores that check it).
+    pub fn session(&self) -> &S {
+        &self.session
+    }
+}
+
+/// Runs a future that never waits (a file store's) to completion on this thread.
+pub fn run_now<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn kind_name(body: &RecordBody) -> &'static str {
+    match body {
+        RecordBody::Header { .. } => "header",
+        RecordBody::Occurrence(_) => "occurrence",
+        RecordBody::Snapshot(_) => "snapshot",
+        RecordBody::TestSend(_) => "test_send",
+        RecordBody::Repair(_) => "repair",
+    }
+}
+
+impl<S: StoreSession> LedgerWriter for Writer<S> {
+    fn snapshot(&self) -> &LedgerSnapshot {
+        &self.snapshot
+    }
+
+    fn warnings(&self) -> &[LedgerWarning] {
+        &self.warnings
+    }
+
+    async fn append(&mut self, at: DateTime<Utc>, body: RecordBody) -> Result<Record, LedgerError> {
+        Writer::append(self, at, body).await
+    }
+}
