@@ -102,7 +102,9 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
                 std::process::exit(130);
             }
         });
-        dispatch::apply(
+        let ledger = super::workspace::ledger_of(&ws.settings)?;
+        dispatch::apply_with_ledger(
+            &ledger,
             ApplyInput {
                 settings: &ws.settings,
                 checked: &outcome.checked,

@@ -3,7 +3,7 @@
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::ledger::file::FileLedger;
+use crate::ledger::AnyLedger;
 use crate::ledger::lock::LockState;
 use crate::ledger::record::StateKind;
 use crate::ledger::view::{self, Decision, ListFilter, OccurrenceLine};
@@ -94,10 +94,8 @@ pub struct ResolveArgs {
     pub lock_timeout: String,
 }
 
-fn ledger_of(env: &Env) -> anyhow::Result<FileLedger> {
-    Ok(crate::ledger::file_ledger(
-        &super::workspace::load_settings_only(env)?.ledger,
-    )?)
+fn ledger_of(env: &Env) -> anyhow::Result<AnyLedger> {
+    super::workspace::ledger_of(&super::workspace::load_settings_only(env)?)
 }
 
 fn line_text(l: &OccurrenceLine) -> String {
@@ -117,8 +115,11 @@ fn line_text(l: &OccurrenceLine) -> String {
 /// An unreadable ledger or configuration.
 pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
     let ledger = ledger_of(env)?;
-    let read = ledger.read_sync().context("cannot read the ledger")?;
-    let lock = ledger.lock_state_sync()?;
+    let rt = super::workspace::runtime()?;
+    let read = rt
+        .block_on(ledger.read())
+        .context("cannot read the ledger")?;
+    let lock = rt.block_on(ledger.lock_state())?;
     let st = view::status(&read.snapshot, lock, &read.warnings);
     let mut out = anstream::stdout();
     match args.format {
@@ -128,7 +129,7 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         DataFormat::Human => {
-            writeln!(out, "ledger {} (seq {})", ledger.dir().display(), st.seq)?;
+            writeln!(out, "{} (seq {})", ledger.describe(), st.seq)?;
             let counts: Vec<String> = st
                 .counts
                 .iter()
@@ -204,10 +205,13 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
 /// An unreadable ledger, an unknown occurrence, a refused resolution, a lock timeout.
 pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
     let ledger = ledger_of(env)?;
+    let rt = super::workspace::runtime()?;
     let mut out = anstream::stdout();
     match cmd {
         LedgerCommand::List(args) => {
-            let read = ledger.read_sync().context("cannot read the ledger")?;
+            let read = rt
+                .block_on(ledger.read())
+                .context("cannot read the ledger")?;
             let filter = ListFilter {
                 states: args.states.clone(),
                 campaign: args.campaign.clone(),
@@ -233,7 +237,9 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
             }
         }
         LedgerCommand::Show(args) => {
-            let read = ledger.read_sync().context("cannot read the ledger")?;
+            let read = rt
+                .block_on(ledger.read())
+                .context("cannot read the ledger")?;
             let o = match view::find(&read.snapshot, &args.id) {
                 Ok(o) => o,
                 Err(e) => view::find_by_task_id(&read.snapshot, &args.id).ok_or(e)?,
@@ -275,7 +281,9 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
             }
         }
         LedgerCommand::Export(args) => {
-            let export = ledger.export_sync().context("cannot export the ledger")?;
+            let export = rt
+                .block_on(ledger.export())
+                .context("cannot export the ledger")?;
             let summary = format!("exported {} records, {}", export.records, export.hash);
             match &args.file {
                 Some(file) => {
@@ -299,13 +307,12 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let export = crate::ledger::Export::check(bytes)
                 .with_context(|| format!("{} is not a ledger export", path.display()))?;
-            ledger
-                .import_sync(
-                    &export,
-                    &crate::cli::lock_holder(env.clock.now()),
-                    timeout.max(Duration::from_millis(1)),
-                )
-                .with_context(|| format!("cannot import into {}", ledger.describe()))?;
+            rt.block_on(ledger.import(
+                &export,
+                &crate::cli::lock_holder(env.clock.now()),
+                timeout.max(Duration::from_millis(1)),
+            ))
+            .with_context(|| format!("cannot import into the {}", ledger.describe()))?;
             writeln!(
                 out,
                 "imported {} records, {} into {}",
@@ -315,24 +322,18 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
             )?;
         }
         LedgerCommand::Migrate => {
-            let read = ledger.read_sync().context("cannot read the ledger")?;
-            writeln!(
-                out,
-                "{}: nothing to migrate (records are schema version {}, {} records); the file ledger has no schema of its own",
-                ledger.describe(),
-                crate::ledger::record::SCHEMA_VERSION,
-                read.snapshot.seq
-            )?;
+            let done = rt.block_on(ledger.migrate())?;
+            writeln!(out, "{done}")?;
         }
         LedgerCommand::Resolve(args) => {
             let timeout = crate::duration::parse(&args.lock_timeout)
                 .map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))?;
             let now = env.clock.now();
-            let mut writer = ledger.lock_sync(
-                &crate::cli::lock_holder(now),
+            let mut writer = rt.block_on(ledger.lock(
+                crate::cli::lock_holder(now),
                 timeout.max(Duration::from_millis(1)),
                 env.clock.as_ref(),
-            )?;
+            ))?;
             let decision = if args.sent {
                 Decision::Sent {
                     task_id: args.task_id.clone(),
@@ -348,7 +349,7 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
                 &by,
                 args.note.clone(),
             )?;
-            let record = writer.append_sync(now, body)?;
+            let record = rt.block_on(writer.append(now, body))?;
             writeln!(
                 out,
                 "recorded #{}: {}",

@@ -3,8 +3,6 @@
 use super::Status;
 use super::env::Env;
 use super::workspace::{Workspace, load_workspace, validated};
-use crate::ledger::LedgerRead;
-use crate::settings::Settings;
 use anyhow::Context as _;
 use clap::ValueEnum;
 use std::io::Write as _;
@@ -104,16 +102,7 @@ fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<Base
     })
 }
 
-/// Reads the ledger the settings name, without taking its lock.
-///
-/// # Errors
-/// An unreadable or corrupt ledger, or a PostgreSQL ledger (not in this build yet).
-pub fn read_ledger(settings: &Settings) -> anyhow::Result<LedgerRead> {
-    let ledger = crate::ledger::file_ledger(&settings.ledger)?;
-    ledger
-        .read_sync()
-        .with_context(|| format!("cannot read the ledger in {}", ledger.dir().display()))
-}
+pub use super::workspace::read_ledger;
 
 /// The longest `--horizon`.
 const MAX_HORIZON: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);

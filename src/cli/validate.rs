@@ -225,9 +225,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
     // The MsgRandom apply would send: the recorded one, or the base value moved past a
     // collision with the app's last 7 days, exactly as the plan picks it (from the ledger as
     // it is now; an absent ledger is empty).
-    let ledger = crate::ledger::file_ledger(&ws.settings.ledger)?;
-    let snapshot = ledger
-        .read_sync()
+    let snapshot = super::workspace::read_ledger(&ws.settings)
         .context("cannot read the ledger for the MsgRandom")?
         .snapshot;
     let keys = checked.keys(&ws.settings, occurrence.at);

@@ -110,3 +110,38 @@ pub fn validated<'w>(
     }
     Ok(outcome)
 }
+
+/// The ledger `crier.yaml` names, its URL read from the environment here (the edge).
+///
+/// # Errors
+/// `ledger.postgres_url_env` names a variable that is unset or empty.
+pub fn ledger_of(settings: &Settings) -> anyhow::Result<crate::ledger::AnyLedger> {
+    let url = match &settings.ledger {
+        crate::settings::LedgerSettings::Postgres { url_env } => std::env::var(url_env).ok(),
+        crate::settings::LedgerSettings::File { .. } => None,
+    };
+    Ok(crate::ledger::ledger_for(&settings.ledger, url)?)
+}
+
+/// A runtime for a command's ledger calls (a PostgreSQL ledger's connections live on it).
+///
+/// # Errors
+/// The runtime cannot start.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Reads the ledger the settings name, without taking its lock.
+///
+/// # Errors
+/// An unreadable or corrupt ledger, an unset URL variable, an unreachable database.
+pub fn read_ledger(settings: &Settings) -> anyhow::Result<crate::ledger::LedgerRead> {
+    use crate::ledger::Ledger as _;
+    let ledger = ledger_of(settings)?;
+    runtime()?
+        .block_on(ledger.read())
+        .map_err(anyhow::Error::from)
+        .map_err(|e| e.context(format!("cannot read the {}", ledger.describe())))
+}

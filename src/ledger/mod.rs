@@ -41,6 +41,7 @@ pub mod fold;
 pub mod jsonl;
 pub mod lock;
 pub mod msg_random;
+pub mod postgres;
 pub mod protocol;
 pub mod record;
 pub mod transition;
@@ -213,14 +214,39 @@ pub enum LedgerError {
     Backend(String),
 }
 
-/// The ledger `crier.yaml` names is PostgreSQL, which this build does not have. Never a silent
-/// fall-back to the file ledger (spec §2).
+/// The ledger `crier.yaml` names cannot be opened: its variable is unset or empty. Never a
+/// silent fall-back to the file ledger (spec §2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the PostgreSQL ledger (ledger.postgres_url_env: {url_env}) is not supported by this build yet"
+    "ledger.postgres_url_env names {url_env}, which is not set or empty; crier never falls back to the file ledger\nhint: export {url_env}=postgres://USER@HOST:5432/DB (add ?sslmode=disable for a local server without TLS)"
 )]
 pub struct PostgresNotBuilt {
     pub url_env: String,
+}
+
+/// The ledger the settings name, with `url` the value of `ledger.postgres_url_env`'s variable
+/// (read at the edge).
+///
+/// # Errors
+/// [`PostgresNotBuilt`] when the settings name PostgreSQL and `url` is unset or empty.
+pub fn ledger_for(
+    settings: &crate::settings::LedgerSettings,
+    url: Option<String>,
+) -> Result<AnyLedger, PostgresNotBuilt> {
+    match settings {
+        crate::settings::LedgerSettings::File { path } => {
+            Ok(AnyLedger::File(FileLedger::new(path)))
+        }
+        crate::settings::LedgerSettings::Postgres { url_env } => match url {
+            Some(u) if !u.trim().is_empty() => Ok(AnyLedger::Postgres(postgres::PgLedger::new(
+                u.trim(),
+                url_env,
+            ))),
+            _ => Err(PostgresNotBuilt {
+                url_env: url_env.clone(),
+            }),
+        },
+    }
 }
 
 /// The embedded file ledger the settings name.
@@ -235,6 +261,157 @@ pub fn file_ledger(
         crate::settings::LedgerSettings::Postgres { url_env } => Err(PostgresNotBuilt {
             url_env: url_env.clone(),
         }),
+    }
+}
+
+/// Either store, chosen at start-up; forwards every method.
+#[derive(Debug, Clone)]
+pub enum AnyLedger {
+    File(FileLedger),
+    Postgres(postgres::PgLedger),
+}
+
+/// The writer of an [`AnyLedger`].
+#[derive(Debug)]
+pub enum AnyWriter {
+    File(FileWriter),
+    Postgres(postgres::PgWriter),
+}
+
+impl LedgerWriter for AnyWriter {
+    fn snapshot(&self) -> &LedgerSnapshot {
+        match self {
+            Self::File(w) => w.snapshot(),
+            Self::Postgres(w) => w.snapshot(),
+        }
+    }
+
+    fn warnings(&self) -> &[LedgerWarning] {
+        match self {
+            Self::File(w) => w.warnings(),
+            Self::Postgres(w) => w.warnings(),
+        }
+    }
+
+    async fn append(&mut self, at: DateTime<Utc>, body: RecordBody) -> Result<Record, LedgerError> {
+        match self {
+            Self::File(w) => LedgerWriter::append(w, at, body).await,
+            Self::Postgres(w) => LedgerWriter::append(w, at, body).await,
+        }
+    }
+}
+
+impl Ledger for AnyLedger {
+    type Writer = AnyWriter;
+
+    fn describe(&self) -> String {
+        match self {
+            Self::File(l) => l.describe(),
+            Self::Postgres(l) => l.describe(),
+        }
+    }
+
+    fn ephemeral(&self) -> bool {
+        match self {
+            Self::File(l) => l.ephemeral(),
+            Self::Postgres(l) => l.ephemeral(),
+        }
+    }
+
+    async fn read(&self) -> Result<LedgerRead, LedgerError> {
+        match self {
+            Self::File(l) => l.read().await,
+            Self::Postgres(l) => l.read().await,
+        }
+    }
+
+    async fn current_seq(&self) -> Result<u64, LedgerError> {
+        match self {
+            Self::File(l) => l.current_seq().await,
+            Self::Postgres(l) => l.current_seq().await,
+        }
+    }
+
+    async fn lock_state(&self) -> Result<LockState, LedgerError> {
+        match self {
+            Self::File(l) => l.lock_state().await,
+            Self::Postgres(l) => l.lock_state().await,
+        }
+    }
+
+    async fn lock(
+        &self,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<AnyWriter, LedgerError> {
+        match self {
+            Self::File(l) => l.lock(holder, timeout, clock).await.map(AnyWriter::File),
+            Self::Postgres(l) => l
+                .lock(holder, timeout, clock)
+                .await
+                .map(AnyWriter::Postgres),
+        }
+    }
+}
+
+impl AnyLedger {
+    /// The whole ledger as an export (JSON lines, the file ledger's format).
+    ///
+    /// # Errors
+    /// An unreadable ledger.
+    pub async fn export(&self) -> Result<Export, LedgerError> {
+        match self {
+            Self::File(l) => l.export_sync(),
+            Self::Postgres(l) => Export::check(l.export_bytes().await?),
+        }
+    }
+
+    /// Loads an export into this (empty) ledger.
+    ///
+    /// # Errors
+    /// A ledger that is not empty, lock and store errors.
+    pub async fn import(
+        &self,
+        export: &Export,
+        holder: &LockHolder,
+        timeout: Duration,
+    ) -> Result<(), LedgerError> {
+        match self {
+            Self::File(l) => l.import_sync(export, holder, timeout),
+            Self::Postgres(l) => {
+                let text = jsonl::parse(&export.bytes).map_err(|source| LedgerError::Parse {
+                    path: "<export>".into(),
+                    source,
+                })?;
+                l.import_records(&text.records).await
+            }
+        }
+    }
+
+    /// Creates or upgrades the store's schema; a description of what was done.
+    ///
+    /// # Errors
+    /// A newer schema than this build knows, store errors.
+    pub async fn migrate(&self) -> Result<String, LedgerError> {
+        match self {
+            Self::File(l) => Ok(format!(
+                "{}: nothing to migrate (records carry their schema version {}); the file ledger has no schema of its own",
+                l.describe(),
+                record::SCHEMA_VERSION
+            )),
+            Self::Postgres(l) => {
+                let (from, to) = l.migrate().await?;
+                Ok(if from == to {
+                    format!("{}: schema version {to}, up to date", l.describe())
+                } else {
+                    format!(
+                        "{}: schema migrated from version {from} to {to}",
+                        l.describe()
+                    )
+                })
+            }
+        }
     }
 }
 

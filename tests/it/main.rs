@@ -34,6 +34,7 @@ mod examples;
 
 // the ledger
 mod ledger_file;
+mod ledger_postgres;
 
 // the API client
 mod client_http;

@@ -1,0 +1,438 @@
+//! The PostgreSQL ledger against a real server. These run when `CRIER_TEST_DATABASE_URL` is set
+//! (`.ci/run` sets it) and say they were skipped otherwise; with it set and the server
+//! unreachable, they fail. Each test works in a database of its own.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use crier::clock::ManualClock;
+use crier::ledger::postgres::PgLedger;
+use crier::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody, StateKind};
+use crier::ledger::{AnyLedger, FileLedger, Ledger as _, LedgerError, LedgerWriter as _};
+use crier::occurrence::OccurrenceKey;
+
+use crate::support::apply::{KEY, KEY_VAR, Repo, emulator_config, start_emulator};
+
+/// The server's URL, or `None` (and a note) when the PostgreSQL tests are not enabled.
+fn server() -> Option<String> {
+    match std::env::var("CRIER_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!(
+                "skipped: CRIER_TEST_DATABASE_URL is not set (the PostgreSQL tests need a server)"
+            );
+            None
+        }
+    }
+}
+
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh database on the server; returns its URL.
+async fn database(server: &str) -> String {
+    let name = format!(
+        "crier_t_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls)
+        .await
+        .expect("CRIER_TEST_DATABASE_URL is set but the server is unreachable");
+    tokio::spawn(conn);
+    client
+        .simple_query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    client
+        .simple_query(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    // Replace the database name (the path of the URL).
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    let mut url = format!("{base}/{name}");
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    if !url.contains("sslmode=") {
+        url.push_str(if url.contains('?') { "&" } else { "?" });
+        url.push_str("sslmode=disable");
+    }
+    url
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+fn occurrence(campaign: &str, state: OccurrenceState) -> RecordBody {
+    RecordBody::Occurrence(OccurrenceRecord {
+        key: OccurrenceKey {
+            project: "shop".into(),
+            sdkappid: 1_400_000_000,
+            campaign: campaign.into(),
+            scheduled: at("2026-12-01T02:00:00Z"),
+        },
+        app: "prod".into(),
+        state,
+    })
+}
+
+fn intent(msg_random: u32, attempt: u32) -> OccurrenceState {
+    OccurrenceState::Intent {
+        msg_random,
+        perturbation: None,
+        content_hash: "sha256:x".into(),
+        request: serde_json::json!({"MsgRandom": msg_random}),
+        attempt,
+    }
+}
+
+fn holder(who: &str) -> crier::ledger::LockHolder {
+    crier::ledger::LockHolder {
+        pid: 1,
+        hostname: "ci".into(),
+        user: who.into(),
+        command: "crier apply".into(),
+        started_at: at("2026-12-01T02:00:00Z"),
+    }
+}
+
+#[tokio::test]
+async fn the_protocol_holds_on_postgres_appends_locks_transitions_and_secrets() {
+    let Some(server) = server() else { return };
+    let ledger = PgLedger::new(database(&server).await, "CRIER_TEST_DATABASE_URL");
+    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
+    // An empty database reads as an empty ledger (a read-only role could not create tables).
+    assert_eq!(ledger.read().await.unwrap().snapshot.seq, 0);
+    let mut w = ledger
+        .lock(holder("ana"), Duration::ZERO, &clock)
+        .await
+        .unwrap();
+    assert_eq!(w.current_seq(), 1, "the header");
+    let r = w
+        .append(
+            at("2026-12-01T02:00:01.123456Z"),
+            occurrence("sale", intent(7, 1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.seq, 2);
+    assert_eq!(
+        r.at,
+        at("2026-12-01T02:00:01.123Z"),
+        "kept to the millisecond"
+    );
+    let sent = OccurrenceState::Sent {
+        task_id: "t-1".into(),
+    };
+    w.append(at("2026-12-01T02:00:02Z"), occurrence("sale", sent.clone()))
+        .await
+        .unwrap();
+    // The transition table and the UserSig refusal are the protocol's, whatever the store.
+    let again = w
+        .append(at("2026-12-01T02:00:03Z"), occurrence("sale", sent))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, LedgerError::Transition(_)), "{again}");
+    let secret = w
+        .append(
+            at("2026-12-01T02:00:03Z"),
+            occurrence(
+                "other",
+                OccurrenceState::Intent {
+                    msg_random: 3,
+                    perturbation: None,
+                    content_hash: "sha256:y".into(),
+                    request: serde_json::json!({"url": "https://x/?usersig=eJxyz"}),
+                    attempt: 1,
+                },
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(secret, LedgerError::SecretInRecord { .. }),
+        "{secret}"
+    );
+    // A second writer waits, then names the holder.
+    let err = ledger
+        .lock(holder("bob"), Duration::from_millis(200), &clock)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ana@ci"), "{err}");
+    match ledger.lock_state().await.unwrap() {
+        crier::ledger::LockState::Held(Some(h)) => assert_eq!(h.user, "ana"),
+        other => panic!("{other:?}"),
+    }
+    // Reads need no lock and see every committed record.
+    let read = ledger.read().await.unwrap();
+    assert_eq!(read.snapshot.seq, 3);
+    assert_eq!(
+        read.snapshot.occurrences.values().next().unwrap().kind(),
+        StateKind::Sent
+    );
+    drop(w);
+    // The lock is released with its connection.
+    let mut w = ledger
+        .lock(holder("bob"), Duration::from_secs(5), &clock)
+        .await
+        .unwrap();
+    assert_eq!(w.current_seq(), 3, "no new header");
+    w.append(at("2026-12-01T02:00:04Z"), occurrence("next", intent(9, 1)))
+        .await
+        .unwrap();
+    drop(w);
+    // The dangling intent becomes in_doubt under the next lock, as with the file ledger.
+    let w = ledger
+        .lock(holder("cy"), Duration::from_secs(5), &clock)
+        .await
+        .unwrap();
+    assert_eq!(w.warnings().len(), 1, "{:?}", w.warnings());
+    let seqs: Vec<u64> = {
+        let read = ledger.read().await.unwrap();
+        read.snapshot
+            .occurrences
+            .values()
+            .map(|o| o.last_seq)
+            .collect()
+    };
+    assert!(seqs.contains(&5), "{seqs:?}");
+    assert!(!ledger.ephemeral(), "a shared ledger passes the CI rule");
+}
+
+#[tokio::test]
+async fn a_holder_whose_connection_is_cut_can_never_append_again() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let ledger = PgLedger::new(url.clone(), "CRIER_TEST_DATABASE_URL");
+    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
+    let mut a = ledger
+        .lock(holder("a"), Duration::ZERO, &clock)
+        .await
+        .unwrap();
+    // The operator (or a failure) terminates the holder's backend.
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(backend_pid) FROM crier.holder",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut b = ledger
+        .lock(holder("b"), Duration::from_secs(5), &clock)
+        .await
+        .unwrap();
+    b.append(at("2026-12-01T02:00:01Z"), occurrence("sale", intent(1, 1)))
+        .await
+        .unwrap();
+    let err = a
+        .append(at("2026-12-01T02:00:02Z"), occurrence("x", intent(2, 1)))
+        .await
+        .unwrap_err();
+    drop(a);
+    eprintln!("the cut holder's append: {err}");
+    let read = ledger.read().await.unwrap();
+    let seqs: Vec<u64> = (1..=read.snapshot.seq).collect();
+    assert_eq!(
+        read.snapshot.seq, 2,
+        "{seqs:?}: only b's record after the header"
+    );
+}
+
+#[tokio::test]
+async fn export_import_round_trip_file_to_postgres_to_file_is_lossless() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = FileLedger::new(dir.path().join("a"));
+    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
+    {
+        let mut w = file
+            .lock_sync(&holder("x"), Duration::ZERO, &clock)
+            .unwrap();
+        w.append_sync(at("2026-12-01T02:00:01Z"), occurrence("sale", intent(5, 1)))
+            .unwrap();
+        w.append_sync(
+            at("2026-12-01T02:00:02Z"),
+            occurrence(
+                "sale",
+                OccurrenceState::Sent {
+                    task_id: "t".into(),
+                },
+            ),
+        )
+        .unwrap();
+    }
+    let first = AnyLedger::File(file).export().await.unwrap();
+    let pg = AnyLedger::Postgres(PgLedger::new(database(&server).await, "URL"));
+    pg.import(&first, &holder("x"), Duration::ZERO)
+        .await
+        .unwrap();
+    let refused = pg
+        .import(&first, &holder("x"), Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("not empty"), "{refused}");
+    let middle = pg.export().await.unwrap();
+    let back = AnyLedger::File(FileLedger::new(dir.path().join("b")));
+    back.import(&middle, &holder("x"), Duration::ZERO)
+        .await
+        .unwrap();
+    let last = back.export().await.unwrap();
+    assert_eq!((first.records, &first.hash), (middle.records, &middle.hash));
+    assert_eq!((first.records, &first.hash), (last.records, &last.hash));
+    assert_eq!(first.bytes, last.bytes);
+}
+
+fn crier(repo: &Repo, url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
+    c.args(args)
+        .current_dir(repo.path())
+        .env(
+            "CRIER_NOW",
+            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+        .env(KEY_VAR, KEY)
+        .env("CRIER_LEDGER_URL", url)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    c
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn use_postgres(repo: &Repo) {
+    let path = repo.path().join("crier.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}ledger: {{postgres_url_env: CRIER_LEDGER_URL}}\n"),
+    )
+    .unwrap();
+}
+
+async fn concurrent_applies(processes: usize) {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    repo.campaigns(12);
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            crier(
+                &repo,
+                &url,
+                &["apply", "--auto-approve", "--lock-timeout", "120s"],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    })
+    .await
+    .unwrap();
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    }
+    // Every occurrence delivered exactly once, counted at the emulator.
+    let mut names: Vec<String> = emu
+        .pushes()
+        .iter()
+        .map(|p| crate::support::apply::body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let all = names.len();
+    names.dedup();
+    assert_eq!(all, 12, "{names:?}");
+    assert_eq!(names.len(), 12, "no duplicates");
+    let o = crier(&repo, &url, &["status"]).output().unwrap();
+    assert!(text(&o).contains("sent 12"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_concurrent_applies_on_one_postgres_ledger_send_each_push_once() {
+    concurrent_applies(4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_concurrent_applies_on_one_postgres_ledger_send_each_push_once() {
+    concurrent_applies(8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ci_rule_and_a_missing_or_unreachable_database() {
+    let Some(server) = server() else { return };
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    repo.campaigns(1);
+    // Unset: an error with a hint, never the file ledger.
+    let mut c = crier(&repo, "", &["apply", "--auto-approve"]);
+    c.env_remove("CRIER_LEDGER_URL");
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("CRIER_LEDGER_URL, which is not set or empty"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !repo.path().join(".crier").exists(),
+        "no file ledger was made"
+    );
+    // Unreachable: an error, exit 1.
+    let o = crier(
+        &repo,
+        "postgres://postgres@127.0.0.1:1/nope?sslmode=disable&connect_timeout=2",
+        &["apply", "--auto-approve"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("cannot connect to the PostgreSQL ledger (CRIER_LEDGER_URL)"),
+        "{}",
+        text(&o)
+    );
+    assert!(emu.pushes().is_empty());
+    // Reachable, with CI=true: runs normally; migrate reports the schema.
+    let url = database(&server).await;
+    let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
+    assert!(
+        text(&o).contains("schema migrated from version 0 to 1"),
+        "{}",
+        text(&o)
+    );
+    let o = crier(&repo, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 1);
+    let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
+    assert!(
+        text(&o).contains("schema version 1, up to date"),
+        "{}",
+        text(&o)
+    );
+}
