@@ -94,7 +94,9 @@ fn next_request(
         .map(|r| r.request)
 }
 
-/// Delivered occurrences by campaign name (any project or sdkappid), indexed once.
+/// Delivered occurrences by campaign name (any project or sdkappid), indexed once. Another
+/// project's occurrence only counts as "already sent" when it was the same push (see
+/// [`same_push`]): two repositories sharing a ledger may both have a `welcome` campaign.
 fn delivered_by_campaign<'l>(input: &'l Input<'_>) -> HashMap<&'l str, Vec<&'l OccurrenceView>> {
     let mut map: HashMap<&str, Vec<&OccurrenceView>> = HashMap::new();
     for o in input
@@ -122,6 +124,7 @@ fn local(v: &Value, at: DateTime<Utc>) -> String {
 /// (a renamed campaign, another sdkappid or project, a moved one-off).
 fn sends_again(
     delivered: &HashMap<&str, Vec<&OccurrenceView>>,
+    projects: &[&str],
     sources: &[&str],
     old: Option<&Value>,
     new: &Value,
@@ -130,10 +133,11 @@ fn sends_again(
     for source in sources {
         let done: &[&OccurrenceView] = delivered.get(source).map_or(&[], Vec::as_slice);
         for s in sends {
-            if let Some(prev) = done
-                .iter()
-                .find(|o| o.key.scheduled == s.key.scheduled && o.key != s.key)
-            {
+            if let Some(prev) = done.iter().find(|o| {
+                o.key.scheduled == s.key.scheduled
+                    && o.key != s.key
+                    && (projects.contains(&o.key.project.as_str()) || same_push(o, s))
+            }) {
                 return Some(format!(
                     "WILL SEND AGAIN: {} was already sent as {}; this change makes it a new occurrence",
                     s.id, prev.id
@@ -144,10 +148,10 @@ fn sends_again(
         let is_once = |v: &Value| v.pointer("/schedule/at").is_some();
         if is_once(new) && old.is_none_or(is_once) {
             let new_at = schedule_of(new).and_then(|s| s.first()).map(|o| o.at);
-            if let Some(prev) = done
-                .iter()
-                .find(|o| Some(o.key.scheduled) != new_at || o.key.sdkappid != sdkappid_of(new))
-            {
+            if let Some(prev) = done.iter().find(|o| {
+                projects.contains(&o.key.project.as_str())
+                    && (Some(o.key.scheduled) != new_at || o.key.sdkappid != sdkappid_of(new))
+            }) {
                 return Some(format!(
                     "WILL SEND AGAIN: {source} was already sent at {}; the changed campaign is a new occurrence{}",
                     local(new, prev.key.scheduled),
@@ -159,6 +163,25 @@ fn sends_again(
         }
     }
     None
+}
+
+/// Whether a delivered occurrence of another project was this very push: the same request
+/// (audience and message) for the same app at the same instant, MsgRandom aside (a project
+/// renamed without `previous_projects`).
+fn same_push(done: &OccurrenceView, send: &PlannedSend) -> bool {
+    let strip = |mut v: Value| {
+        if let Value::Object(m) = &mut v {
+            m.remove("MsgRandom");
+        }
+        v
+    };
+    let Some(recorded) = done.request() else {
+        return false;
+    };
+    let Ok(planned) = serde_json::from_str::<Value>(&send.body) else {
+        return false;
+    };
+    done.key.sdkappid == send.key.sdkappid && strip(recorded.clone()) == strip(planned)
 }
 
 /// A sent one-off whose key the change keeps: the edit has no effect.
@@ -206,6 +229,7 @@ pub(super) fn diff(
     }
     let sends_of = |name: &str| by_campaign.get(name).map_or(&[][..], Vec::as_slice);
     let delivered = delivered_by_campaign(input);
+    let projects: Vec<&str> = input.settings.project_names().collect();
     let renderer = Renderer::new();
     let empty = indexmap::IndexMap::new();
     let old = applied.map_or(&empty, |a| &a.snapshot.campaigns);
@@ -259,7 +283,14 @@ pub(super) fn diff(
                         .collect(),
                     request: Vec::new(),
                     no_effect: None,
-                    sends_again: sends_again(&delivered, &sources, None, new, sends_of(name)),
+                    sends_again: sends_again(
+                        &delivered,
+                        &projects,
+                        &sources,
+                        None,
+                        new,
+                        sends_of(name),
+                    ),
                     dropped: Vec::new(),
                 });
             }
@@ -277,6 +308,7 @@ pub(super) fn diff(
                 };
                 let sends_again = sends_again(
                     &delivered,
+                    &projects,
                     &sources,
                     Some(&prev.campaign),
                     new,

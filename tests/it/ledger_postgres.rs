@@ -2,6 +2,7 @@
 //! (`.ci/run` sets it) and say they were skipped otherwise; with it set and the server
 //! unreachable, they fail. Each test works in a database of its own.
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -41,6 +42,23 @@ async fn database(server: &str) -> String {
         .await
         .expect("CRIER_TEST_DATABASE_URL is set but the server is unreachable");
     tokio::spawn(conn);
+    // Databases of earlier runs whose process is gone are dropped, so runs do not pile up.
+    let old = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'crier\\_t\\_%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    for row in old {
+        let db: String = row.get(0);
+        let pid = db.split('_').nth(2).unwrap_or_default();
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = client
+                .simple_query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .await;
+        }
+    }
     client
         .simple_query(&format!("DROP DATABASE IF EXISTS {name}"))
         .await
@@ -434,5 +452,134 @@ async fn the_ci_rule_and_a_missing_or_unreachable_database() {
         text(&o).contains("schema version 1, up to date"),
         "{}",
         text(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projects_sharing_one_app_share_one_quota_and_one_interval() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    // The provider needs 300 ms between pushes; each repository says the app allows 3 a day.
+    let emu = start_emulator(emulator_config(Duration::from_millis(300), 100)).await;
+    let a = Repo::for_emulator(&emu.base_url(), "350ms", 3);
+    let b = Repo::for_emulator(&emu.base_url(), "350ms", 3);
+    for (repo, project) in [(&a, "shop-a"), (&b, "shop-b")] {
+        let path = repo.path().join("crier.yaml");
+        let config = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("project: rel", &format!("project: {project}"));
+        std::fs::write(&path, config).unwrap();
+        use_postgres(repo);
+        // Both repositories have a `welcome` campaign (their own), due at the same time.
+        repo.campaign("welcome", &format!("description: {project}\n"));
+        repo.campaign("extra", "");
+    }
+    // Different texts, so B's pushes are not A's (an identical push to the same app at the
+    // same instant from another project is WILL SEND AGAIN: it is the same push).
+    for name in ["welcome", "extra"] {
+        let path = b.path().join(format!("campaigns/{name}.yaml"));
+        let campaign = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("hello from", "hi from");
+        std::fs::write(&path, campaign).unwrap();
+    }
+    let o = crier(&a, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // B's plan sees A's pushes in the shared quota, and no WILL SEND AGAIN for its own welcome.
+    let o = crier(&b, &url, &["plan"]).output().unwrap();
+    let out = text(&o);
+    assert!(out.contains("used 2 + planned 2 of 3"), "{out}");
+    assert!(!out.contains("WILL SEND AGAIN"), "{out}");
+    let o = crier(&b, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "one deferred by the shared quota: {out}"
+    );
+    let pushes = emu.pushes();
+    assert_eq!(pushes.len(), 3, "the shared quota held: {out}");
+    let stats = emu.stats();
+    assert!(
+        !stats.rejected.contains_key("90024"),
+        "the interval was kept across projects: {stats:?}"
+    );
+    let mut randoms: Vec<u64> = pushes
+        .iter()
+        .map(|p| p.body["MsgRandom"].as_u64().unwrap())
+        .collect();
+    randoms.sort_unstable();
+    randoms.dedup();
+    assert_eq!(randoms.len(), 3, "no MsgRandom collision");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_lock_holder_mid_apply_recovers_at_once_and_sends_nothing_twice() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    config.faults.latency_ms = 400;
+    let emu = start_emulator(config).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    repo.campaigns(6);
+    let mut child = crier(&repo, &url, &["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let started = std::time::Instant::now();
+    let o = crier(
+        &repo,
+        &url,
+        &["apply", "--auto-approve", "--lock-timeout", "5s"],
+    )
+    .output()
+    .unwrap();
+    let out = text(&o);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the lock was free at once (its connection closed with the process)"
+    );
+    // A request in flight when the holder died is in doubt (exit 1), never resent by itself.
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{out}");
+    let mut names: Vec<String> = emu
+        .pushes()
+        .iter()
+        .map(|p| crate::support::apply::body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let all = names.len();
+    names.dedup();
+    assert_eq!(all, names.len(), "nothing sent twice: {names:?}");
+    let ledger = PgLedger::new(url, "URL");
+    let read = ledger.read().await.unwrap();
+    let sent = read
+        .snapshot
+        .occurrences
+        .values()
+        .filter(|o| o.kind() == StateKind::Sent)
+        .count();
+    let in_doubt = read
+        .snapshot
+        .occurrences
+        .values()
+        .filter(|o| o.kind() == StateKind::InDoubt)
+        .count();
+    assert_eq!(
+        sent + in_doubt,
+        6,
+        "every occurrence is sent or in doubt: {out}"
+    );
+    assert!(
+        sent <= all && all <= sent + in_doubt,
+        "the ledger tells the truth"
     );
 }
