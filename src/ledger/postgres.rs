@@ -404,19 +404,43 @@ impl StoreSession for PgSession {
     async fn append(&mut self, record: &Record, line: &[u8]) -> Result<(), LedgerError> {
         let sql = |t: &str| t.replace("{s}", &format!("\"{}\"", self.schema));
         let line = std::str::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
-        let tx = self
+        let seq = i64::try_from(record.seq).unwrap_or(i64::MAX);
+        // One statement, one transaction, one round trip: the counter moves from seq - 1 to seq
+        // only while this writer's fence is current, and the record is inserted with it.
+        let inserted = self
             .client
-            .transaction()
-            .await
-            .map_err(pg("starting an append"))?;
-        let row = tx
-            .query_one(
-                &sql("SELECT seq, fence FROM {s}.counter WHERE id = 1 FOR UPDATE"),
-                &[],
+            .execute(
+                &sql(
+                    "WITH c AS (
+                        UPDATE {s}.counter SET seq = $1::bigint
+                        WHERE id = 1 AND seq = $1::bigint - 1 AND fence = $2::bigint
+                        RETURNING seq
+                     )
+                     INSERT INTO {s}.records (seq, v, at, kind, line, crier_version)
+                     SELECT c.seq, $3::integer, $4::timestamptz, $5::text, $6::text, $7::text FROM c",
+                ),
+                &[
+                    &seq,
+                    &self.fence,
+                    &i32::try_from(record.v).unwrap_or(i32::MAX),
+                    &record.at,
+                    &kind(&record.body),
+                    &line,
+                    &env!("CARGO_PKG_VERSION"),
+                ],
             )
             .await
-            .map_err(pg("locking the counter"))?;
-        let (seq, fence): (i64, i64) = (row.get(0), row.get(1));
+            .map_err(pg("appending a record"))?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        // Nothing was written: say why.
+        let row = self
+            .client
+            .query_one(&sql("SELECT seq, fence FROM {s}.counter WHERE id = 1"), &[])
+            .await
+            .map_err(pg("reading the counter"))?;
+        let (now_seq, fence): (i64, i64) = (row.get(0), row.get(1));
         if fence != self.fence {
             return Err(LedgerError::LockLost {
                 path: format!(
@@ -426,33 +450,11 @@ impl StoreSession for PgSession {
                 .into(),
             });
         }
-        let expected = i64::try_from(record.seq).unwrap_or(i64::MAX) - 1;
-        if seq != expected {
-            return Err(LedgerError::Backend(format!(
-                "PostgreSQL ledger ({}): the ledger is at seq {seq}, this writer expected {expected}; take the lock again",
-                self.source
-            )));
-        }
-        tx.execute(
-            &sql(INSERT_RECORD),
-            &[
-                &i64::try_from(record.seq).unwrap_or(i64::MAX),
-                &i32::try_from(record.v).unwrap_or(i32::MAX),
-                &record.at,
-                &kind(&record.body),
-                &line,
-                &env!("CARGO_PKG_VERSION"),
-            ],
-        )
-        .await
-        .map_err(pg("appending a record"))?;
-        tx.execute(
-            &sql("UPDATE {s}.counter SET seq = $1 WHERE id = 1"),
-            &[&(expected + 1)],
-        )
-        .await
-        .map_err(pg("updating the counter"))?;
-        tx.commit().await.map_err(pg("committing an append"))
+        Err(LedgerError::Backend(format!(
+            "PostgreSQL ledger ({}): the ledger is at seq {now_seq}, this writer expected {}; take the lock again",
+            self.source,
+            seq - 1
+        )))
     }
 
     fn describe(&self) -> String {

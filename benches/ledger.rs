@@ -1,0 +1,242 @@
+//! Ledger benchmarks: `cargo bench --bench ledger` (PostgreSQL parts when
+//! `CRIER_TEST_DATABASE_URL` is set). Figures are printed, never asserted: machines are shared
+//! and noisy.
+//!
+//! 1. The cost of one durable step: an append through the protocol, file vs PostgreSQL, next to
+//!    a bare `BEGIN; INSERT …; COMMIT` of the same row size on the same server.
+//! 2. Reading (the fold under `plan` and `status`) of a ledger of 300,000 records, file vs
+//!    PostgreSQL.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_macros,
+    reason = "tests and benchmarks read files, the clock and the environment, and print"
+)]
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crier::clock::ManualClock;
+use crier::ledger::postgres::PgLedger;
+use crier::ledger::record::{OccurrenceRecord, OccurrenceState, Record, RecordBody};
+use crier::ledger::{AnyLedger, FileLedger, Ledger as _, LedgerWriter as _};
+use crier::occurrence::OccurrenceKey;
+
+const STEPS: usize = 300;
+const BIG: usize = 300_000;
+
+fn at() -> DateTime<Utc> {
+    "2026-12-01T02:00:00Z".parse().unwrap()
+}
+
+fn holder() -> crier::ledger::LockHolder {
+    crier::ledger::LockHolder {
+        pid: 1,
+        hostname: "bench".into(),
+        user: "bench".into(),
+        command: "bench".into(),
+        started_at: at(),
+    }
+}
+
+fn key(i: usize) -> OccurrenceKey {
+    OccurrenceKey {
+        project: "bench".into(),
+        sdkappid: 1_400_000_000,
+        campaign: format!("c{}", i % 50),
+        scheduled: at() + TimeDelta::minutes(i64::try_from(i).unwrap()),
+    }
+}
+
+fn intent(i: usize) -> RecordBody {
+    RecordBody::Occurrence(OccurrenceRecord {
+        key: key(i),
+        app: "prod".into(),
+        state: OccurrenceState::Intent {
+            msg_random: u32::try_from(i).unwrap(),
+            perturbation: None,
+            content_hash: format!("sha256:{i:064}"),
+            request: serde_json::json!({"MsgRandom": i, "OnlineOnlyFlag": 0, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "a benchmark push of ordinary length, about one line"}}]}),
+            attempt: 1,
+        },
+    })
+}
+
+fn sent(i: usize) -> RecordBody {
+    RecordBody::Occurrence(OccurrenceRecord {
+        key: key(i),
+        app: "prod".into(),
+        state: OccurrenceState::Sent {
+            task_id: format!("task-{i}"),
+        },
+    })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn report(what: &str, samples: Vec<Duration>) {
+    let mean = samples.iter().sum::<Duration>() / u32::try_from(samples.len()).unwrap();
+    println!(
+        "{what:<58} median {:>8.3} ms   mean {:>8.3} ms",
+        median(samples).as_secs_f64() * 1e3,
+        mean.as_secs_f64() * 1e3
+    );
+}
+
+async fn pg_database(server: &str, name: &str) -> String {
+    let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .simple_query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    client
+        .simple_query(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let base = server.split('?').next().unwrap();
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    format!("{base}/{name}?sslmode=disable")
+}
+
+async fn durable_steps(ledger: &AnyLedger) -> Vec<Duration> {
+    let clock = ManualClock::new(at());
+    let mut w = ledger.lock(holder(), Duration::ZERO, &clock).await.unwrap();
+    let mut out = Vec::with_capacity(STEPS);
+    for i in 0..STEPS {
+        let body = if i % 2 == 0 {
+            intent(i / 2)
+        } else {
+            sent(i / 2)
+        };
+        let t = Instant::now();
+        w.append(at(), body).await.unwrap();
+        out.push(t.elapsed());
+    }
+    out
+}
+
+/// A ledger file of `n` records (header, then intent + sent pairs), written directly.
+fn big_file(dir: &std::path::Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("ledger.jsonl")).unwrap());
+    let mut seq = 1;
+    let header = Record {
+        v: 1,
+        seq,
+        at: at(),
+        body: RecordBody::header(),
+    };
+    f.write_all(&crier::ledger::jsonl::encode(&header).unwrap())
+        .unwrap();
+    let mut i = 0;
+    while seq < u64::try_from(n).unwrap() {
+        for body in [intent(i), sent(i)] {
+            seq += 1;
+            let r = Record {
+                v: 1,
+                seq,
+                at: at(),
+                body,
+            };
+            f.write_all(&crier::ledger::jsonl::encode(&r).unwrap())
+                .unwrap();
+        }
+        i += 1;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    println!("== one durable step ({STEPS} appends, intent/sent records of ~400 bytes)");
+    let file = AnyLedger::File(FileLedger::new(dir.path().join("steps")));
+    report(
+        "file ledger: append (write + sync_data)",
+        durable_steps(&file).await,
+    );
+    let server = std::env::var("CRIER_TEST_DATABASE_URL").ok();
+    if let Some(server) = &server {
+        let url = pg_database(server, "crier_bench_steps").await;
+        let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
+        report(
+            "PostgreSQL ledger: append (one transaction)",
+            durable_steps(&pg).await,
+        );
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute("CREATE TABLE bare (seq bigint PRIMARY KEY, line text NOT NULL)")
+            .await
+            .unwrap();
+        let line = String::from_utf8(
+            crier::ledger::jsonl::encode(&Record {
+                v: 1,
+                seq: 2,
+                at: at(),
+                body: intent(1),
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let mut bare = Vec::new();
+        for i in 0..STEPS {
+            let t = Instant::now();
+            // One statement in its own transaction (autocommit): INSERT …; COMMIT.
+            client
+                .execute(
+                    "INSERT INTO bare VALUES ($1, $2)",
+                    &[&i64::try_from(i).unwrap(), &line],
+                )
+                .await
+                .unwrap();
+            bare.push(t.elapsed());
+        }
+        report(
+            "PostgreSQL: bare INSERT … (autocommit) of the same row",
+            bare,
+        );
+    } else {
+        println!("(PostgreSQL parts skipped: CRIER_TEST_DATABASE_URL is not set)");
+    }
+
+    println!("== reading a ledger of {BIG} records (the fold under plan and status)");
+    let big = dir.path().join("big");
+    big_file(&big, BIG);
+    let file = FileLedger::new(&big);
+    let mut reads = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let read = file.read_sync().unwrap();
+        reads.push(t.elapsed());
+        assert!(read.snapshot.seq >= u64::try_from(BIG).unwrap());
+    }
+    report("file ledger: read + fold", reads);
+    if let Some(server) = &server {
+        let url = pg_database(server, "crier_bench_big").await;
+        let pg = AnyLedger::Postgres(PgLedger::new(url, "bench"));
+        let export = AnyLedger::File(file).export().await.unwrap();
+        let t = Instant::now();
+        pg.import(&export, &holder(), Duration::ZERO).await.unwrap();
+        println!(
+            "{:<58} {:>8.1} s (one transaction)",
+            format!("PostgreSQL ledger: import of {BIG} records"),
+            t.elapsed().as_secs_f64()
+        );
+        let mut reads = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let read = pg.read().await.unwrap();
+            reads.push(t.elapsed());
+            assert!(read.snapshot.seq >= u64::try_from(BIG).unwrap());
+        }
+        report("PostgreSQL ledger: read + fold", reads);
+    }
+}
