@@ -93,6 +93,11 @@ async fn a_ledger_with_no_valid_first_line_is_refused_not_read_as_empty() {
         assert!(out.contains("ledger.jsonl"), "{out}");
         assert!(out.contains("no complete header record"), "{out}");
         assert!(out.contains("restore the ledger"), "{out}");
+        assert_eq!(
+            out.matches("no complete header record").count(),
+            1,
+            "an error's text is said once: {out}"
+        );
     }
     assert_eq!(emu.pushes().len(), 2, "nothing was sent again");
     assert_eq!(
