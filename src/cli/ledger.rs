@@ -35,6 +35,18 @@ pub enum LedgerCommand {
     /// Bring the ledger's schema up to this build's (a file ledger's records carry their schema
     /// version and need no migration).
     Migrate,
+    /// Take the writer lock from a holder that hangs (like `terraform force-unlock`): its session
+    /// is ended and it can never append again.
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnlockArgs {
+    /// The app whose lock to take (this build has one lock for the whole ledger: it is taken).
+    pub app: String,
+    /// Required: the holder loses its lock at once.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -324,6 +336,28 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
         LedgerCommand::Migrate => {
             let done = rt.block_on(ledger.migrate())?;
             writeln!(out, "{done}")?;
+        }
+        LedgerCommand::Unlock(args) => {
+            anyhow::ensure!(
+                args.force,
+                "`crier ledger unlock {}` needs --force: the holder loses its lock at once",
+                args.app
+            );
+            match &ledger {
+                AnyLedger::File(_) => anyhow::bail!(
+                    "the {} is locked with flock, which the operating system releases when its holder ends, however it ends; to take it, end the holder (see `crier status` for its pid and host)",
+                    ledger.describe()
+                ),
+                AnyLedger::Postgres(pg) => match rt.block_on(pg.force_unlock())? {
+                    Some(holder) => writeln!(
+                        out,
+                        "unlocked the {} (app {} and every other: one lock per ledger in this build): ended the session of {holder}; it can never append again",
+                        ledger.describe(),
+                        args.app
+                    )?,
+                    None => writeln!(out, "the {} has no lock holder", ledger.describe())?,
+                },
+            }
         }
         LedgerCommand::Resolve(args) => {
             let timeout = crate::duration::parse(&args.lock_timeout)

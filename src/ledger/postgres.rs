@@ -293,6 +293,45 @@ impl PgLedger {
         tx.commit().await.map_err(pg("committing the import"))
     }
 
+    /// `ledger unlock --force`: ends the holder's session (its advisory lock goes with it) and
+    /// moves the fence, so the old holder can never append again. Returns the holder, if any.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn force_unlock(&self) -> Result<Option<LockHolder>, LedgerError> {
+        let client = self.connect().await?;
+        if self.schema_version(&client).await? == 0 {
+            return Ok(None);
+        }
+        let row = client
+            .query_opt(
+                &self.sql("SELECT holder, backend_pid FROM {s}.holder WHERE id = 1"),
+                &[],
+            )
+            .await
+            .map_err(pg("reading the lock holder"))?;
+        let Some(row) = row else { return Ok(None) };
+        let holder: Option<LockHolder> =
+            serde_json::from_value(row.get::<_, serde_json::Value>(0)).ok();
+        let pid: i32 = row.get(1);
+        client
+            .execute(
+                &self.sql("UPDATE {s}.counter SET fence = fence + 1 WHERE id = 1"),
+                &[],
+            )
+            .await
+            .map_err(pg("moving the fence"))?;
+        client
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .map_err(pg("ending the holder's session"))?;
+        client
+            .execute(&self.sql("DELETE FROM {s}.holder WHERE id = 1"), &[])
+            .await
+            .map_err(pg("clearing the lock holder"))?;
+        Ok(holder)
+    }
+
     fn lock_key(&self) -> String {
         format!("crier-ledger:{}", self.schema)
     }
@@ -558,6 +597,25 @@ impl Ledger for PgLedger {
                 }));
             }
             tokio::time::sleep(Duration::from_millis(50).min(timeout - waited)).await;
+        }
+        // Session advisory locks need a session of our own: behind a transaction-pooling proxy
+        // (PgBouncer in transaction mode) two statements may run on two server backends, and
+        // the lock would be held by a connection crier does not own.
+        let mut pids = Vec::with_capacity(2);
+        for _ in 0..2 {
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .map_err(pg("checking the session"))?
+                .get(0);
+            pids.push(pid);
+        }
+        let (first, second) = (pids[0], pids[1]);
+        if first != second {
+            return Err(LedgerError::Backend(format!(
+                "the PostgreSQL ledger ({}) is reached through a transaction-pooling proxy (PgBouncer in transaction mode?): two statements ran on two server sessions, so its writer lock would not be safe; connect directly or through a session-pooled port",
+                self.source
+            )));
         }
         // A new fence: every earlier holder's appends are refused from now on.
         let fence: i64 = client

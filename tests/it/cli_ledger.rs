@@ -166,3 +166,19 @@ fn resolve_records_the_decision_once() {
         "clap refuses --task-id without --sent: a usage error exits 1"
     );
 }
+
+#[test]
+fn unlock_of_a_file_ledger_explains_that_the_os_releases_it() {
+    let repo = Repo::new(CONFIG);
+    let o = repo
+        .crier()
+        .args(["ledger", "unlock", "prod", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the operating system releases when its holder ends"),
+        "{}",
+        stderr(&o)
+    );
+}

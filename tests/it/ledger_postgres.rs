@@ -583,3 +583,56 @@ async fn kill_9_of_the_lock_holder_mid_apply_recovers_at_once_and_sends_nothing_
         "the ledger tells the truth"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_force_takes_the_lock_from_a_hung_holder_which_can_never_append_again() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    let ledger = PgLedger::new(url.clone(), "CRIER_LEDGER_URL");
+    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
+    // A holder that hangs (it holds the lock and does nothing).
+    let mut hung = ledger
+        .lock(holder("hung"), Duration::ZERO, &clock)
+        .await
+        .unwrap();
+    let o = crier(&repo, &url, &["status"]).output().unwrap();
+    assert!(
+        text(&o).contains("lock: held by pid 1 (hung@ci"),
+        "{}",
+        text(&o)
+    );
+    let o = crier(&repo, &url, &["ledger", "unlock", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("needs --force"), "{}", text(&o));
+    let o = crier(&repo, &url, &["ledger", "unlock", "prod", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("it can never append again"),
+        "{}",
+        text(&o)
+    );
+    let err = hung
+        .append(at("2026-12-01T02:00:01Z"), occurrence("sale", intent(1, 1)))
+        .await
+        .unwrap_err();
+    eprintln!("the forced holder's append: {err}");
+    // The next apply takes the lock at once.
+    repo.campaigns(1);
+    let o = crier(
+        &repo,
+        &url,
+        &["apply", "--auto-approve", "--lock-timeout", "2s"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 1);
+    assert_eq!(ledger.read().await.unwrap().snapshot.occurrences.len(), 1);
+}
