@@ -199,7 +199,7 @@ impl PgLedger {
             .map_err(pg("reading the schema version"))?
             .get(0);
         let from = usize::try_from(from).unwrap_or(0);
-        newer_check(from)?;
+        newer_check(&tx, &self.schema, from).await?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(from) {
             tx.batch_execute(&self.sql(m))
                 .await
@@ -372,15 +372,32 @@ fn kind(body: &RecordBody) -> &'static str {
     }
 }
 
-fn newer_check(version: usize) -> Result<(), LedgerError> {
-    if version > MIGRATIONS.len() {
-        return Err(LedgerError::Backend(format!(
-            "the PostgreSQL ledger's schema is version {version}, newer than this crier knows ({}): install a newer crier (crier {} wrote records there)",
-            MIGRATIONS.len(),
-            "a later version than"
-        )));
+/// Refuses a schema newer than this build knows, naming the crier that created it.
+async fn newer_check(
+    client: &impl tokio_postgres::GenericClient,
+    schema: &str,
+    version: usize,
+) -> Result<(), LedgerError> {
+    if version <= MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    let by: String = client
+        .query_one(
+            &format!(
+                "SELECT crier_version FROM \"{schema}\".migrations ORDER BY version DESC LIMIT 1"
+            ),
+            &[],
+        )
+        .await
+        .map_or_else(
+            |_| "a newer crier".to_owned(),
+            |r| format!("crier {}", r.get::<_, String>(0)),
+        );
+    Err(LedgerError::Backend(format!(
+        "the PostgreSQL ledger's schema is version {version}, newer than this crier ({}) knows ({}): it was migrated by {by}; install that version or newer",
+        env!("CARGO_PKG_VERSION"),
+        MIGRATIONS.len()
+    )))
 }
 
 /// How to talk TLS, from the URL's `sslmode`.
@@ -518,7 +535,7 @@ impl Ledger for PgLedger {
     async fn read(&self) -> Result<LedgerRead, LedgerError> {
         let client = self.connect().await?;
         let version = self.schema_version(&client).await?;
-        newer_check(version)?;
+        newer_check(&client, &self.schema, version).await?;
         if version == 0 {
             return Ok(LedgerRead::default());
         }

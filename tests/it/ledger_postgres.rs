@@ -636,3 +636,37 @@ async fn unlock_force_takes_the_lock_from_a_hung_holder_which_can_never_append_a
     assert_eq!(emu.pushes().len(), 1);
     assert_eq!(ledger.read().await.unwrap().snapshot.occurrences.len(), 1);
 }
+
+#[tokio::test]
+async fn a_database_with_a_newer_schema_is_refused_naming_the_crier_that_made_it() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let ledger = PgLedger::new(url.clone(), "CRIER_LEDGER_URL");
+    ledger.migrate().await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .execute(
+            "INSERT INTO crier.migrations (version, crier_version) VALUES (99, '9.9.9')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
+    for err in [
+        ledger.read().await.unwrap_err().to_string(),
+        ledger
+            .lock(holder("x"), Duration::ZERO, &clock)
+            .await
+            .unwrap_err()
+            .to_string(),
+    ] {
+        assert!(err.contains("schema is version 99"), "{err}");
+        assert!(
+            err.contains("crier 9.9.9; install that version or newer"),
+            "{err}"
+        );
+    }
+}
