@@ -165,10 +165,22 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
         let base_outcome =
             crate::validate::validate(&base.settings, &base.campaigns, &[], &base.names);
         let empty = crate::ledger::fold::LedgerSnapshot::default();
+        // The shared ledger (a read-only role is enough) makes quota used and WILL SEND AGAIN
+        // right; without it (a fork's pull request, a fresh checkout) the view still works.
+        let shared = match read_ledger(&ws.settings) {
+            Ok(read) => read.snapshot,
+            Err(e) => {
+                writeln!(
+                    anstream::stderr(),
+                    "warning: {e:#}; the comparison goes on without the ledger (quota used and WILL SEND AGAIN of earlier sends are not shown)"
+                )?;
+                crate::ledger::fold::LedgerSnapshot::default()
+            }
+        };
         let head = crate::plan::Input {
             settings: &ws.settings,
             checked: &outcome.checked,
-            ledger: &empty,
+            ledger: &shared,
             at,
             horizon,
         };

@@ -551,12 +551,15 @@ pub fn build(input: &Input<'_>) -> Plan {
 }
 
 /// `plan --base`: the change view of `head` against `base` (read from another revision) and the
-/// upcoming sends of both. No ledger: the base's normalised campaigns stand in for the applied
-/// snapshot, and nothing is due.
+/// upcoming sends of both. The base's normalised campaigns stand in for the applied snapshot;
+/// `head.ledger` (the shared ledger when readable, else empty) gives what was already sent and
+/// the quota used; nothing is due.
 #[must_use]
 pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
     let base_plan = build(base);
-    let mut ledger = LedgerSnapshot::default();
+    // The shared ledger as it is (when the caller could read it): what was already sent is not
+    // upcoming, the quota counts what was used, and WILL SEND AGAIN sees the deliveries.
+    let mut ledger = head.ledger.clone();
     let first_applied = base_plan
         .campaigns
         .keys()
@@ -613,8 +616,8 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
     plan.missed.clear();
     plan.skipped.clear();
     plan.in_doubt.clear();
-    plan.quota.clear();
-    plan.ledger_seq = 0;
+    plan.held.clear();
+    plan.ledger_seq = head.ledger.seq;
     plan.base = Some(base_name.to_owned());
     plan.base_upcoming = base_plan
         .due

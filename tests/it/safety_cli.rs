@@ -771,3 +771,46 @@ async fn export_and_import_restore_a_damaged_ledger_and_nothing_is_sent_again() 
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("is not a ledger export"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_base_reads_the_ledger_for_quota_used_and_will_send_again() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    repo.campaign("spring", "");
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(repo.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", text(&o));
+    };
+    std::fs::write(repo.path().join(".gitignore"), ".crier/\n").unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "base"]);
+    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A pull request renames the sent campaign without previous_names.
+    std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
+    repo.campaign("easter", "");
+    let o = run(crier(&repo, &["plan", "--base", "main"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("WILL SEND AGAIN"),
+        "the ledger's delivery is seen: {out}"
+    );
+    assert!(
+        out.contains("used 1 + planned 1 of 100"),
+        "quota used is counted: {out}"
+    );
+}
