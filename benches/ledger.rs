@@ -58,6 +58,7 @@ fn intent(i: usize) -> RecordBody {
             content_hash: format!("sha256:{i:064}"),
             request: serde_json::json!({"MsgRandom": i, "OnlineOnlyFlag": 0, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "a benchmark push of ordinary length, about one line"}}]}),
             attempt: 1,
+            origin: None,
         },
     })
 }

@@ -1,5 +1,6 @@
-//! Reading files of another revision through the `git` command (for `plan --base`). An edge
-//! module: it runs processes; everything it reads goes to the pure parsers.
+//! Reading files of another revision through the `git` command (for `plan --base`), and the
+//! commit an apply runs from (for the audit trail). An edge module: it runs processes;
+//! everything it reads goes to the pure parsers.
 #![allow(
     clippy::disallowed_methods,
     reason = "git is the process edge of `plan --base`: it runs the git command"
@@ -31,6 +32,25 @@ pub fn toplevel(dir: &Path) -> anyhow::Result<PathBuf> {
         String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// The commit checked out in `dir`'s work tree (with `-dirty` when it has uncommitted changes),
+/// or `None` when `dir` is not a git checkout or git is missing (for the audit trail).
+#[must_use]
+pub fn head_commit(dir: &Path) -> Option<String> {
+    let out = git(dir, &["rev-parse", "HEAD"]).ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=no"])
+        .ok()
+        .is_some_and(|o| o.status.success() && !o.stdout.is_empty());
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
 }
 
 /// Checks that `rev` names a commit.

@@ -75,6 +75,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         allow_ephemeral_ledger: args.allow_ephemeral_ledger,
         send_again: args.send_again.clone(),
         holder: super::lock_holder(env.clock.now()),
+        origin: Some(super::origin(&ws.settings.root)),
         ci: std::env::var("CI").ok(),
         cancel: cancel.clone(),
         ..ApplyOptions::default()

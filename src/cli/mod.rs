@@ -16,7 +16,7 @@ mod report;
 mod validate;
 mod workspace;
 
-pub use process::lock_holder;
+pub use process::{lock_holder, origin};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};

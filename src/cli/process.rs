@@ -19,6 +19,37 @@ pub fn lock_holder(now: DateTime<Utc>) -> LockHolder {
     }
 }
 
+/// Where an apply runs, for the audit trail of every intent: the campaign repository's commit
+/// and the CI run (GitHub Actions, GitLab CI, or a generic `CI`) with its URL when known.
+#[must_use]
+pub fn origin(root: &std::path::Path) -> crate::ledger::record::Origin {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (ci_run, ci_url) = if var("GITHUB_ACTIONS").is_some() {
+        let run = var("GITHUB_RUN_ID");
+        let url = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), &run) {
+            (Some(server), Some(repo), Some(id)) => {
+                Some(format!("{server}/{repo}/actions/runs/{id}"))
+            }
+            _ => None,
+        };
+        (run.map(|id| format!("github-actions:{id}")), url)
+    } else if var("GITLAB_CI").is_some() {
+        (
+            var("CI_PIPELINE_ID").map(|id| format!("gitlab-ci:{id}")),
+            var("CI_JOB_URL").or_else(|| var("CI_PIPELINE_URL")),
+        )
+    } else if var("CI").is_some() {
+        (Some("ci".to_owned()), None)
+    } else {
+        (None, None)
+    };
+    crate::ledger::record::Origin {
+        commit: crate::git::head_commit(root),
+        ci_run,
+        ci_url,
+    }
+}
+
 fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()

@@ -55,6 +55,8 @@ pub struct ApplyOptions {
     pub send_again: Vec<String>,
     /// Who this process is, for the lock (read at the edge: `cli::lock_holder`).
     pub holder: LockHolder,
+    /// Where this apply runs (the repository's commit, the CI run), recorded on every intent.
+    pub origin: Option<crate::ledger::record::Origin>,
     /// The value of the `CI` environment variable, if set.
     pub ci: Option<String>,
     /// The plan's horizon (upcoming sends; only shown).
@@ -75,6 +77,7 @@ impl Default for ApplyOptions {
             lock_timeout: Duration::from_secs(60),
             allow_ephemeral_ledger: false,
             send_again: Vec::new(),
+            origin: None,
             holder: LockHolder {
                 pid: 0,
                 hostname: "unknown".into(),
@@ -282,6 +285,7 @@ pub async fn apply_with_ledger<L: Ledger>(
         reporter,
         cancel: &options.cancel,
         options: options.dispatch,
+        origin: options.origin.as_ref(),
     };
     let run = executor.run(&mut writer, &sends, &plan.quota).await?;
     report.interrupted = run.interrupted;

@@ -90,6 +90,8 @@ pub struct Executor<'a> {
     pub reporter: &'a dyn Reporter,
     pub cancel: &'a Cancel,
     pub options: DispatchOptions,
+    /// Where this apply runs (commit, CI run), recorded on every intent.
+    pub origin: Option<&'a crate::ledger::record::Origin>,
 }
 
 #[derive(Default)]
@@ -410,6 +412,7 @@ impl Executor<'_> {
                 content_hash: send.body_hash.clone(),
                 request,
                 attempt,
+                origin: self.origin.cloned(),
             };
             if !self.record(writer, send, intent).await? {
                 return Ok(Settle::Done(Outcome::Refused {

@@ -127,6 +127,7 @@ mod tests {
             content_hash: "sha256:x".into(),
             request: serde_json::json!({"From_Account":"a","MsgRandom":msg_random,"Text":"héllo"}),
             attempt: 1,
+            origin: None,
         }
     }
 

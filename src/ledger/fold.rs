@@ -334,6 +334,7 @@ mod tests {
             content_hash: format!("sha256:{attempt}"),
             request: serde_json::json!({"MsgRandom": msg_random}),
             attempt,
+            origin: None,
         }
     }
 

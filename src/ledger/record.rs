@@ -74,6 +74,18 @@ pub struct OccurrenceRecord {
     pub state: OccurrenceState,
 }
 
+/// Where an apply ran: the campaign repository's commit (when it is a git checkout) and the CI
+/// run (GitHub Actions, GitLab CI, or a generic `CI`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_url: Option<String>,
+}
+
 /// The §4 states of an occurrence, tagged by `state`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -90,6 +102,10 @@ pub enum OccurrenceState {
         request: serde_json::Value,
         /// 1 for the first attempt of this occurrence, +1 for each retry.
         attempt: u32,
+        /// Where the send came from, for the audit trail: the campaign repository's commit and
+        /// the CI run (absent in records written before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<Origin>,
     },
     /// The provider accepted the push.
     Sent { task_id: String },
@@ -332,6 +348,7 @@ mod tests {
                     content_hash: "sha256:ab".into(),
                     request: serde_json::json!({"MsgRandom": 123}),
                     attempt: 1,
+                    origin: None,
                 },
             }),
         };

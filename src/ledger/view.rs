@@ -368,6 +368,7 @@ mod tests {
             content_hash: "sha256:0".into(),
             request: serde_json::json!({}),
             attempt: 1,
+            origin: None,
         }
     }
 

@@ -114,6 +114,7 @@ impl Ledger {
             content_hash: "sha256:x".into(),
             request: serde_json::json!({}),
             attempt: 1,
+            origin: None,
         };
         self.occurrence(scheduled, campaign, scheduled, intent);
         self.occurrence(
@@ -264,6 +265,7 @@ fn in_doubt_and_deferred_occurrences() {
         content_hash: "h".into(),
         request: serde_json::json!({}),
         attempt: 1,
+        origin: None,
     };
     l.occurrence(t, "sale", t, intent.clone());
     l.occurrence(
@@ -521,6 +523,7 @@ fn an_operator_not_sent_decision_makes_it_due_again_within_grace() {
         content_hash: "h".into(),
         request: serde_json::json!({}),
         attempt: 1,
+        origin: None,
     };
     l.occurrence(t, "sale", t, intent);
     l.occurrence(

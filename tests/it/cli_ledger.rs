@@ -56,6 +56,7 @@ fn repo() -> Repo {
             content_hash: "sha256:x".into(),
             request: serde_json::json!({"MsgRandom": 42}),
             attempt: 1,
+            origin: None,
         };
         w.append_sync(now, occ(intent)).unwrap();
         w.append_sync(now, occ(outcome)).unwrap();

@@ -172,6 +172,7 @@ fn in_doubt_sends_make_it_2_and_show_the_options() {
             content_hash: "sha256:x".into(),
             request: serde_json::json!({}),
             attempt: 1,
+            origin: None,
         }),
     )
     .unwrap();

@@ -63,6 +63,7 @@ fn intent(msg_random: u32, attempt: u32) -> OccurrenceState {
         content_hash: "sha256:abc".into(),
         request: serde_json::json!({"MsgRandom": msg_random, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "30% off"}}]}),
         attempt,
+        origin: None,
     }
 }
 

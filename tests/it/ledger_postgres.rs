@@ -108,6 +108,7 @@ fn intent(msg_random: u32, attempt: u32) -> OccurrenceState {
         content_hash: "sha256:x".into(),
         request: serde_json::json!({"MsgRandom": msg_random}),
         attempt,
+        origin: None,
     }
 }
 
@@ -169,6 +170,7 @@ async fn the_protocol_holds_on_postgres_appends_locks_transitions_and_secrets() 
                     content_hash: "sha256:y".into(),
                     request: serde_json::json!({"url": "https://x/?usersig=eJxyz"}),
                     attempt: 1,
+                    origin: None,
                 },
             ),
         )

@@ -797,8 +797,40 @@ async fn plan_base_reads_the_ledger_for_quota_used_and_will_send_again() {
     git(&["init", "-q", "-b", "main"]);
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "base"]);
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    // Applied from a GitHub Actions run: the intent records the commit and the run.
+    let mut c = crier(
+        &repo,
+        &["apply", "--auto-approve", "--allow-ephemeral-ledger"],
+    );
+    c.env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "shop/campaigns");
+    let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let head = Command::new("git")
+        .current_dir(repo.path())
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let read = FileLedger::new(repo.ledger_dir()).read_sync().unwrap();
+    let occ = read.snapshot.occurrences.values().next().unwrap();
+    let origin = occ
+        .history
+        .iter()
+        .find_map(|h| match &h.value {
+            crier::ledger::record::OccurrenceState::Intent { origin, .. } => origin.clone(),
+            _ => None,
+        })
+        .expect("the intent records where it came from");
+    assert_eq!(origin.commit.as_deref(), Some(head.as_str()));
+    assert_eq!(origin.ci_run.as_deref(), Some("github-actions:4242"));
+    assert_eq!(
+        origin.ci_url.as_deref(),
+        Some("https://github.com/shop/campaigns/actions/runs/4242")
+    );
     // A pull request renames the sent campaign without previous_names.
     std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
     repo.campaign("easter", "");

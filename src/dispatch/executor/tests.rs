@@ -84,6 +84,7 @@ impl Setup {
             reporter: &self.reporter,
             cancel: &self.cancel,
             options: options(max_attempts),
+            origin: None,
         };
         ex.run(&mut self.writer, &plan.due, &plan.quota)
             .await
@@ -498,6 +499,7 @@ async fn a_plan_item_whose_body_or_msg_random_disagrees_is_refused() {
         reporter: &s.reporter,
         cancel: &s.cancel,
         options: options(3),
+        origin: None,
     };
     let run = ex
         .run(&mut s.writer, &[plan.due[0].clone(), other], &[])
@@ -549,6 +551,7 @@ async fn a_retry_of_an_in_doubt_send_that_gives_up_stays_in_doubt() {
         reporter: &s.reporter,
         cancel: &s.cancel,
         options: options(2),
+        origin: None,
     };
     let run = ex.run(&mut s.writer, &sends, &[]).await.unwrap();
     assert_eq!(names(&run), [("a", "left_in_doubt")]);

@@ -55,6 +55,7 @@ fn intent(msg_random: u32) -> OccurrenceState {
         content_hash: "sha256:x".into(),
         request: serde_json::json!({}),
         attempt: 1,
+        origin: None,
     }
 }
 
