@@ -89,8 +89,17 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
         };
         let line = &rest[..nl];
         let is_last = offset + nl + 1 == bytes.len();
-        let value: serde_json::Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
+        // A light first pass checks the JSON and reads `v` without building a value tree; the
+        // record is then read straight from the bytes (no intermediate `Value`).
+        let probe: Probe = match serde_json::from_slice(line) {
+            Ok(p) => p,
+            // Valid JSON of the wrong shape is never a torn write: it is corrupt wherever it is.
+            Err(e) if serde_json::from_slice::<serde_json::Value>(line).is_ok() => {
+                return Err(ParseError::Corrupt {
+                    line: line_no,
+                    reason: e.to_string(),
+                });
+            }
             Err(_) if is_last && records.is_empty() => {
                 return Err(ParseError::NoValidFirstLine {
                     bytes: rest.len() as u64,
@@ -112,7 +121,7 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
                 });
             }
         };
-        let record = decode(value, line_no)?;
+        let record = decode(&probe, line, line_no)?;
         match records.last() {
             None if !matches!(record.body, RecordBody::Header { .. }) => {
                 return Err(ParseError::NoHeader);
@@ -142,8 +151,14 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
     })
 }
 
-fn decode(value: serde_json::Value, line: usize) -> Result<Record, ParseError> {
-    match value.get("v").and_then(serde_json::Value::as_u64) {
+/// The part of a line read first: its schema version.
+#[derive(serde::Deserialize)]
+struct Probe {
+    v: Option<serde_json::Value>,
+}
+
+fn decode(probe: &Probe, bytes: &[u8], line: usize) -> Result<Record, ParseError> {
+    match probe.v.as_ref().and_then(serde_json::Value::as_u64) {
         Some(version) if version > u64::from(SCHEMA_VERSION) => {
             return Err(ParseError::NewerSchema { line, version });
         }
@@ -155,7 +170,7 @@ fn decode(value: serde_json::Value, line: usize) -> Result<Record, ParseError> {
             });
         }
     }
-    serde_json::from_value(value).map_err(|e| ParseError::Corrupt {
+    serde_json::from_slice(bytes).map_err(|e| ParseError::Corrupt {
         line,
         reason: e.to_string(),
     })
@@ -276,6 +291,16 @@ mod tests {
         let mut bytes = good(1);
         bytes
             .extend(b"{\"v\":1,\"seq\":2,\"at\":\"2026-12-01T02:00:00Z\",\"kind\":\"nonsense\"}\n");
+        assert!(matches!(
+            parse(&bytes),
+            Err(ParseError::Corrupt { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_last_line_of_valid_json_but_no_record_is_corrupt_not_torn() {
+        let mut bytes = good(1);
+        bytes.extend(b"[1, 2]\n");
         assert!(matches!(
             parse(&bytes),
             Err(ParseError::Corrupt { line: 2, .. })
