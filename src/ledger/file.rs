@@ -104,7 +104,7 @@ impl FileLedger {
             })
             .collect();
         Ok(LedgerRead {
-            snapshot: LedgerSnapshot::fold(&parsed.records),
+            snapshot: LedgerSnapshot::fold_owned(parsed.records),
             warnings,
         })
     }

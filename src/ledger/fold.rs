@@ -163,15 +163,29 @@ impl LedgerSnapshot {
     }
 
     fn apply_occurrence(&mut self, seq: u64, at: DateTime<Utc>, occ: &OccurrenceRecord) {
-        let id = occ.key.id();
+        self.apply_state(seq, at, &occ.key, &occ.app, occ.state.clone());
+    }
+
+    /// Adds one occurrence state, taking it (the view keeps one copy as its latest state and
+    /// moves the other into the history).
+    fn apply_state(
+        &mut self,
+        seq: u64,
+        at: DateTime<Utc>,
+        key: &OccurrenceKey,
+        app: &str,
+        state: OccurrenceState,
+    ) {
+        let id = key.id();
         let view = self
             .occurrences
             .entry(id.clone())
             .or_insert_with(|| OccurrenceView {
                 id: id.clone(),
-                key: occ.key.clone(),
-                app: occ.app.clone(),
-                state: occ.state.clone(),
+                key: key.clone(),
+                app: app.to_owned(),
+                // Overwritten just below; a cheap placeholder rather than a third copy.
+                state: OccurrenceState::Missed,
                 msg_random: None,
                 content_hash: None,
                 task_id: None,
@@ -179,15 +193,11 @@ impl LedgerSnapshot {
                 last_seq: seq,
                 history: Vec::new(),
             });
-        view.app.clone_from(&occ.app);
-        view.state = occ.state.clone();
+        if view.app != app {
+            app.clone_into(&mut view.app);
+        }
         view.last_seq = seq;
-        view.history.push(Stamped {
-            seq,
-            at,
-            value: occ.state.clone(),
-        });
-        match &occ.state {
+        match &state {
             OccurrenceState::Intent {
                 msg_random,
                 content_hash,
@@ -197,7 +207,7 @@ impl LedgerSnapshot {
                 view.content_hash = Some(content_hash.clone());
                 view.attempts += 1;
                 self.msg_randoms
-                    .entry(occ.key.sdkappid)
+                    .entry(key.sdkappid)
                     .or_default()
                     .push(MsgRandomUse {
                         value: *msg_random,
@@ -216,6 +226,28 @@ impl LedgerSnapshot {
             }
             _ => {}
         }
+        view.state = state.clone();
+        view.history.push(Stamped {
+            seq,
+            at,
+            value: state,
+        });
+    }
+
+    /// [`Self::fold`] of records the caller no longer needs: states are moved, not copied.
+    #[must_use]
+    pub fn fold_owned(records: Vec<Record>) -> Self {
+        let mut snapshot = Self::default();
+        for record in records {
+            match record.body {
+                RecordBody::Occurrence(occ) => {
+                    snapshot.seq = snapshot.seq.max(record.seq);
+                    snapshot.apply_state(record.seq, record.at, &occ.key, &occ.app, occ.state);
+                }
+                _ => snapshot.apply(&record),
+            }
+        }
+        snapshot
     }
 
     fn apply_snapshot(&mut self, seq: u64, at: DateTime<Utc>, snap: &SnapshotRecord) {
@@ -373,6 +405,33 @@ mod tests {
                 campaigns,
             }),
         }
+    }
+
+    #[test]
+    fn folding_owned_records_gives_the_same_snapshot() {
+        let records = vec![
+            Record {
+                v: SCHEMA_VERSION,
+                seq: 1,
+                at: at("02:00:00"),
+                body: RecordBody::header(),
+            },
+            occ(2, "02:00:01", "a", intent(7, 1)),
+            snapshot(3, "02:00:02", &["a"]),
+            occ(
+                4,
+                "02:00:03",
+                "a",
+                OccurrenceState::Sent {
+                    task_id: "t".into(),
+                },
+            ),
+            occ(5, "02:00:04", "b", intent(8, 1)),
+        ];
+        assert_eq!(
+            LedgerSnapshot::fold_owned(records.clone()),
+            LedgerSnapshot::fold(&records)
+        );
     }
 
     #[test]

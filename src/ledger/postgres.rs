@@ -541,7 +541,7 @@ impl Ledger for PgLedger {
         }
         let records = self.records(&client).await?;
         Ok(LedgerRead {
-            snapshot: super::LedgerSnapshot::fold(&records),
+            snapshot: super::LedgerSnapshot::fold_owned(records),
             warnings: Vec::new(),
         })
     }
