@@ -672,3 +672,76 @@ async fn a_database_with_a_newer_schema_is_refused_naming_the_crier_that_made_it
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_connection_killed_mid_apply_sends_nothing_twice_and_the_ledger_tells_the_truth()
+ {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    config.faults.latency_ms = 400;
+    let emu = start_emulator(config).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    repo.campaigns(6);
+    let child = crier(&repo, &url, &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Cut every connection crier has to its database.
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    let first = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "the cut apply stops: {}",
+        text(&first)
+    );
+    let o = crier(
+        &repo,
+        &url,
+        &["apply", "--auto-approve", "--lock-timeout", "5s"],
+    )
+    .output()
+    .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let mut names: Vec<String> = emu
+        .pushes()
+        .iter()
+        .map(|p| crate::support::apply::body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let all = names.len();
+    names.dedup();
+    assert_eq!(all, names.len(), "nothing sent twice: {names:?}");
+    let read = PgLedger::new(url, "URL").read().await.unwrap();
+    let kinds: Vec<StateKind> = read
+        .snapshot
+        .occurrences
+        .values()
+        .map(|o| o.kind())
+        .collect();
+    let sent = kinds.iter().filter(|k| **k == StateKind::Sent).count();
+    let in_doubt = kinds.iter().filter(|k| **k == StateKind::InDoubt).count();
+    assert_eq!(sent + in_doubt, 6, "{kinds:?}");
+    // Every delivery the emulator counted is sent or in doubt in the ledger; none is missing.
+    assert!(
+        sent <= all && all <= sent + in_doubt,
+        "sent {sent}, in doubt {in_doubt}, delivered {all}"
+    );
+}
