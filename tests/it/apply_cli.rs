@@ -2,40 +2,15 @@
 //! the no-terminal refusal, the CI rule, the lock holder, plan files, Ctrl-C, and no secrets
 //! in the output.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::apply::{KEY, KEY_VAR, Repo, emulator_config, start_emulator};
-use chrono::SecondsFormat;
+use crate::support::apply::{KEY, Repo, emulator_config, start_emulator};
+use crate::support::cli::{run, text};
 use crier::clock::ManualClock;
 use crier::ledger::FileLedger;
 use crier::ledger::lock::LockHolder;
 use crier::ledger::record::StateKind;
-
-fn crier(repo: &Repo, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
-    c.args(args)
-        .current_dir(repo.path())
-        .env(
-            "CRIER_NOW",
-            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        )
-        .env(KEY_VAR, KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-async fn run(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_hint_ci_rule_and_no_secrets() {
@@ -44,7 +19,7 @@ async fn exit_codes_hint_ci_rule_and_no_secrets() {
     repo.campaigns(3);
 
     // No terminal, no --auto-approve: exit 1 with a hint, nothing sent.
-    let o = run(crier(&repo, &["apply"])).await;
+    let o = run(repo.binary(&["apply"])).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o)
@@ -55,7 +30,7 @@ async fn exit_codes_hint_ci_rule_and_no_secrets() {
     assert!(emu.pushes().is_empty());
 
     // CI=true and a file ledger: refused.
-    let mut c = crier(&repo, &["apply", "--auto-approve"]);
+    let mut c = repo.binary(&["apply", "--auto-approve"]);
     c.env("CI", "true");
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(1));
@@ -67,7 +42,7 @@ async fn exit_codes_hint_ci_rule_and_no_secrets() {
     assert!(emu.pushes().is_empty());
 
     // The provider's quota is 2: two sent, one deferred: exit 2.
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(
@@ -83,7 +58,7 @@ async fn exit_codes_hint_ci_rule_and_no_secrets() {
     // does not ask again (it would cost one more refused request), it holds the deferral
     // until the next quota day and still exits 2.
     emu.reset();
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("held (deferred)"), "{out}");
@@ -106,11 +81,7 @@ async fn a_second_apply_waits_then_names_the_lock_holder() {
     let guard = FileLedger::new(repo.ledger_dir())
         .lock_sync(&holder, Duration::ZERO, &ManualClock::new(repo.now))
         .unwrap();
-    let o = run(crier(
-        &repo,
-        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
-    ))
-    .await;
+    let o = run(repo.binary(&["apply", "--auto-approve", "--lock-timeout", "300ms"])).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("is locked by pid 777 (ana@laptop, `crier apply`"),
@@ -119,11 +90,7 @@ async fn a_second_apply_waits_then_names_the_lock_holder() {
     );
     assert!(emu.pushes().is_empty());
     drop(guard);
-    let o = run(crier(
-        &repo,
-        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
-    ))
-    .await;
+    let o = run(repo.binary(&["apply", "--auto-approve", "--lock-timeout", "300ms"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
@@ -132,16 +99,12 @@ async fn a_reviewed_plan_file_is_applied_and_then_refused_as_stale() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
-    let o = run(crier(
-        &repo,
-        &["plan", "--out", "reviewed.json", "--horizon", "1h"],
-    ))
-    .await;
+    let o = run(repo.binary(&["plan", "--out", "reviewed.json", "--horizon", "1h"])).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = run(crier(&repo, &["apply", "reviewed.json", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "reviewed.json", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
-    let o = run(crier(&repo, &["apply", "reviewed.json", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "reviewed.json", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("the plan file is stale"), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
@@ -165,7 +128,8 @@ async fn interrupted_by(signal: &str) {
     let emu = start_emulator(config).await;
     let repo = Repo::for_emulator(&emu.base_url(), "50ms", 100);
     repo.campaigns(10);
-    let child = crier(&repo, &["apply", "--auto-approve"])
+    let child = repo
+        .binary(&["apply", "--auto-approve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,28 +1,6 @@
 //! `crier plan --base GIT_REF`: both sides read through git, each with its own crier.yaml.
 
 use crate::support::cli::{CAMPAIGN, CONFIG, Repo, stderr, stdout};
-use std::process::Command;
-
-fn git(repo: &Repo, args: &[&str]) {
-    let o = Command::new("git")
-        .current_dir(repo.path())
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 fn committed_repo() -> Repo {
     let repo = Repo::new(CONFIG);
@@ -37,9 +15,9 @@ fn committed_repo() -> Repo {
             .replace("at: \"2026-12-03T10:00:00\"", "cron: \"0 9 * * *\"")
             .replace("at: \"2026-12-01T10:00:00\"", "cron: \"0 9 * * *\""),
     );
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "base"]);
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-q", "-m", "base"]);
     repo
 }
 

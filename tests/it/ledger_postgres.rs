@@ -7,14 +7,14 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::SecondsFormat;
 use crier::clock::ManualClock;
 use crier::ledger::postgres::PgLedger;
 use crier::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody, StateKind};
 use crier::ledger::{AnyLedger, FileLedger, Ledger as _, LedgerError, LedgerWriter as _};
 use crier::occurrence::OccurrenceKey;
 
-use crate::support::apply::{KEY, KEY_VAR, Repo, emulator_config, start_emulator};
+use crate::support::apply::{Repo, emulator_config, start_emulator};
+use crate::support::cli::text;
 
 /// The server's URL, or `None` (and a note) when the PostgreSQL tests are not enabled.
 fn server() -> Option<String> {
@@ -314,24 +314,11 @@ async fn export_import_round_trip_file_to_postgres_to_file_is_lossless() {
     assert_eq!(first.bytes, last.bytes);
 }
 
+/// The real binary on a PostgreSQL ledger at `url`, in CI.
 fn crier(repo: &Repo, url: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
-    c.args(args)
-        .current_dir(repo.path())
-        .env(
-            "CRIER_NOW",
-            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        )
-        .env(KEY_VAR, KEY)
-        .env("CRIER_LEDGER_URL", url)
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut c = repo.binary(args);
+    c.env("CRIER_LEDGER_URL", url).env("CI", "true");
     c
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
 fn use_postgres(repo: &Repo) {

@@ -9,11 +9,10 @@
 //! (the emulator deduplicates over 7 days) end with all of them sent, each delivered once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::apply::{KEY, KEY_VAR, Repo, body_campaign, emulator_config, start_emulator};
-use chrono::SecondsFormat;
+use crate::support::apply::{Repo, body_campaign, emulator_config, start_emulator};
 use crier::emulator::{EmulatorHandle, PushRecord};
 use crier::ledger::record::StateKind;
 use crier::ledger::{FileLedger, LedgerSnapshot};
@@ -21,21 +20,6 @@ use crier::ledger::{FileLedger, LedgerSnapshot};
 const PUSHES: usize = 30;
 const ROUNDS: usize = 8;
 const SEED: u64 = 0x5eed_c21e;
-
-fn crier(repo: &Repo, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
-    c.args(args)
-        .current_dir(repo.path())
-        .env(
-            "CRIER_NOW",
-            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        )
-        .env(KEY_VAR, KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .env_remove("CRIER_LOG");
-    c
-}
 
 /// The invariants; `recovered` when the last run finished normally (no dangling intent).
 fn check(emu: &EmulatorHandle, ledger: &LedgerSnapshot, recovered: bool) -> Vec<PushRecord> {
@@ -93,7 +77,8 @@ async fn kill_9_at_random_moments_never_sends_an_occurrence_twice() {
             repo.campaign(&format!("r{round}-c{i:02}"), "");
         }
         // 30 pushes, 15 ms each and 20 ms apart, take about 1 s: kill somewhere in there.
-        let mut child = crier(&repo, &["apply", "--auto-approve"])
+        let mut child = repo
+            .binary(&["apply", "--auto-approve"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -108,7 +93,7 @@ async fn kill_9_at_random_moments_never_sends_an_occurrence_twice() {
         let after_kill = emu.pushes().len();
 
         // Recovery: the next apply repairs, marks the dangling intent in doubt, sends the rest.
-        let out = crier(&repo, &["apply", "--auto-approve"]).output().unwrap();
+        let out = repo.binary(&["apply", "--auto-approve"]).output().unwrap();
         let snapshot = ledger.read_sync().unwrap().snapshot;
         check(&emu, &snapshot, true);
         let in_doubt = snapshot
@@ -132,7 +117,8 @@ async fn kill_9_at_random_moments_never_sends_an_occurrence_twice() {
         );
 
         // Resend the in-doubt ones with their MsgRandom: the 7-day dedup window absorbs them.
-        let out = crier(&repo, &["apply", "--auto-approve", "--retry-in-doubt"])
+        let out = repo
+            .binary(&["apply", "--auto-approve", "--retry-in-doubt"])
             .output()
             .unwrap();
         let text = output_text(&out);

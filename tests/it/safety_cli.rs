@@ -1,44 +1,14 @@
 //! The safety promises through the real binary: no push to the wrong audience, none sent
 //! twice, none lost to a configuration mistake, exits CI can trust.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::apply::{KEY, KEY_VAR, Repo, emulator_config, set_faults, start_emulator};
+use crate::support::apply::{KEY_VAR, Repo, emulator_config, set_faults, start_emulator};
+use crate::support::cli::{run, text};
 use chrono::SecondsFormat;
 use crier::ledger::FileLedger;
 use crier::ledger::record::StateKind;
-
-fn crier(repo: &Repo, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crier"));
-    c.args(args)
-        .current_dir(repo.path())
-        .env(
-            "CRIER_NOW",
-            repo.now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        )
-        .env(KEY_VAR, KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-async fn run(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn write(repo: &Repo, rel: &str, text: &str) {
-    let path = repo.path().join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_audience_list_is_an_error_at_its_place_and_nothing_is_sent() {
@@ -53,14 +23,12 @@ async fn an_empty_audience_list_is_an_error_at_its_place_and_nothing_is_sent() {
     ];
     for (audience, message) in cases {
         let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        write(
-            &repo,
-            "campaigns/x.yaml",
-            &format!(
+        repo.write("campaigns/x.yaml",
+            format!(
                 "version: 1\nname: x\naudience:\n  {audience}\nschedule: {{at: \"{at}\"}}\nmessage:\n  body:\n    - text: hi\n"
             ),
         );
-        let o = run(crier(&repo, &["validate"])).await;
+        let o = run(repo.binary(&["validate"])).await;
         let out = text(&o);
         assert_eq!(o.status.code(), Some(1), "{audience}: {out}");
         assert!(
@@ -68,7 +36,7 @@ async fn an_empty_audience_list_is_an_error_at_its_place_and_nothing_is_sent() {
             "{audience}: {out}"
         );
         assert!(out.contains("reaches every user"), "{out}");
-        let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+        let o = run(repo.binary(&["apply", "--auto-approve"])).await;
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     }
     assert!(emu.pushes().is_empty());
@@ -79,7 +47,7 @@ async fn a_ledger_with_no_valid_first_line_is_refused_not_read_as_empty() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
     // A power loss leaves the file as zeros of the same length.
@@ -87,7 +55,7 @@ async fn a_ledger_with_no_valid_first_line_is_refused_not_read_as_empty() {
     let len = std::fs::metadata(&path).unwrap().len();
     std::fs::write(&path, vec![0u8; usize::try_from(len).unwrap()]).unwrap();
     for args in [&["apply", "--auto-approve"][..], &["plan"], &["status"]] {
-        let o = run(crier(&repo, args)).await;
+        let o = run(repo.binary(args)).await;
         let out = text(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {out}");
         assert!(out.contains("ledger.jsonl"), "{out}");
@@ -115,7 +83,8 @@ async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_wr
     let emu = start_emulator(config).await;
     let repo = Repo::for_emulator(&emu.base_url(), "20ms", 100);
     repo.campaigns(4);
-    let first = crier(&repo, &["apply", "--auto-approve"])
+    let first = repo
+        .binary(&["apply", "--auto-approve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -129,11 +98,7 @@ async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_wr
     }
     tokio::time::sleep(Duration::from_millis(1300)).await;
     std::fs::remove_file(&lock).unwrap();
-    let second = run(crier(
-        &repo,
-        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
-    ))
-    .await;
+    let second = run(repo.binary(&["apply", "--auto-approve", "--lock-timeout", "300ms"])).await;
     let out = text(&second);
     assert_eq!(second.status.code(), Some(1), "{out}");
     assert!(
@@ -174,7 +139,7 @@ async fn deleting_the_lock_file_under_a_running_apply_never_lets_a_second_one_wr
     );
     assert_eq!(read.snapshot.occurrences.len(), pushes.len());
     // The next apply recovers (the dangling intent, if any, becomes in_doubt) and sends the rest once.
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let pushes = emu.pushes();
     assert_eq!(pushes.len(), 4);
@@ -197,14 +162,14 @@ async fn a_rename_with_previous_names_sends_nothing_again_and_without_it_apply_h
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaign("spring", "");
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 1);
 
     // Renamed with previous_names: the plan says so, apply sends nothing.
     std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
     repo.campaign("spring-sale", "previous_names: [spring]\n");
-    let o = run(crier(&repo, &["plan"])).await;
+    let o = run(repo.binary(&["plan"])).await;
     let out = text(&o);
     assert!(
         out.contains("renamed from `spring` (previous_names)"),
@@ -212,7 +177,7 @@ async fn a_rename_with_previous_names_sends_nothing_again_and_without_it_apply_h
     );
     assert!(!out.contains("WILL SEND AGAIN"), "{out}");
     assert!(out.contains("Due now (0)"), "{out}");
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 1, "nothing sent again");
 
@@ -220,25 +185,21 @@ async fn a_rename_with_previous_names_sends_nothing_again_and_without_it_apply_h
     std::fs::remove_file(repo.path().join("campaigns/spring-sale.yaml")).unwrap();
     repo.campaign("easter", "");
     for format in ["human", "markdown", "json"] {
-        let o = run(crier(&repo, &["plan", "--format", format])).await;
+        let o = run(repo.binary(&["plan", "--format", format])).await;
         assert!(
             text(&o).contains("WILL SEND AGAIN"),
             "{format}: {}",
             text(&o)
         );
     }
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("held (will_send_again)"), "{out}");
     assert!(out.contains("crier apply --send-again easter"), "{out}");
     assert_eq!(emu.pushes().len(), 1, "held, not sent");
     // Acknowledged by name: sent.
-    let o = run(crier(
-        &repo,
-        &["apply", "--auto-approve", "--send-again", "easter"],
-    ))
-    .await;
+    let o = run(repo.binary(&["apply", "--auto-approve", "--send-again", "easter"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
 }
@@ -248,14 +209,14 @@ async fn a_reviewed_plan_file_acknowledges_will_send_again_and_needs_no_terminal
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaign("spring", "");
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
     repo.campaign("easter", "");
-    let o = run(crier(&repo, &["plan", "--out", "reviewed.json"])).await;
+    let o = run(repo.binary(&["plan", "--out", "reviewed.json"])).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // No --auto-approve and no terminal: the saved plan is the approval.
-    let o = run(crier(&repo, &["apply", "reviewed.json"])).await;
+    let o = run(repo.binary(&["apply", "reviewed.json"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
 }
@@ -265,7 +226,7 @@ async fn a_wrong_secret_key_leaves_the_occurrence_due_and_the_plan_says_why() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
-    let mut c = crier(&repo, &["apply", "--auto-approve"]);
+    let mut c = repo.binary(&["apply", "--auto-approve"]);
     c.env(KEY_VAR, "0".repeat(64));
     let o = run(c).await;
     let out = text(&o);
@@ -273,16 +234,16 @@ async fn a_wrong_secret_key_leaves_the_occurrence_due_and_the_plan_says_why() {
     assert!(out.contains("failed: ErrorCode 700"), "{out}");
     assert!(emu.pushes().is_empty());
     // The provider refused: nothing was delivered, so after the fix it is due again.
-    let o = run(crier(&repo, &["plan"])).await;
+    let o = run(repo.binary(&["plan"])).await;
     let out = text(&o);
     assert!(out.contains("Due now (2)"), "{out}");
     assert!(
         out.contains("retry: the provider refused the last attempt with ErrorCode 700"),
         "{out}"
     );
-    let o = run(crier(&repo, &["status"])).await;
+    let o = run(repo.binary(&["status"])).await;
     assert!(text(&o).contains("ErrorCode 700"), "{}", text(&o));
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
 }
@@ -298,7 +259,8 @@ async fn a_kill_during_a_retry_wait_leaves_a_closed_attempt_not_an_in_doubt_one(
         serde_json::json!({"fail_rate": 1.0, "fail_code": 91000}),
     )
     .await;
-    let mut child = crier(&repo, &["apply", "--auto-approve"])
+    let mut child = repo
+        .binary(&["apply", "--auto-approve"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -311,7 +273,7 @@ async fn a_kill_during_a_retry_wait_leaves_a_closed_attempt_not_an_in_doubt_one(
     let occ = read.snapshot.occurrences.values().next().unwrap();
     assert_eq!(occ.kind(), StateKind::NotSent, "{:?}", occ.history);
     set_faults(&emu, serde_json::json!({"fail_rate": 0.0})).await;
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(!out.contains("in_doubt"), "{out}");
@@ -384,7 +346,7 @@ async fn a_refused_certificate_is_said_once_not_retried_and_no_library_log_leaks
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
     let started = std::time::Instant::now();
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
@@ -515,11 +477,7 @@ async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
-    let o = run(crier(
-        &repo,
-        &["apply", "--auto-approve", "--format", "json"],
-    ))
-    .await;
+    let o = run(repo.binary(&["apply", "--auto-approve", "--format", "json"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["format_version"], 1);
@@ -527,8 +485,7 @@ async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
     assert_eq!(summary["exit_code"], 0);
     assert_eq!(summary["outcomes"][0]["outcome"], "sent");
     // An invalid campaign: `plan --format json` answers JSON with located diagnostics.
-    write(
-        &repo,
+    repo.write(
         "campaigns/bad.yaml",
         "version: 1\nname: bad\naudience: {tags: {}}\n",
     );
@@ -536,7 +493,7 @@ async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
         &["plan", "--format", "json"][..],
         &["apply", "--auto-approve", "--format", "json"],
     ] {
-        let o = run(crier(&repo, args)).await;
+        let o = run(repo.binary(args)).await;
         assert_eq!(o.status.code(), Some(1));
         let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&o)));
@@ -557,16 +514,14 @@ async fn json_formats_report_errors_as_json_and_apply_has_a_json_summary() {
         );
     }
     // A bad crier.yaml under `validate --format json`, with a UserSig typed into `endpoint`.
-    write(
-        &repo,
-        "crier.yaml",
+    repo.write("crier.yaml",
         "project: rel\napps:\n  prod: {sdkappid: 1, endpoint: \"http://x?usersig=eJwsecret\", admin: a, secret_key_env: K, region: china}\n",
     );
-    let o = run(crier(&repo, &["validate", "--format", "json"])).await;
+    let o = run(repo.binary(&["validate", "--format", "json"])).await;
     assert_eq!(o.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!doc["diagnostics"].as_array().unwrap().is_empty(), "{doc}");
-    let o = run(crier(&repo, &["validate"])).await;
+    let o = run(repo.binary(&["validate"])).await;
     assert!(!text(&o).contains("eJwsecret"), "{}", text(&o));
 }
 
@@ -575,7 +530,7 @@ async fn a_project_rename_with_previous_projects_sends_nothing_again() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let config = repo.path().join("crier.yaml");
     let original = std::fs::read_to_string(&config).unwrap();
@@ -584,14 +539,14 @@ async fn a_project_rename_with_previous_projects_sends_nothing_again() {
         original.replace("project: rel", "project: rel2\nprevious_projects: [rel]"),
     )
     .unwrap();
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(!out.contains("WILL SEND AGAIN"), "{out}");
     assert_eq!(emu.pushes().len(), 1, "nothing sent again");
     // Without previous_projects: WILL SEND AGAIN, held.
     std::fs::write(&config, original.replace("project: rel", "project: rel3")).unwrap();
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("WILL SEND AGAIN"), "{out}");
@@ -603,7 +558,7 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(1);
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -620,24 +575,20 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
     );
     // render shows the MsgRandom apply sent (or would send), from the ledger.
     let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let o = run(crier(&repo, &["render", "c00", "--at", &at])).await;
+    let o = run(repo.binary(&["render", "c00", "--at", &at])).await;
     assert!(
         text(&o).contains("as recorded in the ledger"),
         "{}",
         text(&o)
     );
-    let o = run(crier(&repo, &["ledger", "list"])).await;
+    let o = run(repo.binary(&["ledger", "list"])).await;
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(out.matches("TaskId").count(), 1, "{out}");
-    let o = run(crier(&repo, &["status"])).await;
+    let o = run(repo.binary(&["status"])).await;
     assert!(text(&o).contains("(seq 4, 1 campaign)"), "{}", text(&o));
     // A campaign file that does not parse: render names it.
-    write(
-        &repo,
-        "campaigns/broken.yaml",
-        "version: 1\nname: broken\n\tbad",
-    );
-    let o = run(crier(&repo, &["render", "broken"])).await;
+    repo.write("campaigns/broken.yaml", "version: 1\nname: broken\n\tbad");
+    let o = run(repo.binary(&["render", "broken"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
@@ -647,7 +598,7 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
     assert!(out.contains("campaign `broken` is not valid"), "{out}");
     // A misspelled name gets a suggestion.
     std::fs::remove_file(repo.path().join("campaigns/broken.yaml")).unwrap();
-    let o = run(crier(&repo, &["render", "c0"])).await;
+    let o = run(repo.binary(&["render", "c0"])).await;
     assert!(text(&o).contains("did you mean `c00`?"), "{}", text(&o));
     // Two files with one name: both located at the name.
     repo.campaign("twin", "");
@@ -656,7 +607,7 @@ async fn output_reads_right_crier_now_is_announced_and_render_points_at_broken_f
         repo.path().join("campaigns/twin2.yaml"),
     )
     .unwrap();
-    let o = run(crier(&repo, &["validate"])).await;
+    let o = run(repo.binary(&["validate"])).await;
     let out = text(&o);
     assert!(
         out.contains("campaigns/twin.yaml:2:7: error: duplicate campaign name `twin`"),
@@ -675,11 +626,11 @@ async fn a_refused_request_is_due_again_once_the_campaign_changes() {
         serde_json::json!({"fail_rate": 1.0, "fail_code": 90002}),
     )
     .await;
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     set_faults(&emu, serde_json::json!({"fail_rate": 0.0})).await;
     // The same request would be refused again: held, and the plan says why.
-    let o = run(crier(&repo, &["plan"])).await;
+    let o = run(repo.binary(&["plan"])).await;
     let out = text(&o);
     assert!(out.contains("Due now (0)"), "{out}");
     assert!(
@@ -694,7 +645,7 @@ async fn a_refused_request_is_due_again_once_the_campaign_changes() {
         .unwrap()
         .replace("hello from", "hi again from");
     std::fs::write(&path, fixed).unwrap();
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(
@@ -709,9 +660,9 @@ async fn export_and_import_restore_a_damaged_ledger_and_nothing_is_sent_again() 
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaigns(2);
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(crier(&repo, &["ledger", "export", "backup.jsonl"])).await;
+    let o = run(repo.binary(&["ledger", "export", "backup.jsonl"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     let exported = out
@@ -735,7 +686,7 @@ async fn export_and_import_restore_a_damaged_ledger_and_nothing_is_sent_again() 
         "the export is the file ledger's own format"
     );
     // Import refuses a ledger that is not empty.
-    let o = run(crier(&repo, &["ledger", "import", "backup.jsonl"])).await;
+    let o = run(repo.binary(&["ledger", "import", "backup.jsonl"])).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("is not empty: import only into an empty ledger"),
@@ -745,10 +696,10 @@ async fn export_and_import_restore_a_damaged_ledger_and_nothing_is_sent_again() 
     // Power loss: zeros. The refusal names the way back; the operator moves it aside and imports.
     let len = std::fs::metadata(&ledger).unwrap().len();
     std::fs::write(&ledger, vec![0u8; usize::try_from(len).unwrap()]).unwrap();
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert!(text(&o).contains("crier ledger import"), "{}", text(&o));
     std::fs::rename(&ledger, repo.ledger_dir().join("ledger.jsonl.damaged")).unwrap();
-    let o = run(crier(&repo, &["ledger", "import", "backup.jsonl"])).await;
+    let o = run(repo.binary(&["ledger", "import", "backup.jsonl"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(
@@ -758,7 +709,7 @@ async fn export_and_import_restore_a_damaged_ledger_and_nothing_is_sent_again() 
         )),
         "{out}\n{exported}"
     );
-    let o = run(crier(&repo, &["apply", "--auto-approve"])).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(
         emu.pushes().len(),
@@ -766,8 +717,8 @@ async fn export_and_import_restore_a_damaged_ledger_and_nothing_is_sent_again() 
         "nothing was sent again after the restore"
     );
     // A torn or foreign file is not an export.
-    write(&repo, "torn.jsonl", "{\"v\":1,\"seq\":1");
-    let o = run(crier(&repo, &["ledger", "import", "torn.jsonl"])).await;
+    repo.write("torn.jsonl", "{\"v\":1,\"seq\":1");
+    let o = run(repo.binary(&["ledger", "import", "torn.jsonl"])).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("is not a ledger export"), "{}", text(&o));
 }
@@ -777,31 +728,12 @@ async fn plan_base_reads_the_ledger_for_quota_used_and_will_send_again() {
     let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaign("spring", "");
-    let git = |args: &[&str]| {
-        let o = Command::new("git")
-            .current_dir(repo.path())
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@example.com",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "git {args:?}: {}", text(&o));
-    };
     std::fs::write(repo.path().join(".gitignore"), ".crier/\n").unwrap();
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "base"]);
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-q", "-m", "base"]);
     // Applied from a GitHub Actions run: the intent records the commit and the run.
-    let mut c = crier(
-        &repo,
-        &["apply", "--auto-approve", "--allow-ephemeral-ledger"],
-    );
+    let mut c = repo.binary(&["apply", "--auto-approve", "--allow-ephemeral-ledger"]);
     c.env("GITHUB_ACTIONS", "true")
         .env("CI", "true")
         .env("GITHUB_RUN_ID", "4242")
@@ -834,7 +766,7 @@ async fn plan_base_reads_the_ledger_for_quota_used_and_will_send_again() {
     // A pull request renames the sent campaign without previous_names.
     std::fs::remove_file(repo.path().join("campaigns/spring.yaml")).unwrap();
     repo.campaign("easter", "");
-    let o = run(crier(&repo, &["plan", "--base", "main"])).await;
+    let o = run(repo.binary(&["plan", "--base", "main"])).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(

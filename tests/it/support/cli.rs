@@ -30,3 +30,15 @@ pub fn stdout(o: &std::process::Output) -> String {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// stdout then stderr, as one text.
+pub fn text(o: &std::process::Output) -> String {
+    stdout(o) + &stderr(o)
+}
+
+/// Runs a command off the async runtime (an in-process emulator must keep answering).
+pub async fn run(mut c: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}

@@ -49,6 +49,46 @@ impl Repo {
         c
     }
 
+    /// The real binary as the apply tests run it: at the repository's `now` (`CRIER_NOW`), with
+    /// the app's secret key, no colours, not in CI, no log filter, nothing on stdin.
+    pub fn binary(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env(
+                "CRIER_NOW",
+                self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )
+            .env(KEY_VAR, super::apply::KEY)
+            .env("NO_COLOR", "1")
+            .env_remove("CI")
+            .env_remove("CRIER_LOG")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Runs `git` in the repository (with a throwaway identity); panics when it fails.
+    pub fn git(&self, args: &[&str]) {
+        let o = std::process::Command::new("git")
+            .current_dir(self.dir.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
     /// A repository whose one app `prod` talks to `endpoint` (an emulator).
     pub fn for_emulator(endpoint: &str, min_interval: &str, daily_quota: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
