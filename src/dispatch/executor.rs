@@ -22,6 +22,9 @@ use crate::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody, State
 use crate::ledger::{LedgerError, LedgerWriter, check_transition, pick_msg_random};
 use crate::plan::{PlannedSend, QuotaDay};
 
+/// Why an accepted push without a TaskId is recorded in doubt.
+const NO_TASK_ID: &str = "the provider answered ErrorCode 0 without a TaskId: the push was probably accepted, but cannot be confirmed, recalled or reported; check the provider's console";
+
 /// The push API of one app, as the executor needs it ([`Client`] in production, a fake in
 /// unit tests).
 pub trait PushApi: std::marker::Send + Sync {
@@ -429,42 +432,35 @@ impl Executor<'_> {
             let responded = self.timer.now();
             // The retry decision: (reason, wait before the next try) or a settled outcome.
             let (reason, wait, wait_reason) = match result {
-                Ok(ApiReply { task_id: None, .. }) => {
-                    // Accepted, but with nothing to recall or report it by: whether it was
-                    // really delivered cannot be told from this answer, so it is in doubt.
-                    let reason = "the provider answered ErrorCode 0 without a TaskId: the push was probably accepted, but cannot be confirmed, recalled or reported; check the provider's console".to_owned();
-                    self.record(
-                        writer,
-                        send,
-                        OccurrenceState::InDoubt {
-                            reason: reason.clone(),
-                        },
-                    )
-                    .await?;
-                    state.ready_at = Some(responded + lane.min_interval);
-                    if let Some(left) = state.quota_left.get_mut(&send.quota_day) {
-                        *left = left.saturating_sub(1);
-                    }
-                    return Ok(Settle::Done(Outcome::InDoubt { reason }));
-                }
                 Ok(reply) => {
-                    let task_id = reply.task_id.unwrap_or_default();
-                    self.record(
-                        writer,
-                        send,
-                        OccurrenceState::Sent {
-                            task_id: task_id.clone(),
-                        },
-                    )
-                    .await?;
+                    // Accepted. Without a TaskId there is nothing to recall or report it by:
+                    // whether it was really delivered cannot be told, so it is in doubt.
+                    let (recorded, outcome) = match reply.task_id {
+                        Some(task_id) => (
+                            OccurrenceState::Sent {
+                                task_id: task_id.clone(),
+                            },
+                            Outcome::Sent {
+                                task_id,
+                                attempts: tries,
+                            },
+                        ),
+                        None => {
+                            let reason = NO_TASK_ID.to_owned();
+                            (
+                                OccurrenceState::InDoubt {
+                                    reason: reason.clone(),
+                                },
+                                Outcome::InDoubt { reason },
+                            )
+                        }
+                    };
+                    self.record(writer, send, recorded).await?;
                     state.ready_at = Some(responded + lane.min_interval);
                     if let Some(left) = state.quota_left.get_mut(&send.quota_day) {
                         *left = left.saturating_sub(1);
                     }
-                    return Ok(Settle::Done(Outcome::Sent {
-                        task_id,
-                        attempts: tries,
-                    }));
+                    return Ok(Settle::Done(outcome));
                 }
                 Err(CallError::MaybeSent { reason, .. }) => {
                     self.record(

@@ -4,7 +4,8 @@
 //! - a ledger record newer than the plan's `ledger_seq` touches one of its occurrences (due,
 //!   missed, skipped or in doubt);
 //! - after newer records of other occurrences, a quota day of its sends can no longer hold
-//!   them (pushes recorded that day + the plan's > `daily_quota`, or the provider said 90047),
+//!   them (pushes recorded that day, a 90047 counting as a full day, + the plan's >
+//!   `daily_quota`; counted as the quota forecast counts them),
 //!   or pacing `min_interval` after the latest recorded push would start one of its sends past
 //!   its grace (other pushes on the same day alone do not make it stale);
 //! - a campaign it sends, misses or skips changed or was removed (other campaigns may change);
@@ -117,30 +118,16 @@ fn capacity_reasons(
     for s in file.due.iter().filter(|s| !s.over_quota) {
         *planned.entry((s.app.as_str(), s.quota_day)).or_default() += 1;
     }
-    let full = ledger.provider_full_days();
     for ((app_name, day), n) in planned {
         let Some(app) = settings.apps.get(app_name) else {
             continue;
         };
-        let tz = app.quota_timezone;
-        let on_day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive() == day;
         let used = ledger
-            .accepted_pushes(app.sdkappid)
-            .filter(|(_, at)| on_day(*at))
-            .count()
-            + ledger
-                .occurrences
-                .values()
-                .filter(|o| o.key.sdkappid == app.sdkappid && o.needs_decision())
-                .filter(|o| on_day(o.updated_at()))
-                .filter(|o| !file.due.iter().any(|s| s.id == o.id))
-                .count();
-        let used = u32::try_from(used).unwrap_or(u32::MAX);
-        if full.contains(&(app.sdkappid, day)) {
-            out.push(format!(
-                "quota day {day} of app `{app_name}`: the provider answered 90047 (quota used up) after the plan was made"
-            ));
-        } else if used.saturating_add(n) > app.daily_quota {
+            .used_per_day(app.sdkappid, app.quota_timezone, app.daily_quota)
+            .get(&day)
+            .copied()
+            .unwrap_or(0);
+        if used.saturating_add(n) > app.daily_quota {
             out.push(format!(
                 "quota day {day} of app `{app_name}`: {used} pushes are recorded now, so the plan's {n} no longer fit the daily quota of {}",
                 app.daily_quota

@@ -200,12 +200,18 @@ impl FileLedger {
         let tmp = self.dir.join(format!("{RECORDS_FILE}.new"));
         let header = Writer::<FileSession>::header(now);
         let line = jsonl::encode(&header).map_err(|e| LedgerError::Backend(e.to_string()))?;
-        let mut out = File::create(&tmp).map_err(Self::io(&tmp))?;
-        out.write_all(&line)
+        self.write_whole(&tmp, &path, &line)
+    }
+
+    /// Writes `bytes` as the file `path` in one step: a synced temporary file `tmp` renamed
+    /// into place, then the folder synced. A crash leaves the old state or the new one.
+    fn write_whole(&self, tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
+        let mut out = File::create(tmp).map_err(Self::io(tmp))?;
+        out.write_all(bytes)
             .and_then(|()| out.sync_data())
-            .map_err(Self::io(&tmp))?;
+            .map_err(Self::io(tmp))?;
         drop(out);
-        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        std::fs::rename(tmp, path).map_err(Self::io(path))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(Self::io(&self.dir))
@@ -325,15 +331,7 @@ impl FileLedger {
             Err(e) => return Err(Self::io(&path)(e)),
         }
         let tmp = self.dir.join(format!("{RECORDS_FILE}.import"));
-        let mut out = File::create(&tmp).map_err(Self::io(&tmp))?;
-        out.write_all(&export.bytes)
-            .and_then(|()| out.sync_data())
-            .map_err(Self::io(&tmp))?;
-        drop(out);
-        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(Self::io(&self.dir))
+        self.write_whole(&tmp, &path, &export.bytes)
     }
 }
 

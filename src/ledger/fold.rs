@@ -297,6 +297,38 @@ impl LedgerSnapshot {
         days
     }
 
+    /// Pushes of one app per quota day (midnight to midnight in `tz`), over every project: the
+    /// accepted ones, the ones that may have been (in doubt, or an intent without outcome), and
+    /// a day the provider said is full (90047) counts as `daily_quota`. The quota forecast and
+    /// the plan-file staleness check both count with this.
+    #[must_use]
+    pub fn used_per_day(
+        &self,
+        sdkappid: u64,
+        tz: chrono_tz::Tz,
+        daily_quota: u32,
+    ) -> BTreeMap<chrono::NaiveDate, u32> {
+        let mut days: BTreeMap<chrono::NaiveDate, u32> = BTreeMap::new();
+        let day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
+        for (_, at) in self.accepted_pushes(sdkappid) {
+            *days.entry(day(at)).or_default() += 1;
+        }
+        for o in self
+            .occurrences
+            .values()
+            .filter(|o| o.key.sdkappid == sdkappid && o.needs_decision())
+        {
+            *days.entry(day(o.updated_at())).or_default() += 1;
+        }
+        for (app, full) in self.provider_full_days() {
+            if app == sdkappid {
+                let used = days.entry(full).or_default();
+                *used = (*used).max(daily_quota);
+            }
+        }
+        days
+    }
+
     /// The MsgRandoms of one app (sdkappid), in record order.
     #[must_use]
     pub fn msg_randoms_of(&self, sdkappid: u64) -> &[MsgRandomUse] {

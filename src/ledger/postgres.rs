@@ -25,7 +25,7 @@ use tokio_postgres::{Client, NoTls};
 use super::jsonl;
 use super::lock::{LockHolder, LockState};
 use super::protocol::{StoreSession, Writer};
-use super::record::{Record, RecordBody};
+use super::record::Record;
 use super::{Ledger, LedgerError, LedgerRead};
 use crate::clock::Clock;
 
@@ -352,7 +352,7 @@ async fn insert(
             &i64::try_from(r.seq).unwrap_or(i64::MAX),
             &i32::try_from(r.v).unwrap_or(i32::MAX),
             &r.at,
-            &kind(&r.body),
+            &r.body.kind(),
             &line,
             &env!("CARGO_PKG_VERSION"),
         ],
@@ -360,16 +360,6 @@ async fn insert(
     .await
     .map_err(pg("appending a record"))?;
     Ok(())
-}
-
-fn kind(body: &RecordBody) -> &'static str {
-    match body {
-        RecordBody::Header { .. } => "header",
-        RecordBody::Occurrence(_) => "occurrence",
-        RecordBody::Snapshot(_) => "snapshot",
-        RecordBody::TestSend(_) => "test_send",
-        RecordBody::Repair(_) => "repair",
-    }
 }
 
 /// Refuses a schema newer than this build knows, naming the crier that created it.
@@ -480,7 +470,7 @@ impl StoreSession for PgSession {
                     &self.fence,
                     &i32::try_from(record.v).unwrap_or(i32::MAX),
                     &record.at,
-                    &kind(&record.body),
+                    &record.body.kind(),
                     &line,
                     &env!("CARGO_PKG_VERSION"),
                 ],

@@ -145,7 +145,7 @@ impl<S: StoreSession> Writer<S> {
         let text = String::from_utf8_lossy(&line);
         if crate::secrets::redact_usersig(&text) != text {
             return Err(LedgerError::SecretInRecord {
-                what: format!("record {} of kind {}", record.seq, kind_name(&record.body)),
+                what: format!("record {} of kind {}", record.seq, record.body.kind()),
             });
         }
         if let Err(e) = self.session.append(&record, &line).await {
@@ -188,16 +188,6 @@ pub fn run_now<F: Future>(f: F) -> F::Output {
             return v;
         }
         std::thread::yield_now();
-    }
-}
-
-fn kind_name(body: &RecordBody) -> &'static str {
-    match body {
-        RecordBody::Header { .. } => "header",
-        RecordBody::Occurrence(_) => "occurrence",
-        RecordBody::Snapshot(_) => "snapshot",
-        RecordBody::TestSend(_) => "test_send",
-        RecordBody::Repair(_) => "repair",
     }
 }
 

@@ -54,6 +54,20 @@ pub enum RecordBody {
 }
 
 impl RecordBody {
+    /// The record's `kind` tag (`header`, `occurrence`, …), for messages and the database.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Header { .. } => "header",
+            Self::Occurrence(_) => "occurrence",
+            Self::Snapshot(_) => "snapshot",
+            Self::TestSend(_) => "test_send",
+            Self::Repair(_) => "repair",
+        }
+    }
+}
+
+impl RecordBody {
     /// The header a new ledger starts with.
     #[must_use]
     pub fn header() -> Self {

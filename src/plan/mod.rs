@@ -281,46 +281,21 @@ fn forecast_quota(
 ) -> Vec<QuotaDay> {
     let mut days: BTreeMap<(String, chrono::NaiveDate), QuotaDay> = BTreeMap::new();
     for app in input.settings.apps.values() {
-        let tz = app.quota_timezone;
-        let mut count = |at: DateTime<Utc>| {
-            let day = at.with_timezone(&tz).date_naive();
-            days.entry((app.name.clone(), day))
-                .or_insert_with(|| QuotaDay {
+        let used = input
+            .ledger
+            .used_per_day(app.sdkappid, app.quota_timezone, app.daily_quota);
+        for (day, used) in used {
+            days.insert(
+                (app.name.clone(), day),
+                QuotaDay {
                     app: app.name.clone(),
                     day,
                     daily_quota: app.daily_quota,
-                    used: 0,
+                    used,
                     planned: 0,
                     deferred: Vec::new(),
-                })
-                .used += 1;
-        };
-        for (_, at) in input.ledger.accepted_pushes(app.sdkappid) {
-            count(at);
-        }
-        for o in input
-            .ledger
-            .occurrences
-            .values()
-            .filter(|o| o.key.sdkappid == app.sdkappid && o.needs_decision())
-        {
-            count(o.updated_at());
-        }
-        // A day the provider said is full (90047) is full, whatever crier counted.
-        for (sdkappid, day) in input.ledger.provider_full_days() {
-            if sdkappid == app.sdkappid {
-                let entry = days
-                    .entry((app.name.clone(), day))
-                    .or_insert_with(|| QuotaDay {
-                        app: app.name.clone(),
-                        day,
-                        daily_quota: app.daily_quota,
-                        used: 0,
-                        planned: 0,
-                        deferred: Vec::new(),
-                    });
-                entry.used = entry.used.max(app.daily_quota);
-            }
+                },
+            );
         }
     }
     for send in due.iter_mut().chain(upcoming.iter_mut()) {
