@@ -117,12 +117,8 @@ pub type Prepared = (
 /// Loads the workspace and reads `--at` and `--horizon`.
 ///
 /// # Errors
-/// Invalid campaigns (after printing them), an unreadable ledger, a bad `--at` or `--horizon`.
-pub fn prepare(
-    env: &Env,
-    at: Option<&str>,
-    horizon: &str,
-) -> anyhow::Result<Result<Prepared, Status>> {
+/// An invalid `crier.yaml`, an unreadable ledger, a bad `--at` or `--horizon`.
+pub fn prepare(env: &Env, at: Option<&str>, horizon: &str) -> anyhow::Result<Prepared> {
     let ws = load_workspace(env, &[])?;
     let horizon = crate::duration::parse(horizon).map_err(|e| anyhow::anyhow!("--horizon: {e}"))?;
     anyhow::ensure!(horizon <= MAX_HORIZON, "--horizon: at most 366d");
@@ -134,7 +130,7 @@ pub fn prepare(
         }
         None => env.clock.now(),
     };
-    Ok(Ok((ws, at, horizon)))
+    Ok((ws, at, horizon))
 }
 
 fn print_plan(plan: &crate::plan::Plan, format: PlanFormat) -> anyhow::Result<()> {
@@ -155,10 +151,7 @@ fn print_plan(plan: &crate::plan::Plan, format: PlanFormat) -> anyhow::Result<()
 /// # Errors
 /// See [`prepare`].
 pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
-    let (ws, at, horizon) = match prepare(env, args.at.as_deref(), &args.horizon)? {
-        Ok(x) => x,
-        Err(status) => return Ok(status),
-    };
+    let (ws, at, horizon) = prepare(env, args.at.as_deref(), &args.horizon)?;
     let outcome = validated(&ws, "no plan was made (crier validate shows warnings too)")?;
     if let Some(rev) = &args.base {
         let base = load_base(&ws.settings, rev)?;

@@ -111,7 +111,7 @@ pub enum ApplyError {
     )]
     CiRefusesFileLedger { ledger: String },
     #[error(transparent)]
-    LedgerUnsupported(#[from] crate::ledger::PostgresNotBuilt),
+    LedgerUrlUnset(#[from] crate::ledger::LedgerUrlUnset),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -137,7 +137,7 @@ pub async fn apply(
     clock: Arc<dyn Clock>,
     reporter: &dyn Reporter,
 ) -> Result<ApplyReport, ApplyError> {
-    let ledger = crate::ledger::file_ledger(&input.settings.ledger)?;
+    let ledger = crate::ledger::ledger_for(&input.settings.ledger, None)?;
     apply_with_ledger(&ledger, input, options, secrets, clock, reporter).await
 }
 
@@ -348,7 +348,7 @@ fn hold_sends_again(
             id: s.id.clone(),
             app: s.app.clone(),
             campaign: s.campaign.clone(),
-            state: "will_send_again".into(),
+            state: crate::plan::HeldState::WillSendAgain,
             error_code: None,
             reason: format!(
                 "{message}. Held: --auto-approve never sends a push again. To send it, run `crier apply --send-again {0}`, or apply a reviewed plan file that lists it (`crier plan --out plan.json`, then `crier apply plan.json`); for a rename, add `previous_names: [OLD]` to `{0}` instead, so nothing is sent again",

@@ -159,12 +159,7 @@ impl ApplyReport {
             || !self.in_doubt_remaining.is_empty()
         {
             ExitStatus::Failed
-        } else if c.deferred > 0
-            || self
-                .held
-                .iter()
-                .any(|h| matches!(h.state.as_str(), "deferred" | "will_send_again"))
-        {
+        } else if c.deferred > 0 || self.held.iter().any(|h| h.state.is_pending()) {
             ExitStatus::Deferred
         } else {
             ExitStatus::Done

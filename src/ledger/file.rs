@@ -198,7 +198,7 @@ impl FileLedger {
     fn create_with_header(&self, now: DateTime<Utc>) -> Result<(), LedgerError> {
         let path = self.records_path();
         let tmp = self.dir.join(format!("{RECORDS_FILE}.new"));
-        let header = Writer::<FileSession>::header(now);
+        let header = super::protocol::header(now);
         let line = jsonl::encode(&header).map_err(|e| LedgerError::Backend(e.to_string()))?;
         self.write_whole(&tmp, &path, &line)
     }
@@ -393,7 +393,7 @@ impl Writer<FileSession> {
         at: DateTime<Utc>,
         body: RecordBody,
     ) -> Result<Record, LedgerError> {
-        self.append_now(at, body)
+        run_now(self.append(at, body))
     }
 }
 

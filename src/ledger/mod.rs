@@ -220,7 +220,7 @@ pub enum LedgerError {
 #[error(
     "ledger.postgres_url_env names {url_env}, which is not set or empty; crier never falls back to the file ledger\nhint: export {url_env}=postgres://USER@HOST:5432/DB (add ?sslmode=disable for a local server without TLS)"
 )]
-pub struct PostgresNotBuilt {
+pub struct LedgerUrlUnset {
     pub url_env: String,
 }
 
@@ -228,11 +228,11 @@ pub struct PostgresNotBuilt {
 /// (read at the edge).
 ///
 /// # Errors
-/// [`PostgresNotBuilt`] when the settings name PostgreSQL and `url` is unset or empty.
+/// [`LedgerUrlUnset`] when the settings name PostgreSQL and `url` is unset or empty.
 pub fn ledger_for(
     settings: &crate::settings::LedgerSettings,
     url: Option<String>,
-) -> Result<AnyLedger, PostgresNotBuilt> {
+) -> Result<AnyLedger, LedgerUrlUnset> {
     match settings {
         crate::settings::LedgerSettings::File { path } => {
             Ok(AnyLedger::File(FileLedger::new(path)))
@@ -242,25 +242,10 @@ pub fn ledger_for(
                 u.trim(),
                 url_env,
             ))),
-            _ => Err(PostgresNotBuilt {
+            _ => Err(LedgerUrlUnset {
                 url_env: url_env.clone(),
             }),
         },
-    }
-}
-
-/// The embedded file ledger the settings name.
-///
-/// # Errors
-/// [`PostgresNotBuilt`] when they name the PostgreSQL ledger.
-pub fn file_ledger(
-    settings: &crate::settings::LedgerSettings,
-) -> Result<FileLedger, PostgresNotBuilt> {
-    match settings {
-        crate::settings::LedgerSettings::File { path } => Ok(FileLedger::new(path)),
-        crate::settings::LedgerSettings::Postgres { url_env } => Err(PostgresNotBuilt {
-            url_env: url_env.clone(),
-        }),
     }
 }
 

@@ -101,17 +101,6 @@ impl<S: StoreSession> Writer<S> {
         Ok(writer)
     }
 
-    /// The first record of a new ledger (stores that create a ledger whole write it themselves).
-    #[must_use]
-    pub fn header(now: DateTime<Utc>) -> Record {
-        Record {
-            v: SCHEMA_VERSION,
-            seq: 1,
-            at: now.trunc_subsecs(3),
-            body: RecordBody::header(),
-        }
-    }
-
     /// Appends one record with the next sequence number; see the module documentation.
     ///
     /// # Errors
@@ -159,23 +148,16 @@ impl<S: StoreSession> Writer<S> {
         self.snapshot.apply(&record);
         Ok(record)
     }
+}
 
-    /// [`Self::append`] for a store whose appends never wait (the file ledger): runs it on this
-    /// thread.
-    ///
-    /// # Errors
-    /// As [`Self::append`].
-    pub fn append_now(
-        &mut self,
-        at: DateTime<Utc>,
-        body: RecordBody,
-    ) -> Result<Record, LedgerError> {
-        run_now(self.append(at, body))
-    }
-
-    /// The store session (for stores that check it).
-    pub fn session(&self) -> &S {
-        &self.session
+/// The first record of a new ledger (stores that create a ledger whole write it themselves).
+#[must_use]
+pub fn header(now: DateTime<Utc>) -> Record {
+    Record {
+        v: SCHEMA_VERSION,
+        seq: 1,
+        at: now.trunc_subsecs(3),
+        body: RecordBody::header(),
     }
 }
 

@@ -8,8 +8,8 @@ pub mod normalize;
 mod warnings;
 
 pub use model::{
-    Change, Changes, FieldChange, Held, InDoubt, Missed, Plan, PlannedSend, QuotaDay, Skipped,
-    Warning,
+    Change, Changes, FieldChange, Held, HeldState, InDoubt, Missed, Plan, PlannedSend, QuotaDay,
+    Skipped, Warning,
 };
 
 use crate::api::errors::{RefusalRetry, refusal_retry};
@@ -206,7 +206,7 @@ fn retry_of(mut send: PlannedSend, refused: Option<Refused>) -> Rendered {
             id: send.id,
             app: send.app,
             campaign: send.campaign.clone(),
-            state: "failed".into(),
+            state: HeldState::Failed,
             error_code: Some(code),
             reason: format!(
                 "the provider refused this request (ErrorCode {code}: {}); nothing was delivered. It is due again once the campaign `{}` changes, while within grace (until {}); to send it again unchanged: crier ledger resolve {} --not-sent",
@@ -406,7 +406,7 @@ pub fn build(input: &Input<'_>) -> Plan {
                     id: key.id(),
                     app: c.app.name.clone(),
                     campaign: c.name().to_owned(),
-                    state: "deferred".into(),
+                    state: HeldState::Deferred,
                     error_code: Some(90047),
                     reason: format!(
                         "the provider answered 90047 (daily quota used up) on quota day {day}; retried on the next quota day, while within grace (until {})",

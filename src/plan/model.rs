@@ -89,14 +89,55 @@ pub struct PlannedSend {
     pub retry: Option<String>,
 }
 
+/// Why an occurrence within grace is held (serialised as `failed`, `deferred`,
+/// `will_send_again`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldState {
+    /// The provider refused the same request (`failed`).
+    Failed,
+    /// The provider said the app's quota day is full (90047): until the next quota day.
+    Deferred,
+    /// Apply holds a push already delivered under another key until it is acknowledged.
+    WillSendAgain,
+}
+
+impl HeldState {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Failed => "failed",
+            Self::Deferred => "deferred",
+            Self::WillSendAgain => "will_send_again",
+        }
+    }
+
+    /// Whether apply exits 2 for it: work is pending (a later quota day, an acknowledgement).
+    #[must_use]
+    pub const fn is_pending(self) -> bool {
+        matches!(self, Self::Deferred | Self::WillSendAgain)
+    }
+}
+
+impl std::fmt::Display for HeldState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for HeldState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An occurrence within grace that the plan does not send, with the reason and the way out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {
     pub id: String,
     pub app: String,
     pub campaign: String,
-    /// The ledger state: `failed` or `deferred`.
-    pub state: String,
+    pub state: HeldState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<i64>,
     pub reason: String,
