@@ -36,6 +36,9 @@ fn holder() -> crier::ledger::LockHolder {
         user: "bench".into(),
         command: "bench".into(),
         started_at: at(),
+        project: None,
+        ci_run: None,
+        ci_url: None,
     }
 }
 

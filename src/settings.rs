@@ -120,8 +120,9 @@ pub struct Defaults {
 pub enum LedgerSettings {
     /// The embedded default: a folder holding `ledger.jsonl` and its lock (absolute).
     File { path: PathBuf },
-    /// A shared PostgreSQL ledger; the URL is read from this environment variable.
-    Postgres { url_env: String },
+    /// A shared PostgreSQL ledger; the URL is read from this environment variable. A lock
+    /// holder silent for longer than `lease` hangs, and the next writer takes its lock over.
+    Postgres { url_env: String, lease: Duration },
 }
 
 /// `crier.yaml`, resolved.

@@ -4,7 +4,6 @@ use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
 use crate::ledger::AnyLedger;
-use crate::ledger::lock::LockState;
 use crate::ledger::record::StateKind;
 use crate::ledger::view::{self, Decision, ListFilter, OccurrenceLine};
 use crate::ledger::{Ledger as _, LedgerWriter as _};
@@ -42,7 +41,9 @@ pub enum LedgerCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct UnlockArgs {
-    /// The app whose lock to take (this build has one lock for the whole ledger: it is taken).
+    /// The app whose lock to take: its name in crier.yaml, or an sdkappid (another
+    /// project's app). When no writer holds it but one holds the whole ledger, that lock is
+    /// taken.
     pub app: String,
     /// Required: the holder loses its lock at once.
     #[arg(long)]
@@ -131,8 +132,8 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
     let read = rt
         .block_on(ledger.read())
         .context("cannot read the ledger")?;
-    let lock = rt.block_on(ledger.lock_state())?;
-    let st = view::status(&read.snapshot, lock, &read.warnings);
+    let locks = rt.block_on(ledger.locks())?;
+    let st = view::status(&read.snapshot, locks, &read.warnings);
     let mut out = anstream::stdout();
     match args.format {
         DataFormat::Json => {
@@ -168,10 +169,14 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
                     if a.campaigns == 1 { "" } else { "s" }
                 )?;
             }
-            match &st.lock {
-                LockState::Free => writeln!(out, "lock: free")?,
-                LockState::Held(Some(holder)) => writeln!(out, "lock: held by {holder}")?,
-                LockState::Held(None) => writeln!(out, "lock: held (holder unknown)")?,
+            if st.locks.is_empty() {
+                writeln!(out, "lock: free")?;
+            }
+            for l in &st.locks {
+                match l.sdkappid {
+                    None => writeln!(out, "lock: held by {l}")?,
+                    Some(app) => writeln!(out, "lock of app {app}: held by {l}")?,
+                }
             }
             if !st.needs_decision.is_empty() {
                 writeln!(
@@ -216,7 +221,8 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
 /// # Errors
 /// An unreadable ledger, an unknown occurrence, a refused resolution, a lock timeout.
 pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
-    let ledger = ledger_of(env)?;
+    let settings = super::workspace::load_settings_only(env)?;
+    let ledger = super::workspace::ledger_of(&settings)?;
     let rt = super::workspace::runtime()?;
     let mut out = anstream::stdout();
     match cmd {
@@ -348,15 +354,35 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
                     "the {} is locked with flock, which the operating system releases when its holder ends, however it ends; to take it, end the holder (see `crier status` for its pid and host)",
                     ledger.describe()
                 ),
-                AnyLedger::Postgres(pg) => match rt.block_on(pg.force_unlock())? {
-                    Some(holder) => writeln!(
-                        out,
-                        "unlocked the {} (app {} and every other: one lock per ledger in this build): ended the session of {holder}; it can never append again",
-                        ledger.describe(),
-                        args.app
-                    )?,
-                    None => writeln!(out, "the {} has no lock holder", ledger.describe())?,
-                },
+                AnyLedger::Postgres(pg) => {
+                    let sdkappid = match args.app.parse::<u64>() {
+                        Ok(n) => n,
+                        Err(_) => settings.apps.get(&args.app).map(|a| a.sdkappid).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "no app `{}` in {}: name one of its apps ({}) or give an sdkappid",
+                                args.app,
+                                settings.config_path.display(),
+                                settings.apps.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                            )
+                        })?,
+                    };
+                    match rt.block_on(pg.force_unlock(sdkappid))? {
+                        Some(held) => writeln!(
+                            out,
+                            "unlocked {} of the {}: ended the session of {held}; it can never append again",
+                            held.sdkappid.map_or_else(
+                                || "the whole-ledger lock".to_owned(),
+                                |a| format!("the lock of app {a}")
+                            ),
+                            ledger.describe(),
+                        )?,
+                        None => writeln!(
+                            out,
+                            "no writer holds the lock of app {sdkappid} (or the whole {})",
+                            ledger.describe()
+                        )?,
+                    }
+                }
             }
         }
         LedgerCommand::Resolve(args) => {

@@ -1,5 +1,5 @@
 //! Process facts, read once at the edge and passed in: who this process is when it holds the
-//! ledger's writer lock (pid, user, host, command line).
+//! ledger's writer lock (pid, user, host, command line, CI run), and where an apply runs.
 
 use crate::ledger::lock::LockHolder;
 use chrono::{DateTime, Utc};
@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 #[must_use]
 pub fn lock_holder(now: DateTime<Utc>) -> LockHolder {
     let command: String = std::env::args().collect::<Vec<_>>().join(" ");
+    let ci = ci_run();
     LockHolder {
         pid: std::process::id(),
         hostname: hostname(),
@@ -16,15 +17,17 @@ pub fn lock_holder(now: DateTime<Utc>) -> LockHolder {
             .unwrap_or_else(|_| "unknown".into()),
         command: shorten(&command, 200),
         started_at: now,
+        project: None,
+        ci_run: ci.0,
+        ci_url: ci.1,
     }
 }
 
-/// Where an apply runs, for the audit trail of every intent: the campaign repository's commit
-/// and the CI run (GitHub Actions, GitLab CI, or a generic `CI`) with its URL when known.
-#[must_use]
-pub fn origin(root: &std::path::Path) -> crate::ledger::record::Origin {
+/// The CI run this process belongs to (GitHub Actions, GitLab CI, or a generic `CI`) and its
+/// URL, when the environment has them.
+fn ci_run() -> (Option<String>, Option<String>) {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let (ci_run, ci_url) = if var("GITHUB_ACTIONS").is_some() {
+    if var("GITHUB_ACTIONS").is_some() {
         let run = var("GITHUB_RUN_ID");
         let url = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), &run) {
             (Some(server), Some(repo), Some(id)) => {
@@ -42,7 +45,14 @@ pub fn origin(root: &std::path::Path) -> crate::ledger::record::Origin {
         (Some("ci".to_owned()), None)
     } else {
         (None, None)
-    };
+    }
+}
+
+/// Where an apply runs, for the audit trail of every intent: the campaign repository's commit
+/// and the CI run (GitHub Actions, GitLab CI, or a generic `CI`) with its URL when known.
+#[must_use]
+pub fn origin(root: &std::path::Path) -> crate::ledger::record::Origin {
+    let (ci_run, ci_url) = ci_run();
     crate::ledger::record::Origin {
         commit: crate::git::head_commit(root),
         ci_run,

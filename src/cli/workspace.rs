@@ -117,7 +117,7 @@ pub fn validated<'w>(
 /// `ledger.postgres_url_env` names a variable that is unset or empty.
 pub fn ledger_of(settings: &Settings) -> anyhow::Result<crate::ledger::AnyLedger> {
     let url = match &settings.ledger {
-        crate::settings::LedgerSettings::Postgres { url_env } => std::env::var(url_env).ok(),
+        crate::settings::LedgerSettings::Postgres { url_env, .. } => std::env::var(url_env).ok(),
         crate::settings::LedgerSettings::File { .. } => None,
     };
     Ok(crate::ledger::ledger_for(&settings.ledger, url)?)

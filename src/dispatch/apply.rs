@@ -31,7 +31,7 @@ use crate::ledger::lock::LockHolder;
 use crate::ledger::record::{
     CampaignSnapshot, OccurrenceRecord, OccurrenceState, RecordBody, SnapshotRecord,
 };
-use crate::ledger::{Ledger, LedgerError, LedgerWriter, check_transition};
+use crate::ledger::{AppScope, Ledger, LedgerError, LedgerWriter, check_transition};
 use crate::plan::Plan;
 use crate::secrets::SecretProvider;
 use crate::settings::Settings;
@@ -84,6 +84,9 @@ impl Default for ApplyOptions {
                 user: "unknown".into(),
                 command: "crier (library)".into(),
                 started_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                project: None,
+                ci_run: None,
+                ci_url: None,
             },
             ci: None,
             horizon: Duration::from_secs(7 * 86_400),
@@ -166,9 +169,11 @@ pub async fn apply_with_ledger<L: Ledger>(
     }
     let settings = input.settings;
     let mut writer = ledger
-        .lock(
+        .lock_apps(
+            &lock_scope(settings, input.checked),
             LockHolder {
                 started_at: clock.now(),
+                project: Some(settings.project.clone()),
                 ..options.holder.clone()
             },
             options.lock_timeout,
@@ -464,4 +469,22 @@ async fn write_snapshot<W: LedgerWriter>(
         )
         .await?;
     Ok(true)
+}
+
+/// The apps an apply locks: those its campaigns send on (every app of `crier.yaml` when no
+/// campaign names one), by sdkappid.
+#[must_use]
+pub fn lock_scope(settings: &Settings, checked: &[Checked]) -> AppScope {
+    let mut scope: AppScope = checked
+        .iter()
+        .map(|c| (c.app.sdkappid, c.app.name.clone()))
+        .collect();
+    if scope.is_empty() {
+        scope = settings
+            .apps
+            .values()
+            .map(|a| (a.sdkappid, a.name.clone()))
+            .collect();
+    }
+    scope
 }

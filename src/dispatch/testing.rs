@@ -123,6 +123,9 @@ pub fn holder(now: DateTime<Utc>) -> crate::ledger::lock::LockHolder {
         user: "tester".into(),
         command: "crier apply".into(),
         started_at: now,
+        project: None,
+        ci_run: None,
+        ci_url: None,
     }
 }
 

@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 
 use super::fold::LedgerSnapshot;
 use super::jsonl;
-use super::lock::{self, LockGuard, LockHolder, LockState};
-use super::protocol::{StoreSession, Writer, run_now};
+use super::lock::{self, HeldLock, LockGuard, LockHolder, LockState};
+use super::protocol::{Appended, StoreSession, Writer, run_now};
 use super::record::{Record, RecordBody, RepairRecord, StateKind};
 use super::{Ledger, LedgerError, LedgerRead, LedgerWarning};
 use crate::clock::Clock;
@@ -189,6 +189,7 @@ impl FileLedger {
             repair,
             warnings,
             now,
+            None,
         ))
     }
 
@@ -349,7 +350,7 @@ pub struct FileSession {
 }
 
 impl StoreSession for FileSession {
-    async fn append(&mut self, record: &Record, line: &[u8]) -> Result<(), LedgerError> {
+    async fn append(&mut self, record: &Record, line: &[u8]) -> Result<Appended, LedgerError> {
         // The records file's own lock keeps other writers out even when `ledger.lock` was
         // removed or replaced; but such a holder must not start a new send: an intent is
         // refused, outcomes of requests already made are still recorded (the truth).
@@ -374,7 +375,8 @@ impl StoreSession for FileSession {
             .map_err(|source| LedgerError::Io {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        Ok(Appended::Durable)
     }
 
     fn describe(&self) -> String {
@@ -440,8 +442,8 @@ impl Ledger for FileLedger {
         Ok(self.read_sync()?.snapshot.seq)
     }
 
-    async fn lock_state(&self) -> Result<LockState, LedgerError> {
-        self.lock_state_sync()
+    async fn locks(&self) -> Result<Vec<HeldLock>, LedgerError> {
+        Ok(HeldLock::of_state(self.lock_state_sync()?))
     }
 
     async fn lock(
@@ -457,5 +459,16 @@ impl Ledger for FileLedger {
                 .await
                 .map_err(|e| LedgerError::Backend(format!("lock waiter failed: {e}")))??;
         self.open_writer(guard, clock, timeout)
+    }
+
+    /// One lock for the whole file: the apps do not matter.
+    async fn lock_apps(
+        &self,
+        _apps: &super::AppScope,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<FileWriter, LedgerError> {
+        self.lock(holder, timeout, clock).await
     }
 }

@@ -62,6 +62,26 @@ pub fn encode(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
     Ok(line)
 }
 
+/// Parses whole lines that continue a ledger (no header needed; the caller knows where they
+/// start), as a shared store returns other writers' records. Every line must be complete.
+///
+/// # Errors
+/// A line that is not a record.
+pub fn parse_from(bytes: &[u8]) -> Result<Vec<Record>, ParseError> {
+    bytes
+        .split_inclusive(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let probe: Probe = serde_json::from_slice(line).map_err(|e| ParseError::Corrupt {
+                line: i + 1,
+                reason: e.to_string(),
+            })?;
+            decode(&probe, line, i + 1)
+        })
+        .collect()
+}
+
 /// Reads a whole ledger file.
 ///
 /// # Errors

@@ -30,20 +30,86 @@ pub struct LockHolder {
     pub command: String,
     #[serde(with = "super::record::millis")]
     pub started_at: DateTime<Utc>,
+    /// The campaign repository's `project`, when the holder applies one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The CI run (`github-actions:123`, `gitlab-ci:45`, `ci`) and its URL, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_url: Option<String>,
 }
 
 impl std::fmt::Display for LockHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "pid {} ({}@{}, `{}`, since {})",
+            "pid {} ({}@{}, `{}`, since {}",
             self.pid,
             self.user,
             self.hostname,
             self.command,
             self.started_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )
+        )?;
+        if let Some(p) = &self.project {
+            write!(f, ", project {p}")?;
+        }
+        match (&self.ci_run, &self.ci_url) {
+            (Some(run), Some(url)) => write!(f, ", CI run {run} {url}")?,
+            (Some(run), None) => write!(f, ", CI run {run}")?,
+            (None, Some(url)) => write!(f, ", CI run {url}")?,
+            (None, None) => {}
+        }
+        f.write_str(")")
+    }
+}
+
+/// A lock held now, for `crier status` and `ledger unlock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldLock {
+    /// The app whose lock it is (its sdkappid); `None`: the whole ledger (the file ledger's one
+    /// lock, or a PostgreSQL writer that locked every app).
+    pub sdkappid: Option<u64>,
+    /// `None` while the holder has not yet described itself.
+    pub holder: Option<LockHolder>,
+    /// Seconds since the holder last showed it is alive (stores with heartbeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_age_secs: Option<u64>,
+    /// The heartbeat is older than the lease: the holder hangs, and the next writer that
+    /// needs this lock takes it over.
+    pub stale: bool,
+}
+
+impl std::fmt::Display for HeldLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.holder {
+            Some(h) => write!(f, "{h}")?,
+            None => f.write_str("a holder that has not described itself yet")?,
+        }
+        if let Some(age) = self.heartbeat_age_secs {
+            write!(f, "; heartbeat {age} s ago")?;
+            if self.stale {
+                f.write_str(", older than the lease: it hangs, and the next writer takes over")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HeldLock {
+    /// The whole-ledger lock of a store without heartbeats, from its state.
+    #[must_use]
+    pub fn of_state(state: LockState) -> Vec<Self> {
+        match state {
+            LockState::Free => Vec::new(),
+            LockState::Held(holder) => vec![Self {
+                sdkappid: None,
+                holder,
+                heartbeat_age_secs: None,
+                stale: false,
+            }],
+        }
     }
 }
 
@@ -231,6 +297,9 @@ mod tests {
             user: "u".into(),
             command: "crier apply".into(),
             started_at: "2026-12-01T02:00:00Z".parse().unwrap(),
+            project: None,
+            ci_run: None,
+            ci_url: None,
         }
     }
 

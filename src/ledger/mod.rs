@@ -57,7 +57,7 @@ use crate::clock::Clock;
 
 pub use file::{Export, FileLedger, FileWriter};
 pub use fold::{LedgerSnapshot, MsgRandomUse, OccurrenceView};
-pub use lock::{LockHolder, LockState};
+pub use lock::{HeldLock, LockHolder, LockState};
 pub use msg_random::{MsgRandomChoice, pick_msg_random};
 pub use record::{OccurrenceRecord, OccurrenceState, Record, RecordBody, StateKind};
 pub use transition::{TransitionError, check_transition};
@@ -82,8 +82,8 @@ pub trait Ledger: Send + Sync {
     /// The sequence number of the last record (0 when empty); plan files carry it.
     fn current_seq(&self) -> impl Future<Output = Result<u64, LedgerError>> + Send;
 
-    /// Whether the writer lock is held now, and by whom (for `crier status`).
-    fn lock_state(&self) -> impl Future<Output = Result<LockState, LedgerError>> + Send;
+    /// The locks held now, and by whom (for `crier status`): the whole ledger's, or each app's.
+    fn locks(&self) -> impl Future<Output = Result<Vec<HeldLock>, LedgerError>> + Send;
 
     /// Takes the writer lock, waiting up to `timeout`; creates the ledger when it does not
     /// exist. Under the lock it repairs a torn tail and records every intent that has no
@@ -96,7 +96,23 @@ pub trait Ledger: Send + Sync {
         timeout: Duration,
         clock: &dyn Clock,
     ) -> impl Future<Output = Result<Self::Writer, LedgerError>> + Send;
+
+    /// Like [`Self::lock`], for the apps in `apps` only: a store shared by several writers
+    /// locks each app (by sdkappid, in ascending order, so two writers cannot deadlock), and
+    /// writers of different apps append side by side; the writer may record occurrences of
+    /// these apps only. A store with one lock takes the whole ledger.
+    fn lock_apps(
+        &self,
+        apps: &AppScope,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> impl Future<Output = Result<Self::Writer, LedgerError>> + Send;
 }
+
+/// The apps a writer locks, by sdkappid, with their names in this `crier.yaml` (for messages);
+/// ordered, which is the order every writer takes them in.
+pub type AppScope = std::collections::BTreeMap<u64, String>;
 
 /// The one way to append: exists only while the writer lock is held.
 pub trait LedgerWriter: Send {
@@ -146,6 +162,13 @@ pub enum LedgerWarning {
     },
     /// An intent had no outcome (its process ended mid-send); it is now `in_doubt`.
     IntentWithoutOutcome { id: String, intent_seq: u64 },
+    /// A holder was silent for longer than the lease: its session was ended and its lock taken.
+    StaleLockTaken {
+        lock: String,
+        holder: Option<LockHolder>,
+        silent_secs: u64,
+        lease_secs: u64,
+    },
 }
 
 impl std::fmt::Display for LedgerWarning {
@@ -174,6 +197,19 @@ impl std::fmt::Display for LedgerWarning {
             Self::IntentWithoutOutcome { id, intent_seq } => write!(
                 f,
                 "{id}: the intent recorded at seq {intent_seq} has no outcome (the process ended mid-send); recorded as in_doubt: `crier ledger resolve` or `apply --retry-in-doubt`"
+            ),
+            Self::StaleLockTaken {
+                lock,
+                holder,
+                silent_secs,
+                lease_secs,
+            } => write!(
+                f,
+                "{lock}: took the lock over from {}, silent for {silent_secs} s (the lease is {lease_secs} s: it hangs or lost its network); its session was ended and it can never append again",
+                holder.as_ref().map_or_else(
+                    || "a holder that never described itself".to_owned(),
+                    ToString::to_string
+                )
             ),
         }
     }
@@ -210,6 +246,26 @@ pub enum LedgerError {
         "{path} is held by another writer although its lock file was free: someone removed or replaced ledger.lock while an apply held it; wait for that apply to end (never delete ledger.lock)"
     )]
     RecordsLocked { path: PathBuf },
+    #[error("{ledger}: {id} belongs to app {sdkappid}, whose lock this writer does not hold")]
+    NotLocked {
+        ledger: String,
+        id: String,
+        sdkappid: u64,
+    },
+    /// The store refused a write because the writer's lock was taken from it (forced, or its
+    /// holder was declared dead): it must stop before its next step.
+    #[error(
+        "{ledger}: this writer lost its lock ({detail}); it stopped before its next step and writes nothing more"
+    )]
+    Fenced { ledger: String, detail: String },
+    /// A store operation failed; the store's own error is the source.
+    #[error("{ledger}: {what}")]
+    Store {
+        ledger: String,
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{0}")]
     Backend(String),
 }
@@ -237,11 +293,10 @@ pub fn ledger_for(
         crate::settings::LedgerSettings::File { path } => {
             Ok(AnyLedger::File(FileLedger::new(path)))
         }
-        crate::settings::LedgerSettings::Postgres { url_env } => match url {
-            Some(u) if !u.trim().is_empty() => Ok(AnyLedger::Postgres(postgres::PgLedger::new(
-                u.trim(),
-                url_env,
-            ))),
+        crate::settings::LedgerSettings::Postgres { url_env, lease } => match url {
+            Some(u) if !u.trim().is_empty() => Ok(AnyLedger::Postgres(
+                postgres::PgLedger::new(u.trim(), url_env).with_lease(*lease),
+            )),
             _ => Err(LedgerUrlUnset {
                 url_env: url_env.clone(),
             }),
@@ -317,10 +372,10 @@ impl Ledger for AnyLedger {
         }
     }
 
-    async fn lock_state(&self) -> Result<LockState, LedgerError> {
+    async fn locks(&self) -> Result<Vec<HeldLock>, LedgerError> {
         match self {
-            Self::File(l) => l.lock_state().await,
-            Self::Postgres(l) => l.lock_state().await,
+            Self::File(l) => l.locks().await,
+            Self::Postgres(l) => l.locks().await,
         }
     }
 
@@ -334,6 +389,25 @@ impl Ledger for AnyLedger {
             Self::File(l) => l.lock(holder, timeout, clock).await.map(AnyWriter::File),
             Self::Postgres(l) => l
                 .lock(holder, timeout, clock)
+                .await
+                .map(AnyWriter::Postgres),
+        }
+    }
+
+    async fn lock_apps(
+        &self,
+        apps: &AppScope,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<AnyWriter, LedgerError> {
+        match self {
+            Self::File(l) => l
+                .lock_apps(apps, holder, timeout, clock)
+                .await
+                .map(AnyWriter::File),
+            Self::Postgres(l) => l
+                .lock_apps(apps, holder, timeout, clock)
                 .await
                 .map(AnyWriter::Postgres),
         }

@@ -6,16 +6,26 @@
 //! - **One durable step = one committed transaction**, written before the step it guards.
 //! - **Sequence numbers** come from a counter row updated inside the appending transaction (a
 //!   PostgreSQL sequence is neither gapless nor in commit order): gapless, in commit order.
-//! - **The writer lock** is a session advisory lock on a dedicated connection (released when the
-//!   holder's connection closes, however the holder ends), plus a holder row for `status`.
-//! - **Fencing.** Taking the lock increments a fence in the counter row; every append checks the
-//!   writer's token in the same transaction, so a holder that lost its lock (its connection was
-//!   cut, or another holder took over) can never append again.
+//! - **Locks per app.** An apply locks each app it sends on, keyed by its sdkappid (the same
+//!   app in every repository), in ascending order so two writers cannot deadlock: a session
+//!   advisory lock on the writer's dedicated connection (released when that connection closes,
+//!   however the holder ends), plus a row in `locks` naming the holder. Every app writer also
+//!   holds the ledger's key in shared mode; a writer of the whole ledger (`ledger resolve`)
+//!   holds it exclusively (row 0). Writers of different apps append side by side: the counter
+//!   row orders them, and a writer that finds its sequence number taken reads the other
+//!   writers' records and tries again ([`super::protocol::Appended::Behind`]).
+//! - **Leases.** A holder's connection updates its rows' heartbeat (database time) every
+//!   quarter of the lease (`ledger.lease`, default 2m). A holder whose heartbeat is older than
+//!   the lease hangs: the next writer that needs its lock ends its session and takes over.
+//! - **Fencing.** Taking a lock increments that row's fence; every append checks all of the
+//!   writer's fences in the same statement (the rows locked `FOR SHARE`), so a holder whose lock
+//!   was taken over or forced can never append again.
 //! - **Migrations** are versioned; a database whose schema is newer than this build is refused.
 //! - Reads need no lock and see a consistent snapshot (one statement).
+//! - A transaction-pooling proxy (PgBouncer in transaction mode) is refused: session advisory
+//!   locks need a session of their own.
 //!
-//! Not yet: per-app locks (one lock per ledger today), heartbeats and `ledger unlock --force`,
-//! PgBouncer detection, a current-state table (reads fold every record).
+//! Not yet: a current-state table (reads fold every record).
 
 use std::time::Duration;
 
@@ -23,10 +33,10 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, NoTls};
 
 use super::jsonl;
-use super::lock::{LockHolder, LockState};
-use super::protocol::{StoreSession, Writer};
+use super::lock::{HeldLock, LockHolder};
+use super::protocol::{Appended, StoreSession, Writer};
 use super::record::Record;
-use super::{Ledger, LedgerError, LedgerRead};
+use super::{AppScope, Ledger, LedgerError, LedgerRead, LedgerWarning};
 use crate::clock::Clock;
 
 /// The schema crier uses in the database.
@@ -57,7 +67,46 @@ const MIGRATIONS: &[&str] = &[
         since timestamptz NOT NULL,
         backend_pid integer NOT NULL
     );",
+    // 2: one lock row per app (sdkappid; 0 is the whole ledger) with its fence and heartbeat;
+    // the ledger-wide holder row and the counter's fence are no longer used.
+    "CREATE TABLE IF NOT EXISTS {s}.locks (
+        sdkappid bigint PRIMARY KEY,
+        fence bigint NOT NULL DEFAULT 0,
+        holder jsonb,
+        heartbeat timestamptz,
+        backend_pid integer
+    );
+    INSERT INTO {s}.locks (sdkappid, fence) SELECT 0, fence FROM {s}.counter WHERE id = 1
+        ON CONFLICT DO NOTHING;
+    DROP TABLE IF EXISTS {s}.holder;",
 ];
+
+/// How long a holder may stay silent before another writer takes its lock over.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+
+/// The rows of `locks` held now: the row's backend holds the row's advisory key. `$1` is the
+/// ledger key's text, `$2` the prefix of an app key's text.
+const HELD_LOCKS: &str = "SELECT l.sdkappid, l.holder, l.backend_pid,
+        extract(epoch FROM now() - l.heartbeat)::float8
+    FROM {s}.locks l
+    WHERE l.holder IS NOT NULL AND EXISTS (
+        SELECT 1 FROM pg_locks p
+        WHERE p.locktype = 'advisory' AND p.granted AND p.objsubid = 1
+          AND p.pid = l.backend_pid
+          AND (l.sdkappid <> 0 OR p.mode = 'ExclusiveLock')
+          AND ((p.classid::bigint << 32) | p.objid::bigint) = hashtextextended(
+              CASE WHEN l.sdkappid = 0 THEN $1::text ELSE $2::text || l.sdkappid::text END, 0))
+    ORDER BY l.sdkappid";
+
+/// The rows whose backend holds the advisory key `hashtextextended($1, 0)` in a mode that
+/// blocks this writer (`$2`: the writer wants it shared, so only an exclusive holder blocks).
+const BLOCKERS: &str = "SELECT l.sdkappid, l.holder, l.backend_pid,
+        extract(epoch FROM now() - l.heartbeat)::float8
+    FROM {s}.locks l JOIN pg_locks p ON p.pid = l.backend_pid
+    WHERE l.holder IS NOT NULL AND p.locktype = 'advisory' AND p.granted AND p.objsubid = 1
+      AND (NOT $2::bool OR p.mode = 'ExclusiveLock')
+      AND ((p.classid::bigint << 32) | p.objid::bigint) = hashtextextended($1::text, 0)
+    ORDER BY l.sdkappid";
 
 /// The PostgreSQL ledger at `url` (a libpq URL; `sslmode=disable|prefer|require|verify-ca|
 /// verify-full`; with TLS the server's certificate is always verified).
@@ -65,6 +114,7 @@ const MIGRATIONS: &[&str] = &[
 pub struct PgLedger {
     url: String,
     schema: String,
+    lease: Duration,
     /// The variable the URL came from, for messages (never the URL: it may hold a password).
     source: String,
 }
@@ -75,6 +125,27 @@ impl std::fmt::Debug for PgLedger {
             .field("source", &self.source)
             .field("schema", &self.schema)
             .finish_non_exhaustive()
+    }
+}
+
+/// A lock row held now (see [`HELD_LOCKS`]).
+struct HeldRow {
+    row: i64,
+    holder: Option<LockHolder>,
+    backend_pid: i32,
+    silent: Duration,
+}
+
+impl HeldRow {
+    fn of(r: &tokio_postgres::Row) -> Self {
+        Self {
+            row: r.get(0),
+            holder: r
+                .get::<_, Option<serde_json::Value>>(1)
+                .and_then(|v| serde_json::from_value(v).ok()),
+            backend_pid: r.get::<_, Option<i32>>(2).unwrap_or(0),
+            silent: Duration::from_secs_f64(r.get::<_, Option<f64>>(3).unwrap_or(0.0).max(0.0)),
+        }
     }
 }
 
@@ -94,8 +165,16 @@ impl PgLedger {
         Self {
             url: url.into(),
             schema: DEFAULT_SCHEMA.to_owned(),
+            lease: DEFAULT_LEASE,
             source: source.into(),
         }
+    }
+
+    /// How long a silent holder keeps its locks (`ledger.lease`).
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// The same ledger in another schema (tests give each their own).
@@ -293,31 +372,41 @@ impl PgLedger {
         tx.commit().await.map_err(pg("committing the import"))
     }
 
-    /// `ledger unlock --force`: ends the holder's session (its advisory lock goes with it) and
-    /// moves the fence, so the old holder can never append again. Returns the holder, if any.
+    /// `ledger unlock APP --force`: takes the lock of app `sdkappid` (or, when no writer holds
+    /// it, the whole-ledger lock) from its holder: moves the fences of every row that holder's
+    /// session holds, so it can never append again, and ends that session (its advisory locks go
+    /// with it). Returns the lock it took, if one was held.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn force_unlock(&self) -> Result<Option<LockHolder>, LedgerError> {
+    pub async fn force_unlock(&self, sdkappid: u64) -> Result<Option<HeldLock>, LedgerError> {
         let client = self.connect().await?;
-        if self.schema_version(&client).await? == 0 {
+        if self.schema_version(&client).await? < 2 {
             return Ok(None);
         }
-        let row = client
-            .query_opt(
-                &self.sql("SELECT holder, backend_pid FROM {s}.holder WHERE id = 1"),
-                &[],
-            )
-            .await
-            .map_err(pg("reading the lock holder"))?;
-        let Some(row) = row else { return Ok(None) };
-        let holder: Option<LockHolder> =
-            serde_json::from_value(row.get::<_, serde_json::Value>(0)).ok();
-        let pid: i32 = row.get(1);
+        let held = self.held_rows(&client).await?;
+        let app = i64::try_from(sdkappid).unwrap_or(i64::MAX);
+        let Some(row) = held
+            .iter()
+            .find(|h| h.row == app)
+            .or_else(|| held.iter().find(|h| h.row == 0))
+        else {
+            return Ok(None);
+        };
+        self.end_holder(&client, row.backend_pid).await?;
+        Ok(Some(self.held_lock(row)))
+    }
+
+    /// Moves the fences of every row the session `pid` holds, clears them, and ends the
+    /// session.
+    async fn end_holder(&self, client: &Client, pid: i32) -> Result<(), LedgerError> {
         client
             .execute(
-                &self.sql("UPDATE {s}.counter SET fence = fence + 1 WHERE id = 1"),
-                &[],
+                &self.sql(
+                    "UPDATE {s}.locks SET fence = fence + 1, holder = NULL, heartbeat = NULL
+                     WHERE backend_pid = $1",
+                ),
+                &[&pid],
             )
             .await
             .map_err(pg("moving the fence"))?;
@@ -325,15 +414,283 @@ impl PgLedger {
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .await
             .map_err(pg("ending the holder's session"))?;
-        client
-            .execute(&self.sql("DELETE FROM {s}.holder WHERE id = 1"), &[])
-            .await
-            .map_err(pg("clearing the lock holder"))?;
-        Ok(holder)
+        Ok(())
     }
 
-    fn lock_key(&self) -> String {
+    async fn held_rows(&self, client: &Client) -> Result<Vec<HeldRow>, LedgerError> {
+        let rows = client
+            .query(
+                &self.sql(HELD_LOCKS),
+                &[&self.ledger_key(), &self.app_key_prefix()],
+            )
+            .await
+            .map_err(pg("reading the lock holders"))?;
+        Ok(rows.iter().map(HeldRow::of).collect())
+    }
+
+    fn held_lock(&self, row: &HeldRow) -> HeldLock {
+        HeldLock {
+            sdkappid: u64::try_from(row.row).ok().filter(|a| *a != 0),
+            holder: row.holder.clone(),
+            heartbeat_age_secs: Some(row.silent.as_secs()),
+            stale: row.silent > self.lease,
+        }
+    }
+
+    /// The advisory key text of the whole ledger (writers of apps hold it shared).
+    fn ledger_key(&self) -> String {
         format!("crier-ledger:{}", self.schema)
+    }
+
+    fn app_key_prefix(&self) -> String {
+        format!("crier-app:{}:", self.schema)
+    }
+
+    /// The advisory key text of a lock row (0: the whole ledger).
+    fn key_of(&self, row: i64) -> String {
+        if row == 0 {
+            self.ledger_key()
+        } else {
+            format!("{}{row}", self.app_key_prefix())
+        }
+    }
+
+    fn lock_name(&self, row: i64, apps: &AppScope) -> String {
+        if row == 0 {
+            self.describe()
+        } else {
+            let name = u64::try_from(row)
+                .ok()
+                .and_then(|a| apps.get(&a))
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            format!("{}, app {row}{name}", self.describe())
+        }
+    }
+
+    /// Takes one advisory lock (shared or exclusive) on `client`, waiting until `deadline`;
+    /// a blocker whose heartbeat is older than the lease is ended and its lock taken over.
+    #[allow(clippy::too_many_arguments)]
+    async fn acquire(
+        &self,
+        client: &Client,
+        row: i64,
+        shared: bool,
+        name: &str,
+        start: tokio::time::Instant,
+        timeout: Duration,
+        warnings: &mut Vec<LedgerWarning>,
+    ) -> Result<(), LedgerError> {
+        let key = self.key_of(row);
+        let try_sql = if shared {
+            "SELECT pg_try_advisory_lock_shared(hashtextextended($1, 0))"
+        } else {
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+        };
+        loop {
+            let got: bool = client
+                .query_one(try_sql, &[&key])
+                .await
+                .map_err(pg("taking the lock"))?
+                .get(0);
+            if got {
+                return Ok(());
+            }
+            let blockers: Vec<HeldRow> = client
+                .query(&self.sql(BLOCKERS), &[&key, &shared])
+                .await
+                .map_err(pg("reading the lock holders"))?
+                .iter()
+                .map(HeldRow::of)
+                .collect();
+            let mut took_over = false;
+            for b in blockers.iter().filter(|b| b.silent > self.lease) {
+                self.end_holder(client, b.backend_pid).await?;
+                warnings.push(LedgerWarning::StaleLockTaken {
+                    lock: name.to_owned(),
+                    holder: b.holder.clone(),
+                    silent_secs: b.silent.as_secs(),
+                    lease_secs: self.lease.as_secs(),
+                });
+                took_over = true;
+            }
+            if took_over {
+                // The ended session's locks go a moment after pg_terminate_backend returns.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(LedgerError::Lock(super::lock::LockError::Timeout {
+                    path: name.into(),
+                    holder: blockers.into_iter().find_map(|b| b.holder).map(Box::new),
+                    waited,
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(50).min(timeout - waited)).await;
+        }
+    }
+
+    /// Refuses a connection whose statements may run on different server sessions.
+    async fn check_session(&self, client: &Client) -> Result<(), LedgerError> {
+        // Session advisory locks need a session of our own: behind a transaction-pooling proxy
+        // (PgBouncer in transaction mode) two statements may run on two server backends, and
+        // the lock would be held by a connection crier does not own.
+        let mut pids = Vec::with_capacity(2);
+        for _ in 0..2 {
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .map_err(pg("checking the session"))?
+                .get(0);
+            pids.push(pid);
+        }
+        if pids[0] != pids[1] {
+            return Err(LedgerError::Backend(format!(
+                "the PostgreSQL ledger ({}) is reached through a transaction-pooling proxy (PgBouncer in transaction mode?): two statements ran on two server sessions, so its writer lock would not be safe; connect directly or through a session-pooled port",
+                self.source
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes the locks of `apps` (`None`: the whole ledger) and opens a writer.
+    async fn take(
+        &self,
+        apps: Option<&AppScope>,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<PgWriter, LedgerError> {
+        self.migrate().await?;
+        let client = self.connect().await?;
+        self.check_session(&client).await?;
+        let none = AppScope::new();
+        let names = apps.unwrap_or(&none);
+        let rows: Vec<i64> = match apps {
+            None => vec![0],
+            Some(apps) => apps
+                .keys()
+                .map(|a| i64::try_from(*a).unwrap_or(i64::MAX))
+                .collect(),
+        };
+        client
+            .execute(
+                &self.sql(
+                    "INSERT INTO {s}.locks (sdkappid) SELECT unnest($1::bigint[])
+                     ON CONFLICT DO NOTHING",
+                ),
+                &[&rows],
+            )
+            .await
+            .map_err(pg("creating the lock rows"))?;
+        let start = tokio::time::Instant::now();
+        let mut warnings = Vec::new();
+        // The ledger's key first (shared for app writers), then each app in ascending order.
+        let ledger_name = self.describe();
+        self.acquire(
+            &client,
+            0,
+            apps.is_some(),
+            &ledger_name,
+            start,
+            timeout,
+            &mut warnings,
+        )
+        .await?;
+        for row in rows.iter().filter(|r| **r != 0) {
+            let name = self.lock_name(*row, names);
+            self.acquire(&client, *row, false, &name, start, timeout, &mut warnings)
+                .await?;
+        }
+        let now: DateTime<Utc> = clock.now();
+        let holder_json =
+            serde_json::to_value(&holder).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        // New fences: every earlier holder's appends are refused from now on.
+        let fences: Vec<(i64, i64)> = client
+            .query(
+                &self.sql(
+                    "UPDATE {s}.locks SET fence = fence + 1, holder = $2, heartbeat = now(),
+                        backend_pid = pg_backend_pid()
+                     WHERE sdkappid = ANY($1::bigint[]) RETURNING sdkappid, fence",
+                ),
+                &[&rows, &holder_json],
+            )
+            .await
+            .map_err(pg("recording the lock holder"))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        self.ensure_header(&client, now).await?;
+        let records = self.records(&client).await?;
+        let client = std::sync::Arc::new(client);
+        let heartbeat = self.heartbeat(std::sync::Arc::clone(&client), rows);
+        let session = PgSession {
+            client,
+            schema: self.schema.clone(),
+            apps: fences.iter().map(|f| f.0).collect(),
+            fences: fences.iter().map(|f| f.1).collect(),
+            source: self.source.clone(),
+            _heartbeat: AbortOnDrop(heartbeat),
+        };
+        let scope = apps.map(|a| a.keys().copied().collect());
+        Writer::open(session, &records, None, warnings, now, scope).await
+    }
+
+    /// Writes the header of an empty ledger (the first writer to get here wins).
+    async fn ensure_header(&self, client: &Client, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        let header = super::protocol::header(now);
+        let line = jsonl::encode(&header).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        let line = String::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        client
+            .execute(
+                &self.sql(
+                    "WITH c AS (UPDATE {s}.counter SET seq = 1 WHERE id = 1 AND seq = 0 RETURNING seq)
+                     INSERT INTO {s}.records (seq, v, at, kind, line, crier_version)
+                     SELECT c.seq, $1::integer, $2::timestamptz, $3::text, $4::text, $5::text FROM c",
+                ),
+                &[
+                    &i32::try_from(header.v).unwrap_or(i32::MAX),
+                    &header.at,
+                    &header.body.kind(),
+                    &line,
+                    &env!("CARGO_PKG_VERSION"),
+                ],
+            )
+            .await
+            .map_err(pg("writing the header"))?;
+        Ok(())
+    }
+
+    /// Keeps the holder's rows alive: every quarter of the lease, on the lock's own connection
+    /// (so a live heartbeat means the lock is still held), in database time.
+    fn heartbeat(
+        &self,
+        client: std::sync::Arc<Client>,
+        rows: Vec<i64>,
+    ) -> tokio::task::JoinHandle<()> {
+        let every = (self.lease / 4).max(Duration::from_millis(100));
+        let sql = self.sql(
+            "UPDATE {s}.locks SET heartbeat = now()
+             WHERE sdkappid = ANY($1::bigint[]) AND backend_pid = pg_backend_pid()",
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if client.execute(&sql, &[&rows]).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}
+
+/// Aborts a task when dropped (the heartbeat ends with its writer).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -429,37 +786,49 @@ fn rustls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Ledger
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// The writer's hold on a PostgreSQL ledger: the connection that owns the advisory lock, and
-/// the fence token every append must still match.
+/// The writer's hold on a PostgreSQL ledger: the connection that owns the advisory locks, and
+/// the fence tokens (one per lock row) every append must still match.
 pub struct PgSession {
-    client: Client,
+    client: std::sync::Arc<Client>,
     schema: String,
-    fence: i64,
+    apps: Vec<i64>,
+    fences: Vec<i64>,
     source: String,
+    _heartbeat: AbortOnDrop,
 }
 
 impl std::fmt::Debug for PgSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgSession")
-            .field("fence", &self.fence)
+            .field("apps", &self.apps)
+            .field("fences", &self.fences)
             .finish_non_exhaustive()
     }
 }
 
 impl StoreSession for PgSession {
-    async fn append(&mut self, record: &Record, line: &[u8]) -> Result<(), LedgerError> {
+    async fn append(&mut self, record: &Record, line: &[u8]) -> Result<Appended, LedgerError> {
         let sql = |t: &str| t.replace("{s}", &format!("\"{}\"", self.schema));
         let line = std::str::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
         let seq = i64::try_from(record.seq).unwrap_or(i64::MAX);
-        // One statement, one transaction, one round trip: the counter moves from seq - 1 to seq
-        // only while this writer's fence is current, and the record is inserted with it.
+        // One statement, one transaction, one round trip: the writer's lock rows are read
+        // `FOR SHARE` (a takeover waits for this statement, or this statement sees its new
+        // fence), the counter moves from seq - 1 to seq only while every fence is this
+        // writer's, and the record is inserted with it.
         let inserted = self
             .client
             .execute(
                 &sql(
-                    "WITH c AS (
+                    "WITH f AS (
+                        SELECT sdkappid, fence FROM {s}.locks
+                        WHERE sdkappid = ANY($8::bigint[]) FOR SHARE
+                     ), ok AS (
+                        SELECT count(*) = cardinality($8::bigint[]) AS ok
+                        FROM f JOIN unnest($8::bigint[], $2::bigint[]) AS w(app, fence)
+                          ON f.sdkappid = w.app AND f.fence = w.fence
+                     ), c AS (
                         UPDATE {s}.counter SET seq = $1::bigint
-                        WHERE id = 1 AND seq = $1::bigint - 1 AND fence = $2::bigint
+                        WHERE id = 1 AND seq = $1::bigint - 1 AND (SELECT ok FROM ok)
                         RETURNING seq
                      )
                      INSERT INTO {s}.records (seq, v, at, kind, line, crier_version)
@@ -467,40 +836,66 @@ impl StoreSession for PgSession {
                 ),
                 &[
                     &seq,
-                    &self.fence,
+                    &self.fences,
                     &i32::try_from(record.v).unwrap_or(i32::MAX),
                     &record.at,
                     &record.body.kind(),
                     &line,
                     &env!("CARGO_PKG_VERSION"),
+                    &self.apps,
                 ],
             )
             .await
             .map_err(pg("appending a record"))?;
         if inserted == 1 {
-            return Ok(());
+            return Ok(Appended::Durable);
         }
         // Nothing was written: say why.
         let row = self
             .client
-            .query_one(&sql("SELECT seq, fence FROM {s}.counter WHERE id = 1"), &[])
+            .query_one(
+                &sql(
+                    "SELECT (SELECT seq FROM {s}.counter WHERE id = 1),
+                        (SELECT count(*) FROM {s}.locks l
+                         JOIN unnest($1::bigint[], $2::bigint[]) AS w(app, fence)
+                           ON l.sdkappid = w.app AND l.fence = w.fence) = cardinality($1::bigint[])",
+                ),
+                &[&self.apps, &self.fences],
+            )
             .await
             .map_err(pg("reading the counter"))?;
-        let (now_seq, fence): (i64, i64) = (row.get(0), row.get(1));
-        if fence != self.fence {
-            return Err(LedgerError::LockLost {
-                path: format!(
-                    "PostgreSQL ledger ({}): another writer took the lock (fence {fence}, this writer {})",
-                    self.source, self.fence
-                )
-                .into(),
+        let (now_seq, fenced_ok): (i64, bool) = (row.get(0), row.get(1));
+        if !fenced_ok {
+            return Err(LedgerError::Fenced {
+                ledger: self.describe(),
+                detail: "another writer took it over (forced, or this writer's heartbeat was older than the lease)".to_owned(),
             });
         }
-        Err(LedgerError::Backend(format!(
-            "PostgreSQL ledger ({}): the ledger is at seq {now_seq}, this writer expected {}; take the lock again",
-            self.source,
-            seq - 1
-        )))
+        if now_seq < seq {
+            return Err(LedgerError::Backend(format!(
+                "PostgreSQL ledger ({}): the ledger is at seq {now_seq}, this writer expected {}; take the lock again",
+                self.source,
+                seq - 1
+            )));
+        }
+        // Writers of other apps appended first: their records, for the protocol to catch up.
+        let rows = self
+            .client
+            .query(
+                &sql("SELECT line FROM {s}.records WHERE seq >= $1 ORDER BY seq"),
+                &[&seq],
+            )
+            .await
+            .map_err(pg("reading other writers' records"))?;
+        let mut bytes = Vec::new();
+        for row in rows {
+            bytes.extend(row.get::<_, String>(0).into_bytes());
+        }
+        let records = jsonl::parse_from(&bytes).map_err(|source| LedgerError::Parse {
+            path: self.describe().into(),
+            source,
+        })?;
+        Ok(Appended::Behind(records))
     }
 
     fn describe(&self) -> String {
@@ -537,37 +932,31 @@ impl Ledger for PgLedger {
     }
 
     async fn current_seq(&self) -> Result<u64, LedgerError> {
-        Ok(self.read().await?.snapshot.seq)
+        let client = self.connect().await?;
+        let version = self.schema_version(&client).await?;
+        newer_check(&client, &self.schema, version).await?;
+        if version == 0 {
+            return Ok(0);
+        }
+        let seq: i64 = client
+            .query_one(&self.sql("SELECT seq FROM {s}.counter WHERE id = 1"), &[])
+            .await
+            .map_err(pg("reading the counter"))?
+            .get(0);
+        Ok(u64::try_from(seq).unwrap_or(0))
     }
 
-    async fn lock_state(&self) -> Result<LockState, LedgerError> {
+    async fn locks(&self) -> Result<Vec<HeldLock>, LedgerError> {
         let client = self.connect().await?;
-        if self.schema_version(&client).await? == 0 {
-            return Ok(LockState::Free);
+        if self.schema_version(&client).await? < 2 {
+            return Ok(Vec::new());
         }
-        let free: bool = client
-            .query_one(
-                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                &[&self.lock_key()],
-            )
-            .await
-            .map_err(pg("probing the lock"))?
-            .get(0);
-        if free {
-            let _ = client
-                .execute(
-                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
-                    &[&self.lock_key()],
-                )
-                .await;
-            return Ok(LockState::Free);
-        }
-        let holder = client
-            .query_opt(&self.sql("SELECT holder FROM {s}.holder WHERE id = 1"), &[])
-            .await
-            .map_err(pg("reading the lock holder"))?
-            .and_then(|r| serde_json::from_value(r.get::<_, serde_json::Value>(0)).ok());
-        Ok(LockState::Held(holder))
+        Ok(self
+            .held_rows(&client)
+            .await?
+            .iter()
+            .map(|r| self.held_lock(r))
+            .collect())
     }
 
     async fn lock(
@@ -576,84 +965,16 @@ impl Ledger for PgLedger {
         timeout: Duration,
         clock: &dyn Clock,
     ) -> Result<PgWriter, LedgerError> {
-        self.migrate().await?;
-        let client = self.connect().await?;
-        let start = tokio::time::Instant::now();
-        loop {
-            let got: bool = client
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                    &[&self.lock_key()],
-                )
-                .await
-                .map_err(pg("taking the lock"))?
-                .get(0);
-            if got {
-                break;
-            }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                let current = self.lock_state().await.ok().and_then(|s| match s {
-                    LockState::Held(h) => h,
-                    LockState::Free => None,
-                });
-                return Err(LedgerError::Lock(super::lock::LockError::Timeout {
-                    path: self.describe().into(),
-                    holder: current.map(Box::new),
-                    waited,
-                }));
-            }
-            tokio::time::sleep(Duration::from_millis(50).min(timeout - waited)).await;
-        }
-        // Session advisory locks need a session of our own: behind a transaction-pooling proxy
-        // (PgBouncer in transaction mode) two statements may run on two server backends, and
-        // the lock would be held by a connection crier does not own.
-        let mut pids = Vec::with_capacity(2);
-        for _ in 0..2 {
-            let pid: i32 = client
-                .query_one("SELECT pg_backend_pid()", &[])
-                .await
-                .map_err(pg("checking the session"))?
-                .get(0);
-            pids.push(pid);
-        }
-        let (first, second) = (pids[0], pids[1]);
-        if first != second {
-            return Err(LedgerError::Backend(format!(
-                "the PostgreSQL ledger ({}) is reached through a transaction-pooling proxy (PgBouncer in transaction mode?): two statements ran on two server sessions, so its writer lock would not be safe; connect directly or through a session-pooled port",
-                self.source
-            )));
-        }
-        // A new fence: every earlier holder's appends are refused from now on.
-        let fence: i64 = client
-            .query_one(
-                &self.sql("UPDATE {s}.counter SET fence = fence + 1 WHERE id = 1 RETURNING fence"),
-                &[],
-            )
-            .await
-            .map_err(pg("fencing"))?
-            .get(0);
-        let now: DateTime<Utc> = clock.now();
-        let holder_json =
-            serde_json::to_value(&holder).map_err(|e| LedgerError::Backend(e.to_string()))?;
-        client
-            .execute(
-                &self.sql(
-                    "INSERT INTO {s}.holder (id, fence, holder, since, backend_pid)
-                     VALUES (1, $1, $2, $3, pg_backend_pid())
-                     ON CONFLICT (id) DO UPDATE SET fence = $1, holder = $2, since = $3, backend_pid = pg_backend_pid()",
-                ),
-                &[&fence, &holder_json, &now],
-            )
-            .await
-            .map_err(pg("recording the lock holder"))?;
-        let records = self.records(&client).await?;
-        let session = PgSession {
-            client,
-            schema: self.schema.clone(),
-            fence,
-            source: self.source.clone(),
-        };
-        Writer::open(session, &records, None, Vec::new(), now).await
+        self.take(None, holder, timeout, clock).await
+    }
+
+    async fn lock_apps(
+        &self,
+        apps: &AppScope,
+        holder: LockHolder,
+        timeout: Duration,
+        clock: &dyn Clock,
+    ) -> Result<PgWriter, LedgerError> {
+        self.take(Some(apps), holder, timeout, clock).await
     }
 }

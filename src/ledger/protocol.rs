@@ -10,6 +10,7 @@
 //! - After a failed append the writer refuses further appends: the store may end in a torn
 //!   record that the next lock repairs.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -26,15 +27,27 @@ use super::{LedgerError, LedgerWarning, LedgerWriter};
 /// The reason recorded for an intent found without an outcome under the lock.
 pub const NO_OUTCOME_REASON: &str = "no outcome was recorded for this attempt: the process that wrote the intent ended before it could record one";
 
+/// What a store answered to an append.
+#[derive(Debug)]
+pub enum Appended {
+    /// The record is durable.
+    Durable,
+    /// Nothing was written: other writers (holding other apps' locks) appended first; these are
+    /// their records since the writer's last one, in order. The writer catches up and retries.
+    Behind(Vec<Record>),
+}
+
 /// What a store does for a writer while it holds the store's lock.
 pub trait StoreSession: Send {
     /// Makes `record` durable (and returns only then), after the store's own checks that it
-    /// still holds its lock. `line` is the record's encoding, already checked for secrets.
+    /// still holds its lock. `line` is the record's encoding, already checked for secrets. A
+    /// store shared by writers of different apps answers [`Appended::Behind`] when the
+    /// record's sequence number is taken.
     fn append(
         &mut self,
         record: &Record,
         line: &[u8],
-    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    ) -> impl Future<Output = Result<Appended, LedgerError>> + Send;
 
     /// Where the records are, for messages.
     fn describe(&self) -> String;
@@ -45,13 +58,18 @@ pub trait StoreSession: Send {
 pub struct Writer<S> {
     session: S,
     snapshot: LedgerSnapshot,
+    /// The apps (sdkappids) whose occurrences this writer may record; `None`: every app (the
+    /// whole ledger is locked).
+    scope: Option<BTreeSet<u64>>,
     warnings: Vec<LedgerWarning>,
     poisoned: bool,
 }
 
 impl<S: StoreSession> Writer<S> {
     /// Opens a writer on `records` (as read under the lock). `repair` is a torn tail the store
-    /// set aside while opening; `warnings` are the store's own.
+    /// set aside while opening; `warnings` are the store's own; `scope` the apps whose locks
+    /// the writer holds (`None`: the whole ledger): only their intents without an outcome are
+    /// recorded `in_doubt` (another app's intent may be in flight under its own lock).
     ///
     /// # Errors
     /// An append that fails (see [`Self::append`]).
@@ -61,9 +79,11 @@ impl<S: StoreSession> Writer<S> {
         repair: Option<RepairRecord>,
         mut warnings: Vec<LedgerWarning>,
         now: DateTime<Utc>,
+        scope: Option<BTreeSet<u64>>,
     ) -> Result<Self, LedgerError> {
         let mut writer = Self {
             session,
+            scope,
             snapshot: LedgerSnapshot::fold(records),
             warnings: Vec::new(),
             poisoned: false,
@@ -78,7 +98,7 @@ impl<S: StoreSession> Writer<S> {
             .snapshot
             .occurrences
             .values()
-            .filter(|o| o.kind() == StateKind::Intent)
+            .filter(|o| o.kind() == StateKind::Intent && writer.holds(o.key.sdkappid))
             .map(|o| {
                 let record = OccurrenceRecord {
                     key: o.key.clone(),
@@ -101,11 +121,17 @@ impl<S: StoreSession> Writer<S> {
         Ok(writer)
     }
 
+    /// Whether this writer holds the lock of the app `sdkappid`.
+    fn holds(&self, sdkappid: u64) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.contains(&sdkappid))
+    }
+
     /// Appends one record with the next sequence number; see the module documentation.
     ///
     /// # Errors
-    /// A refused transition, a record carrying a UserSig, a store failure (after which the
-    /// writer refuses further appends).
+    /// A refused transition, a record carrying a UserSig, an occurrence of an app whose lock
+    /// this writer does not hold, a store failure (after which the writer refuses further
+    /// appends).
     pub async fn append(
         &mut self,
         at: DateTime<Utc>,
@@ -116,37 +142,88 @@ impl<S: StoreSession> Writer<S> {
                 path: self.session.describe().into(),
             });
         }
-        if let RecordBody::Occurrence(occ) = &body {
-            check_transition(
-                self.snapshot.occurrence(&occ.key),
-                &occ.key.id(),
-                &occ.state,
-            )?;
+        if let RecordBody::Occurrence(occ) = &body
+            && !self.holds(occ.key.sdkappid)
+        {
+            return Err(LedgerError::NotLocked {
+                ledger: self.session.describe(),
+                id: occ.key.id(),
+                sdkappid: occ.key.sdkappid,
+            });
         }
-        let record = Record {
+        let mut record = Record {
             v: SCHEMA_VERSION,
-            seq: self.snapshot.seq + 1,
+            seq: 0,
             at: at.trunc_subsecs(3),
             body,
         };
-        let line =
-            super::jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
-        let text = String::from_utf8_lossy(&line);
-        if crate::secrets::redact_usersig(&text) != text {
-            return Err(LedgerError::SecretInRecord {
-                what: format!("record {} of kind {}", record.seq, record.body.kind()),
-            });
-        }
-        if let Err(e) = self.session.append(&record, &line).await {
-            // A lost lock stops new sends but does not poison (the store keeps refusing what it
-            // must); any other failure may have left a torn record: no further appends.
-            if !matches!(e, LedgerError::LockLost { .. }) {
-                self.poisoned = true;
+        loop {
+            if let RecordBody::Occurrence(occ) = &record.body {
+                check_transition(
+                    self.snapshot.occurrence(&occ.key),
+                    &occ.key.id(),
+                    &occ.state,
+                )?;
             }
-            return Err(e);
+            record.seq = self.snapshot.seq + 1;
+            let line =
+                super::jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
+            let text = String::from_utf8_lossy(&line);
+            if crate::secrets::redact_usersig(&text) != text {
+                return Err(LedgerError::SecretInRecord {
+                    what: format!("record {} of kind {}", record.seq, record.body.kind()),
+                });
+            }
+            match self.session.append(&record, &line).await {
+                Ok(Appended::Durable) => break,
+                Ok(Appended::Behind(others)) => self.catch_up(&others)?,
+                Err(e) => {
+                    // A lost lock stops new sends but does not poison (the store keeps refusing
+                    // what it must); any other failure may have left a torn record: no further
+                    // appends.
+                    if !matches!(e, LedgerError::LockLost { .. } | LedgerError::Fenced { .. }) {
+                        self.poisoned = true;
+                    }
+                    return Err(e);
+                }
+            }
         }
         self.snapshot.apply(&record);
         Ok(record)
+    }
+
+    /// Takes in other writers' records. None may touch an app this writer holds: that would
+    /// mean two writers of one app, so the writer stops.
+    fn catch_up(&mut self, others: &[Record]) -> Result<(), LedgerError> {
+        let mut progressed = false;
+        for r in others {
+            if r.seq != self.snapshot.seq + 1 {
+                continue;
+            }
+            if let RecordBody::Occurrence(o) = &r.body
+                && self.holds(o.key.sdkappid)
+            {
+                return Err(LedgerError::Fenced {
+                    ledger: self.session.describe(),
+                    detail: format!(
+                        "record {} for {} was written by another writer of the same app",
+                        r.seq,
+                        o.key.id()
+                    ),
+                });
+            }
+            self.snapshot.apply(r);
+            progressed = true;
+        }
+        if progressed {
+            Ok(())
+        } else {
+            Err(LedgerError::Backend(format!(
+                "{}: the store said this writer is behind but gave no record after seq {}",
+                self.session.describe(),
+                self.snapshot.seq
+            )))
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::fold::{LedgerSnapshot, OccurrenceView};
-use super::lock::LockState;
+use super::lock::{HeldLock, LockState};
 use super::record::{OccurrenceRecord, OccurrenceState, Record, RecordBody, StateKind};
 use super::{LedgerError, LedgerWarning, LedgerWriter};
 
@@ -189,7 +189,11 @@ pub struct StatusView {
     pub deferred: Vec<OccurrenceLine>,
     /// The latest applied snapshot per project.
     pub last_applied: Vec<AppliedLine>,
+    /// Whether any lock is held, and the first holder (kept for format version 1).
     pub lock: LockState,
+    /// Every lock held now: the whole ledger's, or each app's (by sdkappid) with its holder,
+    /// since when, and its heartbeat on a shared ledger.
+    pub locks: Vec<HeldLock>,
     /// Warnings from reading the ledger (a torn tail), as text.
     pub warnings: Vec<String>,
 }
@@ -212,11 +216,11 @@ impl StatusView {
     }
 }
 
-/// Builds `crier status` from a read of the ledger and the lock's state.
+/// Builds `crier status` from a read of the ledger and the locks held.
 #[must_use]
 pub fn status(
     snapshot: &LedgerSnapshot,
-    lock: LockState,
+    locks: Vec<HeldLock>,
     warnings: &[LedgerWarning],
 ) -> StatusView {
     let mut counts: BTreeMap<StateKind, usize> = StateKind::ALL.iter().map(|k| (*k, 0)).collect();
@@ -252,7 +256,10 @@ pub fn status(
                 campaigns: a.snapshot.campaigns.len(),
             })
             .collect(),
-        lock,
+        lock: locks
+            .first()
+            .map_or(LockState::Free, |l| LockState::Held(l.holder.clone())),
+        locks,
         warnings: warnings.iter().map(ToString::to_string).collect(),
     }
 }
@@ -451,7 +458,7 @@ mod tests {
 
     #[test]
     fn status_counts_and_lists_what_needs_a_decision() {
-        let st = status(&sample(), LockState::Free, &[]);
+        let st = status(&sample(), Vec::new(), &[]);
         assert_eq!(st.seq, 6);
         assert_eq!(st.counts[&StateKind::Sent], 1);
         assert_eq!(st.counts[&StateKind::InDoubt], 1);

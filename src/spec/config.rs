@@ -102,6 +102,7 @@ pub struct DefaultsSpec {
 pub struct LedgerSpec {
     pub path: Option<String>,
     pub postgres_url_env: Option<String>,
+    pub lease: Option<DurationText>,
 }
 
 /// A zone name, or a diagnostic at `pointer`.
@@ -217,8 +218,22 @@ pub fn resolve(
             },
         );
     }
+    let lease = spec
+        .ledger
+        .lease
+        .map_or(crate::ledger::postgres::DEFAULT_LEASE, |d| d.value);
+    if lease < Duration::from_secs(1) {
+        diags.push(Diagnostic::error(
+            file,
+            doc.positions.node("/ledger/lease"),
+            format!(
+                "ledger.lease {} is under 1s: a holder renews it every quarter of the lease, so a busy runner would lose its locks",
+                duration::Human(lease)
+            ),
+        ));
+    }
     let ledger = match spec.ledger.postgres_url_env {
-        Some(url_env) => LedgerSettings::Postgres { url_env },
+        Some(url_env) => LedgerSettings::Postgres { url_env, lease },
         None => LedgerSettings::File {
             path: root.join(spec.ledger.path.as_deref().unwrap_or(DEFAULT_LEDGER_PATH)),
         },
@@ -358,8 +373,33 @@ mod tests {
         assert_eq!(
             s.unwrap().ledger,
             LedgerSettings::Postgres {
-                url_env: "DB".into()
+                url_env: "DB".into(),
+                lease: Duration::from_secs(120),
             }
+        );
+    }
+
+    #[test]
+    fn a_lease_is_read_and_one_under_a_second_is_refused() {
+        let (s, d) = run(
+            "project: shop\napps:\n  p: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\nledger: {postgres_url_env: DB, lease: 30s}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            s.unwrap().ledger,
+            LedgerSettings::Postgres {
+                url_env: "DB".into(),
+                lease: Duration::from_secs(30),
+            }
+        );
+        let (_, d) = run(
+            "project: shop\napps:\n  p: {sdkappid: 1, region: china, admin: a, secret_key_env: K}\nledger: {postgres_url_env: DB, lease: 500ms}\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with("crier.yaml:4:") && d[0].contains("ledger.lease 500ms is under 1s"),
+            "{}",
+            d[0]
         );
     }
 }

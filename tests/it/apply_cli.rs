@@ -77,6 +77,9 @@ async fn a_second_apply_waits_then_names_the_lock_holder() {
         user: "ana".into(),
         command: "crier apply".into(),
         started_at: repo.now,
+        project: None,
+        ci_run: None,
+        ci_url: None,
     };
     let guard = FileLedger::new(repo.ledger_dir())
         .lock_sync(&holder, Duration::ZERO, &ManualClock::new(repo.now))

@@ -119,6 +119,9 @@ async fn a_held_lock_times_out_naming_its_holder() {
         user: "ops".into(),
         command: "crier apply".into(),
         started_at: repo.now,
+        project: None,
+        ci_run: None,
+        ci_url: None,
     };
     let clock = ManualClock::new(repo.now);
     let guard = FileLedger::new(repo.ledger_dir())

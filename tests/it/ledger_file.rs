@@ -421,7 +421,7 @@ fn an_intent_without_outcome_becomes_in_doubt_and_an_operator_resolves_it() {
     }
     let st = view::status(
         &ledger.read_sync().unwrap().snapshot,
-        ledger.lock_state_sync().unwrap(),
+        crier::ledger::HeldLock::of_state(ledger.lock_state_sync().unwrap()),
         &[],
     );
     assert_eq!(st.needs_decision.len(), 1);
@@ -760,7 +760,7 @@ async fn the_trait_drives_the_file_ledger() {
     assert_eq!(ledger.current_seq().await.unwrap(), 0);
     assert_eq!(apply_one(&ledger, &clock).await.unwrap(), 3);
     assert_eq!(ledger.current_seq().await.unwrap(), 3);
-    assert_eq!(ledger.lock_state().await.unwrap(), LockState::Free);
+    assert_eq!(ledger.locks().await.unwrap(), Vec::new());
     assert!(ledger.describe().starts_with("file ledger at "));
     let read = ledger.read().await.unwrap();
     let sale = read.snapshot.occurrence(&key("sale")).unwrap();

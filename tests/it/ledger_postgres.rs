@@ -119,6 +119,9 @@ fn holder(who: &str) -> crier::ledger::LockHolder {
         user: who.into(),
         command: "crier apply".into(),
         started_at: at("2026-12-01T02:00:00Z"),
+        project: None,
+        ci_run: None,
+        ci_url: None,
     }
 }
 
@@ -187,10 +190,11 @@ async fn the_protocol_holds_on_postgres_appends_locks_transitions_and_secrets() 
         .unwrap_err()
         .to_string();
     assert!(err.contains("ana@ci"), "{err}");
-    match ledger.lock_state().await.unwrap() {
-        crier::ledger::LockState::Held(Some(h)) => assert_eq!(h.user, "ana"),
-        other => panic!("{other:?}"),
-    }
+    let locks = ledger.locks().await.unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0].sdkappid, None, "the whole ledger");
+    assert_eq!(locks[0].holder.as_ref().unwrap().user, "ana");
+    assert!(!locks[0].stale);
     // Reads need no lock and see every committed record.
     let read = ledger.read().await.unwrap();
     assert_eq!(read.snapshot.seq, 3);
@@ -244,7 +248,7 @@ async fn a_holder_whose_connection_is_cut_can_never_append_again() {
     tokio::spawn(conn);
     admin
         .execute(
-            "SELECT pg_terminate_backend(backend_pid) FROM crier.holder",
+            "SELECT pg_terminate_backend(backend_pid) FROM crier.locks WHERE holder IS NOT NULL",
             &[],
         )
         .await
@@ -427,7 +431,7 @@ async fn the_ci_rule_and_a_missing_or_unreachable_database() {
     let url = database(&server).await;
     let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
     assert!(
-        text(&o).contains("schema migrated from version 0 to 1"),
+        text(&o).contains("schema migrated from version 0 to 2"),
         "{}",
         text(&o)
     );
@@ -438,7 +442,7 @@ async fn the_ci_rule_and_a_missing_or_unreachable_database() {
     assert_eq!(emu.pushes().len(), 1);
     let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
     assert!(
-        text(&o).contains("schema version 1, up to date"),
+        text(&o).contains("schema version 2, up to date"),
         "{}",
         text(&o)
     );
@@ -730,5 +734,204 @@ async fn the_database_connection_killed_mid_apply_sends_nothing_twice_and_the_le
     assert!(
         sent <= all && all <= sent + in_doubt,
         "sent {sent}, in doubt {in_doubt}, delivered {all}"
+    );
+}
+
+/// The second app of the per-app lock tests.
+const APP2: u64 = crate::support::apply::APP + 1;
+
+/// Points `repo`'s app at `sdkappid` (the emulator knows it under the same admin and key).
+fn use_app(repo: &Repo, sdkappid: u64) {
+    let path = repo.path().join("crier.yaml");
+    let config = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("sdkappid: {}", crate::support::apply::APP),
+        &format!("sdkappid: {sdkappid}"),
+    );
+    std::fs::write(&path, config).unwrap();
+}
+
+fn app_scope(sdkappid: u64, name: &str) -> crier::ledger::AppScope {
+    [(sdkappid, name.to_owned())].into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_on_different_apps_run_side_by_side_and_the_same_app_waits_for_its_holder() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    let mut second = config.apps[0].clone();
+    second.sdkappid = APP2;
+    config.apps.push(second);
+    let emu = start_emulator(config).await;
+    let a = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    let b = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_app(&b, APP2);
+    let path = b.path().join("crier.yaml");
+    let config_b = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("project: rel", "project: other");
+    std::fs::write(&path, config_b).unwrap();
+    for repo in [&a, &b] {
+        use_postgres(repo);
+        repo.campaigns(2);
+    }
+    // A writer holds app A (it hangs, but its heartbeat is fresh).
+    let ledger = PgLedger::new(url.clone(), "CRIER_LEDGER_URL");
+    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
+    let mut holder_a = ledger
+        .lock_apps(
+            &app_scope(crate::support::apply::APP, "prod"),
+            holder("ana"),
+            Duration::ZERO,
+            &clock,
+        )
+        .await
+        .unwrap();
+    // B's apply is on another app: it does not wait at all.
+    let o = crier(
+        &b,
+        &url,
+        &["apply", "--auto-approve", "--lock-timeout", "0s"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 2);
+    // A's apply waits for app A's holder, then names it.
+    let o = crier(
+        &a,
+        &url,
+        &["apply", "--auto-approve", "--lock-timeout", "300ms"],
+    )
+    .output()
+    .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("app {} (prod)", crate::support::apply::APP))
+            && out.contains("ana@ci"),
+        "{out}"
+    );
+    assert_eq!(emu.pushes().len(), 2, "nothing sent on a locked app");
+    let o = crier(&a, &url, &["status"]).output().unwrap();
+    assert!(
+        text(&o).contains(&format!(
+            "lock of app {}: held by pid 1 (ana@ci",
+            crate::support::apply::APP
+        )) && text(&o).contains("heartbeat"),
+        "{}",
+        text(&o)
+    );
+    // The holder of A appends after B's records: it catches up, and the sequence stays gapless.
+    let before = ledger.current_seq().await.unwrap();
+    let r = holder_a
+        .append(at("2026-12-01T02:00:01Z"), occurrence("sale", intent(1, 1)))
+        .await
+        .unwrap();
+    assert_eq!(r.seq, before + 1);
+    // It may not record an occurrence of an app it does not hold.
+    let mut other = occurrence("sale", intent(2, 1));
+    if let RecordBody::Occurrence(o) = &mut other {
+        o.key.sdkappid = APP2;
+    }
+    let err = holder_a
+        .append(at("2026-12-01T02:00:02Z"), other)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::NotLocked { .. }), "{err}");
+    drop(holder_a);
+    let read = ledger.read().await.unwrap();
+    assert_eq!(read.snapshot.seq, before + 1);
+    // Freed, A's apply runs.
+    let o = crier(&a, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_hangs_past_its_lease_is_taken_over_and_nothing_is_sent_twice() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    config.faults.latency_ms = 300;
+    let emu = start_emulator(config).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    let path = repo.path().join("crier.yaml");
+    let text_now = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text_now}ledger: {{postgres_url_env: CRIER_LEDGER_URL, lease: 2s}}\n"),
+    )
+    .unwrap();
+    repo.campaigns(6);
+    let child = crier(&repo, &url, &["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The holder hangs (stopped, its connection open): only its silent heartbeat shows it.
+    let stop = Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let started = std::time::Instant::now();
+    let o = crier(
+        &repo,
+        &url,
+        &["apply", "--auto-approve", "--lock-timeout", "30s"],
+    )
+    .output()
+    .unwrap();
+    let out = text(&o);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "the lease was waited out"
+    );
+    assert!(
+        out.contains("took the lock over from") && out.contains("the lease is 2 s"),
+        "{out}"
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{out}");
+    Command::new("kill")
+        .args(["-CONT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let first = child.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "the old holder stops: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let mut names: Vec<String> = emu
+        .pushes()
+        .iter()
+        .map(|p| crate::support::apply::body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let all = names.len();
+    names.dedup();
+    assert_eq!(all, names.len(), "nothing sent twice: {names:?}");
+    let read = PgLedger::new(url, "URL").read().await.unwrap();
+    let count = |k: StateKind| {
+        read.snapshot
+            .occurrences
+            .values()
+            .filter(|o| o.kind() == k)
+            .count()
+    };
+    let (sent, in_doubt) = (count(StateKind::Sent), count(StateKind::InDoubt));
+    assert_eq!(
+        sent + in_doubt,
+        6,
+        "every occurrence is sent or in doubt: {out}"
+    );
+    assert!(
+        sent <= all && all <= sent + in_doubt,
+        "the ledger tells the truth"
     );
 }
