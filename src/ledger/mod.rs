@@ -266,6 +266,7 @@ pub enum LedgerError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A refusal or failure the store explains in words (no underlying error to keep).
     #[error("{0}")]
     Backend(String),
 }

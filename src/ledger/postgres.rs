@@ -151,10 +151,18 @@ impl HeldRow {
 
 fn pg(what: &str) -> impl Fn(tokio_postgres::Error) -> LedgerError + '_ {
     move |e| {
-        let detail = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-        LedgerError::Backend(format!("PostgreSQL ledger: {what}: {detail}"))
+        let denied = e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+        LedgerError::Store {
+            ledger: "PostgreSQL ledger".to_owned(),
+            what: if denied {
+                format!(
+                    "{what} (the role lacks a privilege: apply, resolve and import write to the ledger's tables and `ledger migrate` creates them; plan and status only read)"
+                )
+            } else {
+                what.to_owned()
+            },
+            source: Box::new(e),
+        }
     }
 }
 
@@ -240,6 +248,18 @@ impl PgLedger {
             .map_err(pg("reading the schema version"))?
             .get(0);
         Ok(usize::try_from(v.unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// Migrates only when the schema is older than this build's: a role allowed to read and
+    /// write the tables but not to create anything (the usual runtime role) can apply.
+    async fn ensure_schema(&self) -> Result<(), LedgerError> {
+        let client = self.connect().await?;
+        let version = self.schema_version(&client).await?;
+        newer_check(&client, &self.schema, version).await?;
+        if version < MIGRATIONS.len() {
+            self.migrate().await?;
+        }
+        Ok(())
     }
 
     /// Creates or upgrades the schema; returns (from, to). Refuses a newer schema.
@@ -339,7 +359,7 @@ impl PgLedger {
     /// # Errors
     /// A ledger that is not empty, database errors.
     pub async fn import_records(&self, records: &[Record]) -> Result<(), LedgerError> {
-        self.migrate().await?;
+        self.ensure_schema().await?;
         let mut client = self.connect().await?;
         let tx = client
             .transaction()
@@ -562,7 +582,7 @@ impl PgLedger {
         timeout: Duration,
         clock: &dyn Clock,
     ) -> Result<PgWriter, LedgerError> {
-        self.migrate().await?;
+        self.ensure_schema().await?;
         let client = self.connect().await?;
         self.check_session(&client).await?;
         let none = AppScope::new();

@@ -935,3 +935,115 @@ async fn a_holder_that_hangs_past_its_lease_is_taken_over_and_nothing_is_sent_tw
         "the ledger tells the truth"
     );
 }
+
+/// `url` with another user (the part between `://` and `@`, or a new one).
+fn with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{user}@{host}")
+}
+
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_role_plans_and_reads_status_and_a_role_without_create_applies() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    repo.campaigns(1);
+    let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let db = url.rsplit_once('/').unwrap().1.split('?').next().unwrap();
+    let role = format!("{db}_role");
+    let a = admin(&url).await;
+    a.batch_execute(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+         GRANT USAGE ON SCHEMA crier TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA crier TO {role};"
+    ))
+    .await
+    .unwrap();
+    let reader = with_user(&url, &role);
+    // The pull-request workflow's role: plan and status work.
+    let o = crier(&repo, &reader, &["plan"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = crier(&repo, &reader, &["status"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Apply is refused with a word on privileges; nothing is sent.
+    let o = crier(&repo, &reader, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the role lacks a privilege") && text(&o).contains("permission denied"),
+        "{}",
+        text(&o)
+    );
+    assert!(emu.pushes().is_empty());
+    // A runtime role that may write the tables but create nothing applies (no migration needed).
+    a.batch_execute(&format!(
+        "GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA crier TO {role};"
+    ))
+    .await
+    .unwrap();
+    let o = crier(&repo, &reader, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(emu.pushes().len(), 1);
+    drop(a);
+    let a = admin(&url).await;
+    let _ = a
+        .batch_execute(&format!(
+            "REASSIGN OWNED BY {role} TO postgres; DROP OWNED BY {role}; DROP ROLE {role};"
+        ))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_made_by_schema_version_1_is_migrated_and_keeps_its_records() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    // The schema crier 0.1 created (version 1: one ledger-wide holder row), with one record.
+    let a = admin(&url).await;
+    a.batch_execute(
+        r#"CREATE SCHEMA crier;
+        CREATE TABLE crier.migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), crier_version text NOT NULL);
+        CREATE TABLE crier.records (seq bigint PRIMARY KEY, v integer NOT NULL, at timestamptz NOT NULL, kind text NOT NULL, line text NOT NULL, crier_version text NOT NULL, written_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE crier.counter (id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, fence bigint NOT NULL);
+        INSERT INTO crier.counter VALUES (1, 1, 7);
+        CREATE TABLE crier.holder (id integer PRIMARY KEY CHECK (id = 1), fence bigint NOT NULL, holder jsonb NOT NULL, since timestamptz NOT NULL, backend_pid integer NOT NULL);
+        INSERT INTO crier.migrations (version, crier_version) VALUES (1, '0.1.0');
+        INSERT INTO crier.records VALUES (1, 1, '2026-11-30T00:00:00Z', 'header', '{"v":1,"seq":1,"at":"2026-11-30T00:00:00.000Z","kind":"header","format":"crier-ledger","created_by":"crier 0.1.0"}' || chr(10), '0.1.0');"#,
+    )
+    .await
+    .unwrap();
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    use_postgres(&repo);
+    repo.campaigns(1);
+    let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
+    assert!(
+        text(&o).contains("schema migrated from version 1 to 2"),
+        "{}",
+        text(&o)
+    );
+    let o = crier(&repo, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let read = PgLedger::new(url, "URL").read().await.unwrap();
+    assert!(matches!(
+        read.snapshot.seq,
+        n if n >= 4
+    ));
+    assert_eq!(emu.pushes().len(), 1);
+}
