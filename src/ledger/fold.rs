@@ -308,23 +308,49 @@ impl LedgerSnapshot {
         tz: chrono_tz::Tz,
         daily_quota: u32,
     ) -> BTreeMap<chrono::NaiveDate, u32> {
-        let mut days: BTreeMap<chrono::NaiveDate, u32> = BTreeMap::new();
-        let day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
-        for (_, at) in self.accepted_pushes(sdkappid) {
-            *days.entry(day(at)).or_default() += 1;
-        }
-        for o in self
-            .occurrences
-            .values()
-            .filter(|o| o.key.sdkappid == sdkappid && o.needs_decision())
-        {
-            *days.entry(day(o.updated_at())).or_default() += 1;
-        }
+        let mut days = self.pushes_per_day(sdkappid, tz, |_| true);
         for (app, full) in self.provider_full_days() {
             if app == sdkappid {
                 let used = days.entry(full).or_default();
                 *used = (*used).max(daily_quota);
             }
+        }
+        days
+    }
+
+    /// Of [`Self::used_per_day`], the pushes of projects other than `mine` (a shared ledger:
+    /// other repositories on the same app), per quota day.
+    #[must_use]
+    pub fn others_per_day(
+        &self,
+        sdkappid: u64,
+        tz: chrono_tz::Tz,
+        mine: &[&str],
+    ) -> BTreeMap<chrono::NaiveDate, u32> {
+        self.pushes_per_day(sdkappid, tz, |p| !mine.contains(&p))
+    }
+
+    /// Accepted (or possibly accepted) pushes of one app per quota day, of the projects
+    /// `project` keeps.
+    fn pushes_per_day(
+        &self,
+        sdkappid: u64,
+        tz: chrono_tz::Tz,
+        project: impl Fn(&str) -> bool,
+    ) -> BTreeMap<chrono::NaiveDate, u32> {
+        let mut days: BTreeMap<chrono::NaiveDate, u32> = BTreeMap::new();
+        let day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
+        for (o, at) in self.accepted_pushes(sdkappid) {
+            if project(&o.key.project) {
+                *days.entry(day(at)).or_default() += 1;
+            }
+        }
+        for o in self
+            .occurrences
+            .values()
+            .filter(|o| o.key.sdkappid == sdkappid && o.needs_decision() && project(&o.key.project))
+        {
+            *days.entry(day(o.updated_at())).or_default() += 1;
         }
         days
     }

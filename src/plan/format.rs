@@ -259,10 +259,15 @@ pub fn human(plan: &Plan, color: bool) -> String {
         for q in &plan.quota {
             let _ = writeln!(
                 out,
-                "  {} {}: used {} + planned {} of {}{}",
+                "  {} {}: used {}{} + planned {} of {}{}",
                 q.app,
                 q.day,
                 q.used,
+                if q.used_by_others > 0 {
+                    format!(" ({} by other projects)", q.used_by_others)
+                } else {
+                    String::new()
+                },
                 q.planned,
                 q.daily_quota,
                 if q.deferred.is_empty() {

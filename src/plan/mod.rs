@@ -280,10 +280,14 @@ fn forecast_quota(
     upcoming: &mut [PlannedSend],
 ) -> Vec<QuotaDay> {
     let mut days: BTreeMap<(String, chrono::NaiveDate), QuotaDay> = BTreeMap::new();
+    let mine: Vec<&str> = input.settings.project_names().collect();
     for app in input.settings.apps.values() {
         let used = input
             .ledger
             .used_per_day(app.sdkappid, app.quota_timezone, app.daily_quota);
+        let others = input
+            .ledger
+            .others_per_day(app.sdkappid, app.quota_timezone, &mine);
         for (day, used) in used {
             days.insert(
                 (app.name.clone(), day),
@@ -292,6 +296,7 @@ fn forecast_quota(
                     day,
                     daily_quota: app.daily_quota,
                     used,
+                    used_by_others: others.get(&day).copied().unwrap_or(0).min(used),
                     planned: 0,
                     deferred: Vec::new(),
                 },
@@ -309,6 +314,7 @@ fn forecast_quota(
                 day: send.quota_day,
                 daily_quota: app.daily_quota,
                 used: 0,
+                used_by_others: 0,
                 planned: 0,
                 deferred: Vec::new(),
             });

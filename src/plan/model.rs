@@ -181,6 +181,9 @@ pub struct QuotaDay {
     pub daily_quota: u32,
     /// Pushes the ledger says were accepted (or may have been) that day.
     pub used: u32,
+    /// Of `used`, those of other projects on the same app (a shared ledger).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub used_by_others: u32,
     /// Pushes this plan (due + upcoming) puts on that day.
     pub planned: u32,
     /// Ids of planned sends that would not fit and be deferred.
@@ -262,4 +265,12 @@ impl Changes {
                 .iter()
                 .any(|c| c.no_effect.is_none() || c.sends_again.is_some())
     }
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -483,7 +483,10 @@ async fn two_projects_sharing_one_app_share_one_quota_and_one_interval() {
     // B's plan sees A's pushes in the shared quota, and no WILL SEND AGAIN for its own welcome.
     let o = crier(&b, &url, &["plan"]).output().unwrap();
     let out = text(&o);
-    assert!(out.contains("used 2 + planned 2 of 3"), "{out}");
+    assert!(
+        out.contains("used 2 (2 by other projects) + planned 2 of 3"),
+        "{out}"
+    );
     assert!(!out.contains("WILL SEND AGAIN"), "{out}");
     let o = crier(&b, &url, &["apply", "--auto-approve"])
         .output()
