@@ -2,87 +2,18 @@
 //! (`.ci/run` sets it) and say they were skipped otherwise; with it set and the server
 //! unreachable, they fail. Each test works in a database of its own.
 
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crier::clock::ManualClock;
 use crier::ledger::postgres::PgLedger;
 use crier::ledger::record::{OccurrenceRecord, OccurrenceState, RecordBody, StateKind};
-use crier::ledger::{AnyLedger, FileLedger, Ledger as _, LedgerError, LedgerWriter as _};
+use crier::ledger::{AnyLedger, FileLedger, Ledger as _, LedgerError};
 use crier::occurrence::OccurrenceKey;
 
 use crate::support::apply::{Repo, emulator_config, start_emulator};
 use crate::support::cli::text;
-
-/// The server's URL, or `None` (and a note) when the PostgreSQL tests are not enabled.
-fn server() -> Option<String> {
-    match std::env::var("CRIER_TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            eprintln!(
-                "skipped: CRIER_TEST_DATABASE_URL is not set (the PostgreSQL tests need a server)"
-            );
-            None
-        }
-    }
-}
-
-static DATABASES: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh database on the server; returns its URL.
-async fn database(server: &str) -> String {
-    let name = format!(
-        "crier_t_{}_{}",
-        std::process::id(),
-        DATABASES.fetch_add(1, Ordering::Relaxed)
-    );
-    let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls)
-        .await
-        .expect("CRIER_TEST_DATABASE_URL is set but the server is unreachable");
-    tokio::spawn(conn);
-    // Databases of earlier runs whose process is gone are dropped, so runs do not pile up.
-    let old = client
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'crier\\_t\\_%'",
-            &[],
-        )
-        .await
-        .unwrap();
-    for row in old {
-        let db: String = row.get(0);
-        let pid = db.split('_').nth(2).unwrap_or_default();
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = client
-                .simple_query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .await;
-        }
-    }
-    client
-        .simple_query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .unwrap();
-    client
-        .simple_query(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    // Replace the database name (the path of the URL).
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    let mut url = format!("{base}/{name}");
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    if !url.contains("sslmode=") {
-        url.push_str(if url.contains('?') { "&" } else { "?" });
-        url.push_str("sslmode=disable");
-    }
-    url
-}
+use crate::support::postgres::{database, server};
 
 fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
     s.parse().unwrap()
@@ -123,112 +54,6 @@ fn holder(who: &str) -> crier::ledger::LockHolder {
         ci_run: None,
         ci_url: None,
     }
-}
-
-#[tokio::test]
-async fn the_protocol_holds_on_postgres_appends_locks_transitions_and_secrets() {
-    let Some(server) = server() else { return };
-    let ledger = PgLedger::new(database(&server).await, "CRIER_TEST_DATABASE_URL");
-    let clock = ManualClock::new(at("2026-12-01T02:00:00Z"));
-    // An empty database reads as an empty ledger (a read-only role could not create tables).
-    assert_eq!(ledger.read().await.unwrap().snapshot.seq, 0);
-    let mut w = ledger
-        .lock(holder("ana"), Duration::ZERO, &clock)
-        .await
-        .unwrap();
-    assert_eq!(w.current_seq(), 1, "the header");
-    let r = w
-        .append(
-            at("2026-12-01T02:00:01.123456Z"),
-            occurrence("sale", intent(7, 1)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.seq, 2);
-    assert_eq!(
-        r.at,
-        at("2026-12-01T02:00:01.123Z"),
-        "kept to the millisecond"
-    );
-    let sent = OccurrenceState::Sent {
-        task_id: "t-1".into(),
-    };
-    w.append(at("2026-12-01T02:00:02Z"), occurrence("sale", sent.clone()))
-        .await
-        .unwrap();
-    // The transition table and the UserSig refusal are the protocol's, whatever the store.
-    let again = w
-        .append(at("2026-12-01T02:00:03Z"), occurrence("sale", sent))
-        .await
-        .unwrap_err();
-    assert!(matches!(again, LedgerError::Transition(_)), "{again}");
-    let secret = w
-        .append(
-            at("2026-12-01T02:00:03Z"),
-            occurrence(
-                "other",
-                OccurrenceState::Intent {
-                    msg_random: 3,
-                    perturbation: None,
-                    content_hash: "sha256:y".into(),
-                    request: serde_json::json!({"url": "https://x/?usersig=eJxyz"}),
-                    attempt: 1,
-                    origin: None,
-                },
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(secret, LedgerError::SecretInRecord { .. }),
-        "{secret}"
-    );
-    // A second writer waits, then names the holder.
-    let err = ledger
-        .lock(holder("bob"), Duration::from_millis(200), &clock)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("ana@ci"), "{err}");
-    let locks = ledger.locks().await.unwrap();
-    assert_eq!(locks.len(), 1, "{locks:?}");
-    assert_eq!(locks[0].sdkappid, None, "the whole ledger");
-    assert_eq!(locks[0].holder.as_ref().unwrap().user, "ana");
-    assert!(!locks[0].stale);
-    // Reads need no lock and see every committed record.
-    let read = ledger.read().await.unwrap();
-    assert_eq!(read.snapshot.seq, 3);
-    assert_eq!(
-        read.snapshot.occurrences.values().next().unwrap().kind(),
-        StateKind::Sent
-    );
-    drop(w);
-    // The lock is released with its connection.
-    let mut w = ledger
-        .lock(holder("bob"), Duration::from_secs(5), &clock)
-        .await
-        .unwrap();
-    assert_eq!(w.current_seq(), 3, "no new header");
-    w.append(at("2026-12-01T02:00:04Z"), occurrence("next", intent(9, 1)))
-        .await
-        .unwrap();
-    drop(w);
-    // The dangling intent becomes in_doubt under the next lock, as with the file ledger.
-    let w = ledger
-        .lock(holder("cy"), Duration::from_secs(5), &clock)
-        .await
-        .unwrap();
-    assert_eq!(w.warnings().len(), 1, "{:?}", w.warnings());
-    let seqs: Vec<u64> = {
-        let read = ledger.read().await.unwrap();
-        read.snapshot
-            .occurrences
-            .values()
-            .map(|o| o.last_seq)
-            .collect()
-    };
-    assert!(seqs.contains(&5), "{seqs:?}");
-    assert!(!ledger.ephemeral(), "a shared ledger passes the CI rule");
 }
 
 #[tokio::test]

@@ -32,7 +32,8 @@ mod safety_cli;
 // the CI recipes
 mod examples;
 
-// the ledger
+// the ledger: the same conformance suite against both stores, then each store's own
+mod ledger_conformance;
 mod ledger_file;
 mod ledger_postgres;
 
