@@ -4,8 +4,10 @@
 //!
 //! 1. The cost of one durable step: an append through the protocol, file vs PostgreSQL, next to
 //!    a bare `BEGIN; INSERT …; COMMIT` of the same row size on the same server.
-//! 2. Reading (the fold under `plan` and `status`) of a ledger of 300,000 records, file vs
-//!    PostgreSQL.
+//! 2. Reading (the fold under `plan` and `status`) of ledgers of 30,000, 100,000 and 300,000
+//!    records, file vs PostgreSQL, and the import of the biggest.
+//! 3. Dispatch overhead per push: `crier apply` of 200 due pushes against the in-process
+//!    emulator with its interval rule off, file vs PostgreSQL ledger.
 #![allow(
     clippy::disallowed_methods,
     clippy::disallowed_macros,
@@ -190,15 +192,16 @@ async fn main() {
             .unwrap(),
         )
         .unwrap();
+        let insert = client
+            .prepare("INSERT INTO bare VALUES ($1, $2)")
+            .await
+            .unwrap();
         let mut bare = Vec::new();
         for i in 0..STEPS {
             let t = Instant::now();
-            // One statement in its own transaction (autocommit): INSERT …; COMMIT.
+            // One prepared statement in its own transaction (autocommit): INSERT …; COMMIT.
             client
-                .execute(
-                    "INSERT INTO bare VALUES ($1, $2)",
-                    &[&i64::try_from(i).unwrap(), &line],
-                )
+                .execute(&insert, &[&i64::try_from(i).unwrap(), &line])
                 .await
                 .unwrap();
             bare.push(t.elapsed());
@@ -211,36 +214,122 @@ async fn main() {
         println!("(PostgreSQL parts skipped: CRIER_TEST_DATABASE_URL is not set)");
     }
 
-    println!("== reading a ledger of {BIG} records (the fold under plan and status)");
-    let big = dir.path().join("big");
-    big_file(&big, BIG);
-    let file = FileLedger::new(&big);
-    let mut reads = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let read = file.read_sync().unwrap();
-        reads.push(t.elapsed());
-        assert!(read.snapshot.seq >= u64::try_from(BIG).unwrap());
-    }
-    report("file ledger: read + fold", reads);
-    if let Some(server) = &server {
-        let url = pg_database(server, "crier_bench_big").await;
-        let pg = AnyLedger::Postgres(PgLedger::new(url, "bench"));
-        let export = AnyLedger::File(file).export().await.unwrap();
-        let t = Instant::now();
-        pg.import(&export, &holder(), Duration::ZERO).await.unwrap();
-        println!(
-            "{:<58} {:>8.1} s (one transaction)",
-            format!("PostgreSQL ledger: import of {BIG} records"),
-            t.elapsed().as_secs_f64()
-        );
+    for n in [BIG / 10, BIG / 3, BIG] {
+        println!("== reading a ledger of {n} records (the fold under plan and status)");
+        let big = dir.path().join(format!("big-{n}"));
+        big_file(&big, n);
+        let file = FileLedger::new(&big);
         let mut reads = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
-            let read = pg.read().await.unwrap();
+            let read = file.read_sync().unwrap();
             reads.push(t.elapsed());
-            assert!(read.snapshot.seq >= u64::try_from(BIG).unwrap());
+            assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
         }
-        report("PostgreSQL ledger: read + fold", reads);
+        report("file ledger: read + fold", reads);
+        if let Some(server) = &server {
+            let url = pg_database(server, &format!("crier_bench_big_{n}")).await;
+            let pg = AnyLedger::Postgres(PgLedger::new(url, "bench"));
+            let export = AnyLedger::File(file).export().await.unwrap();
+            let t = Instant::now();
+            pg.import(&export, &holder(), Duration::ZERO).await.unwrap();
+            println!(
+                "{:<58} {:>8.1} s (one transaction, COPY)",
+                format!("PostgreSQL ledger: import of {n} records"),
+                t.elapsed().as_secs_f64()
+            );
+            let mut reads = Vec::new();
+            for _ in 0..3 {
+                let t = Instant::now();
+                let read = pg.read().await.unwrap();
+                reads.push(t.elapsed());
+                assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
+            }
+            report("PostgreSQL ledger: read + fold", reads);
+        }
     }
+
+    println!(
+        "== dispatch overhead: crier apply of {PUSHES} due pushes, the emulator's interval rule off"
+    );
+    let per_push = |(all, fixed): (Duration, Duration)| {
+        format!(
+            "{:>8.3} ms per push ({:.2} s in all, {:.2} s of it fixed: a run with nothing due)",
+            all.saturating_sub(fixed).as_secs_f64() * 1e3 / f64::from(PUSHES),
+            all.as_secs_f64(),
+            fixed.as_secs_f64()
+        )
+    };
+    let t = dispatch(dir.path(), "ledger: {path: .crier/ledger}", None).await;
+    println!("{:<24} {}", "file ledger", per_push(t));
+    if let Some(server) = &server {
+        let url = pg_database(server, "crier_bench_dispatch").await;
+        let t = dispatch(
+            dir.path(),
+            "ledger: {postgres_url_env: CRIER_LEDGER_URL}",
+            Some(&url),
+        )
+        .await;
+        println!("{:<24} {}", "PostgreSQL ledger", per_push(t));
+    }
+}
+
+const PUSHES: u32 = 200;
+
+/// The wall time of `crier apply --auto-approve` (the release binary) sending `PUSHES` one-offs
+/// due now to an in-process emulator whose interval rule is off.
+async fn dispatch(root: &std::path::Path, ledger: &str, url: Option<&str>) -> (Duration, Duration) {
+    use crier::emulator::{AppConfig, EmulatorConfig};
+    const KEY: &str = "bench-secret-key-0123456789abcdef";
+    let mut app = AppConfig::new(1_400_000_000, "admin", KEY);
+    app.min_interval = Duration::ZERO;
+    app.daily_quota = 100_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let emu = crier::emulator::start(listener, EmulatorConfig::new(vec![app]))
+        .await
+        .unwrap();
+    let repo = tempfile::tempdir_in(root).unwrap();
+    std::fs::write(
+        repo.path().join("crier.yaml"),
+        format!(
+            "project: bench\napps:\n  prod:\n    sdkappid: 1400000000\n    endpoint: {}\n    admin: admin\n    secret_key_env: BENCH_KEY\n    min_interval: 0ms\n    daily_quota: 100000\ndefaults: {{timezone: UTC, grace: 1h}}\n{ledger}\n",
+            emu.base_url()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(repo.path().join("campaigns")).unwrap();
+    let now = "2026-12-01T02:00:00Z";
+    for i in 0..PUSHES {
+        std::fs::write(
+            repo.path().join(format!("campaigns/c{i:04}.yaml")),
+            format!(
+                "version: 1\nname: c{i:04}\naudience: {{all: true}}\nschedule: {{at: \"{now}\"}}\nmessage:\n  body:\n    - text: \"hello {i}\"\n"
+            ),
+        )
+        .unwrap();
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
+    cmd.args(["apply", "--auto-approve"])
+        .current_dir(repo.path())
+        .env("CRIER_NOW", now)
+        .env("BENCH_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = url {
+        cmd.env("CRIER_LEDGER_URL", url);
+    }
+    let t = Instant::now();
+    let status = cmd.status().unwrap();
+    let took = t.elapsed();
+    assert!(status.success(), "apply failed: {status}");
+    assert_eq!(emu.pushes().len(), PUSHES as usize);
+    // The same apply again has nothing to send: its time is the fixed part (start, load,
+    // validate, plan, lock).
+    let t = Instant::now();
+    assert!(cmd.status().unwrap().success());
+    let fixed = t.elapsed();
+    assert_eq!(emu.pushes().len(), PUSHES as usize, "nothing sent twice");
+    (took, fixed)
 }

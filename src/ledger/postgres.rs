@@ -379,9 +379,44 @@ impl PgLedger {
                 self.source
             )));
         }
+        // COPY: one stream for the whole export (row-by-row INSERTs take minutes at 300,000).
+        let sink = tx
+            .copy_in(
+                &self.sql(
+                    "COPY {s}.records (seq, v, at, kind, line, crier_version) FROM STDIN BINARY",
+                ),
+            )
+            .await
+            .map_err(pg("starting the import"))?;
+        let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(
+            sink,
+            &[
+                tokio_postgres::types::Type::INT8,
+                tokio_postgres::types::Type::INT4,
+                tokio_postgres::types::Type::TIMESTAMPTZ,
+                tokio_postgres::types::Type::TEXT,
+                tokio_postgres::types::Type::TEXT,
+                tokio_postgres::types::Type::TEXT,
+            ],
+        );
+        let mut writer = std::pin::pin!(writer);
         for r in records {
-            insert(&tx, &self.sql(INSERT_RECORD), r).await?;
+            let line = jsonl::encode(r).map_err(|e| LedgerError::Backend(e.to_string()))?;
+            let line = String::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
+            writer
+                .as_mut()
+                .write(&[
+                    &i64::try_from(r.seq).unwrap_or(i64::MAX),
+                    &i32::try_from(r.v).unwrap_or(i32::MAX),
+                    &r.at,
+                    &r.body.kind(),
+                    &line,
+                    &env!("CARGO_PKG_VERSION"),
+                ])
+                .await
+                .map_err(pg("importing a record"))?;
         }
+        writer.finish().await.map_err(pg("finishing the import"))?;
         let last = records.last().map_or(0, |r| r.seq);
         tx.execute(
             &self.sql("UPDATE {s}.counter SET seq = $1 WHERE id = 1"),
@@ -643,10 +678,15 @@ impl PgLedger {
             .collect();
         self.ensure_header(&client, now).await?;
         let records = self.records(&client).await?;
+        let append = client
+            .prepare(&self.sql(APPEND))
+            .await
+            .map_err(pg("preparing the append"))?;
         let client = std::sync::Arc::new(client);
         let heartbeat = self.heartbeat(std::sync::Arc::clone(&client), rows);
         let session = PgSession {
             client,
+            append,
             schema: self.schema.clone(),
             apps: fences.iter().map(|f| f.0).collect(),
             fences: fences.iter().map(|f| f.1).collect(),
@@ -712,31 +752,6 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-const INSERT_RECORD: &str = "INSERT INTO {s}.records (seq, v, at, kind, line, crier_version) VALUES ($1, $2, $3, $4, $5, $6)";
-
-async fn insert(
-    tx: &tokio_postgres::Transaction<'_>,
-    sql: &str,
-    r: &Record,
-) -> Result<(), LedgerError> {
-    let line = jsonl::encode(r).map_err(|e| LedgerError::Backend(e.to_string()))?;
-    let line = String::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
-    tx.execute(
-        sql,
-        &[
-            &i64::try_from(r.seq).unwrap_or(i64::MAX),
-            &i32::try_from(r.v).unwrap_or(i32::MAX),
-            &r.at,
-            &r.body.kind(),
-            &line,
-            &env!("CARGO_PKG_VERSION"),
-        ],
-    )
-    .await
-    .map_err(pg("appending a record"))?;
-    Ok(())
 }
 
 /// Refuses a schema newer than this build knows, naming the crier that created it.
@@ -810,6 +825,8 @@ fn rustls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Ledger
 /// the fence tokens (one per lock row) every append must still match.
 pub struct PgSession {
     client: std::sync::Arc<Client>,
+    /// The append statement, prepared once (one round trip per record).
+    append: tokio_postgres::Statement,
     schema: String,
     apps: Vec<i64>,
     fences: Vec<i64>,
@@ -831,29 +848,11 @@ impl StoreSession for PgSession {
         let sql = |t: &str| t.replace("{s}", &format!("\"{}\"", self.schema));
         let line = std::str::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
         let seq = i64::try_from(record.seq).unwrap_or(i64::MAX);
-        // One statement, one transaction, one round trip: the writer's lock rows are read
-        // `FOR SHARE` (a takeover waits for this statement, or this statement sees its new
-        // fence), the counter moves from seq - 1 to seq only while every fence is this
-        // writer's, and the record is inserted with it.
+        // One statement, one transaction, one round trip ([`APPEND`]).
         let inserted = self
             .client
             .execute(
-                &sql(
-                    "WITH f AS (
-                        SELECT sdkappid, fence FROM {s}.locks
-                        WHERE sdkappid = ANY($8::bigint[]) FOR SHARE
-                     ), ok AS (
-                        SELECT count(*) = cardinality($8::bigint[]) AS ok
-                        FROM f JOIN unnest($8::bigint[], $2::bigint[]) AS w(app, fence)
-                          ON f.sdkappid = w.app AND f.fence = w.fence
-                     ), c AS (
-                        UPDATE {s}.counter SET seq = $1::bigint
-                        WHERE id = 1 AND seq = $1::bigint - 1 AND (SELECT ok FROM ok)
-                        RETURNING seq
-                     )
-                     INSERT INTO {s}.records (seq, v, at, kind, line, crier_version)
-                     SELECT c.seq, $3::integer, $4::timestamptz, $5::text, $6::text, $7::text FROM c",
-                ),
+                &self.append,
                 &[
                     &seq,
                     &self.fences,
@@ -922,6 +921,24 @@ impl StoreSession for PgSession {
         format!("PostgreSQL ledger ({})", self.source)
     }
 }
+
+/// One record appended: the writer's lock rows are read `FOR SHARE` (a takeover waits for this
+/// statement, or this statement sees its new fence), the counter moves from seq - 1 to seq only
+/// while every fence is this writer's, and the record is inserted with it.
+const APPEND: &str = "WITH f AS (
+    SELECT sdkappid, fence FROM {s}.locks
+    WHERE sdkappid = ANY($8::bigint[]) FOR SHARE
+    ), ok AS (
+    SELECT count(*) = cardinality($8::bigint[]) AS ok
+    FROM f JOIN unnest($8::bigint[], $2::bigint[]) AS w(app, fence)
+    ON f.sdkappid = w.app AND f.fence = w.fence
+    ), c AS (
+    UPDATE {s}.counter SET seq = $1::bigint
+    WHERE id = 1 AND seq = $1::bigint - 1 AND (SELECT ok FROM ok)
+    RETURNING seq
+    )
+    INSERT INTO {s}.records (seq, v, at, kind, line, crier_version)
+    SELECT c.seq, $3::integer, $4::timestamptz, $5::text, $6::text, $7::text FROM c";
 
 /// The writer of a [`PgLedger`].
 pub type PgWriter = Writer<PgSession>;
