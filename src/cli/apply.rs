@@ -78,6 +78,7 @@ pub fn apply(env: &Env, args: &ApplyArgs) -> anyhow::Result<Status> {
         origin: Some(super::origin(&ws.settings.root)),
         ci: std::env::var("CI").ok(),
         cancel: cancel.clone(),
+        pause: super::env::paused(),
         ..ApplyOptions::default()
     };
     let json = args.format == super::validate::DataFormat::Json;
@@ -180,6 +181,7 @@ pub fn summary(report: &ApplyReport, color: bool) -> String {
         (c.skipped, "skipped"),
         (c.not_sent, "not sent (retried by the next apply)"),
         (c.not_attempted, "not attempted"),
+        (c.stopped, "held by a stop"),
     ] {
         if n > 0 {
             line.push_str(&format!(", {n} {what}"));
@@ -200,6 +202,7 @@ pub fn summary(report: &ApplyReport, color: bool) -> String {
             ),
             Outcome::NotSent { reason } => format!("not sent: {reason}"),
             Outcome::AppStopped { reason } => format!("not attempted: app {} {reason}", o.app),
+            Outcome::Stopped { reason } => format!("held: {reason}"),
             Outcome::Refused { reason } => format!("refused: {reason}"),
             Outcome::LeftInDoubt { reason } => format!("still in doubt: {reason}"),
             Outcome::Interrupted => "not attempted: interrupted".to_owned(),

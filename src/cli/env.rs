@@ -41,6 +41,13 @@ impl Env {
             }
             _ => Arc::new(SystemClock),
         };
+        if paused() {
+            let _ = writeln!(
+                anstream::stderr(),
+                "{} CRIER_PAUSE is set: `crier apply` in this process sends and records nothing",
+                "warning:".yellow().bold()
+            );
+        }
         Ok(Self { cwd, config, clock })
     }
 
@@ -48,4 +55,10 @@ impl Env {
     pub fn config_path(&self) -> PathBuf {
         load::config_path(self.config.as_deref(), &self.cwd)
     }
+}
+
+/// `CRIER_PAUSE` is set (and not `0`): this process sends nothing (spec §4, emergency stop).
+#[must_use]
+pub fn paused() -> bool {
+    std::env::var("CRIER_PAUSE").is_ok_and(|v| !v.trim().is_empty() && v.trim() != "0")
 }

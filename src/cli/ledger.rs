@@ -169,6 +169,18 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
                     if a.campaigns == 1 { "" } else { "s" }
                 )?;
             }
+            for stop in &st.stops {
+                writeln!(
+                    out,
+                    "STOPPED: app {} ({}) by {} at {}: {} (`crier resume {}`)",
+                    stop.value.app,
+                    stop.value.sdkappid,
+                    stop.value.by,
+                    stop.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    stop.value.reason,
+                    stop.value.app
+                )?;
+            }
             if st.locks.is_empty() {
                 writeln!(out, "lock: free")?;
             }

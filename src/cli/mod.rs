@@ -13,6 +13,7 @@ mod ledger;
 mod plan;
 mod process;
 mod report;
+mod stop;
 mod validate;
 mod workspace;
 
@@ -54,6 +55,11 @@ pub enum Command {
     /// Inspect the ledger and record operators' decisions.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+    /// Emergency stop of an app, recorded in the ledger: no apply sends on it (running ones
+    /// included on a shared ledger) until `crier resume`.
+    Stop(stop::StopArgs),
+    /// Lift an app's emergency stop.
+    Resume(stop::ResumeArgs),
     /// Print a UserSig for the configured admin (the one command that shows a secret).
     Usersig(UsersigArgs),
     /// Run a local server that behaves like the push API family.
@@ -217,6 +223,10 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Render(args) => validate::render(&env, &args),
         Command::Status(args) => ledger::status(&env, &args),
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
+        Command::Stop(args) => {
+            stop::stop_or_resume(&env, &args.app, Some(&args.reason), &args.lock_timeout)
+        }
+        Command::Resume(args) => stop::stop_or_resume(&env, &args.app, None, &args.lock_timeout),
         Command::Usersig(args) => {
             let settings = workspace::load_settings_only(&env)?;
             let expire = crate::duration::parse(&args.expire)

@@ -67,6 +67,9 @@ pub struct ApplyOptions {
     pub timer: Arc<dyn Timer>,
     /// Tripped by Ctrl-C: stop after the request in flight.
     pub cancel: Cancel,
+    /// `CRIER_PAUSE=1` (read at the edge): this process sends and records nothing; the plan is
+    /// shown and its pushes stay due.
+    pub pause: bool,
 }
 
 impl Default for ApplyOptions {
@@ -94,6 +97,7 @@ impl Default for ApplyOptions {
             client: ClientOptions::default(),
             timer: Arc::new(TokioTimer),
             cancel: Cancel::new(),
+            pause: false,
         }
     }
 }
@@ -168,6 +172,9 @@ pub async fn apply_with_ledger<L: Ledger>(
         });
     }
     let settings = input.settings;
+    if options.pause {
+        return paused(ledger, input, options, &*clock, reporter).await;
+    }
     let mut writer = ledger
         .lock_apps(
             &lock_scope(settings, input.checked),
@@ -310,6 +317,51 @@ pub async fn apply_with_ledger<L: Ledger>(
     }
     report.ledger_seq = writer.current_seq();
     drop(writer);
+    reporter.event(Event::Finished(&report));
+    Ok(report)
+}
+
+/// Why a paused process sends nothing.
+pub const PAUSE_REASON: &str = "CRIER_PAUSE=1 is set for this process: it sends and records nothing; the pushes stay due and go out from a process without it while within grace";
+
+/// `CRIER_PAUSE=1`: the plan (fresh, or the plan file) is shown from a read of the ledger
+/// (no lock, no record), and every push it would send is held.
+async fn paused<L: Ledger>(
+    ledger: &L,
+    input: ApplyInput<'_>,
+    options: &ApplyOptions,
+    clock: &dyn Clock,
+    reporter: &dyn Reporter,
+) -> Result<ApplyReport, ApplyError> {
+    let read = ledger.read().await?;
+    let plan = match input.plan_file {
+        Some(file) => file,
+        None => crate::plan::build(&crate::plan::Input {
+            settings: input.settings,
+            checked: input.checked,
+            ledger: &read.snapshot,
+            at: clock.now(),
+            horizon: options.horizon,
+        }),
+    };
+    reporter.event(Event::Plan(&plan));
+    reporter.event(Event::Warning(PAUSE_REASON));
+    let mut report = ApplyReport {
+        held: plan.held.clone(),
+        ledger_seq: read.snapshot.seq,
+        ..ApplyReport::default()
+    };
+    report.in_doubt_remaining = plan.in_doubt.iter().map(|d| d.id.clone()).collect();
+    report
+        .held
+        .extend(plan.due.iter().map(|s| crate::plan::Held {
+            id: s.id.clone(),
+            app: s.app.clone(),
+            campaign: s.campaign.clone(),
+            state: crate::plan::HeldState::Stopped,
+            error_code: None,
+            reason: PAUSE_REASON.to_owned(),
+        }));
     reporter.event(Event::Finished(&report));
     Ok(report)
 }

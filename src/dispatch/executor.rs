@@ -277,6 +277,9 @@ impl Executor<'_> {
                 reason: format!("app `{}` is paused in crier.yaml", send.app),
             }));
         }
+        if let Some(stop) = stop_of(writer, send) {
+            return Ok(Settle::Done(stop));
+        }
         if let Some(refusal) = self.refusal(writer, send) {
             return Ok(Settle::Done(Outcome::Refused { reason: refusal }));
         }
@@ -313,6 +316,12 @@ impl Executor<'_> {
         }
         if let Some(late) = self.past_grace(writer, send, None).await? {
             return Ok(Settle::Done(late));
+        }
+        // The emergency stop: another process (or project) may have stopped the app while
+        // this run waited; the ledger is the one place that says so.
+        writer.refresh().await?;
+        if let Some(stop) = stop_of(writer, send) {
+            return Ok(Settle::Done(stop));
         }
         self.attempts(writer, send, lane, state).await
     }
@@ -609,3 +618,20 @@ impl Executor<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// The outcome of a send whose app is under `crier stop`, if it is.
+fn stop_of<W: LedgerWriter>(writer: &W, send: &PlannedSend) -> Option<Outcome> {
+    writer
+        .snapshot()
+        .stop_of(send.key.sdkappid)
+        .map(|stop| Outcome::Stopped {
+            reason: format!(
+                "app {} is stopped (by {} at {}: {}); it stays due: `crier resume {}`",
+                send.app,
+                stop.value.by,
+                stop.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                stop.value.reason,
+                send.app
+            ),
+        })
+}

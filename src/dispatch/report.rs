@@ -31,6 +31,9 @@ pub enum Outcome {
     Skipped { why: String },
     /// Not attempted, nothing recorded: its app stopped on a fatal error earlier in this run.
     AppStopped { reason: String },
+    /// Not attempted, nothing recorded: the app is under `crier stop` (seen before this send),
+    /// or `CRIER_PAUSE=1` is set; it stays due and goes out after the resume within grace.
+    Stopped { reason: String },
     /// Not attempted, nothing recorded: the run was interrupted (Ctrl-C).
     Interrupted,
     /// Not attempted, nothing recorded: an in-doubt send that may not be retried (past grace,
@@ -54,6 +57,7 @@ impl Outcome {
             Self::Missed => "missed",
             Self::Skipped { .. } => "skipped",
             Self::AppStopped { .. } => "app_stopped",
+            Self::Stopped { .. } => "stopped",
             Self::Interrupted => "interrupted",
             Self::LeftInDoubt { .. } => "left_in_doubt",
             Self::Refused { .. } => "refused",
@@ -83,6 +87,8 @@ pub struct Counts {
     pub skipped: usize,
     /// Not attempted: app stopped, interrupted, refused, or in doubt and not retried.
     pub not_attempted: usize,
+    /// Held by an emergency stop (`crier stop`, `CRIER_PAUSE=1`): not an error.
+    pub stopped: usize,
 }
 
 /// §3 exit status of an apply.
@@ -139,6 +145,7 @@ impl ApplyReport {
                 Outcome::NotSent { .. } => c.not_sent += 1,
                 Outcome::Missed => c.missed += 1,
                 Outcome::Skipped { .. } => c.skipped += 1,
+                Outcome::Stopped { .. } => c.stopped += 1,
                 Outcome::AppStopped { .. }
                 | Outcome::Interrupted
                 | Outcome::LeftInDoubt { .. }

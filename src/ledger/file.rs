@@ -379,6 +379,11 @@ impl StoreSession for FileSession {
         Ok(Appended::Durable)
     }
 
+    /// One writer at a time: nobody else appends while the lock is held.
+    async fn incoming(&mut self, _seq: u64) -> Result<Vec<Record>, LedgerError> {
+        Ok(Vec::new())
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::record::{
     OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SnapshotRecord, StateKind,
-    TestSendRecord,
+    StopRecord, TestSendRecord,
 };
 use crate::occurrence::OccurrenceKey;
 
@@ -27,10 +27,12 @@ pub struct LedgerSnapshot {
     pub test_sends: Vec<Stamped<TestSendRecord>>,
     /// Repairs of torn tails, in record order.
     pub repairs: Vec<Stamped<RepairRecord>>,
+    /// The apps stopped now (`crier stop`, not yet resumed), by sdkappid.
+    pub stops: BTreeMap<u64, Stamped<StopRecord>>,
 }
 
 /// A record's payload with its sequence number and time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Stamped<T> {
     pub seq: u64,
     #[serde(with = "super::record::millis")]
@@ -159,7 +161,26 @@ impl LedgerSnapshot {
                     value: repair.clone(),
                 });
             }
+            RecordBody::Stop(stop) => {
+                self.stops.insert(
+                    stop.sdkappid,
+                    Stamped {
+                        seq: record.seq,
+                        at: record.at,
+                        value: stop.clone(),
+                    },
+                );
+            }
+            RecordBody::Resume(resume) => {
+                self.stops.remove(&resume.sdkappid);
+            }
         }
+    }
+
+    /// The stop of the app `sdkappid`, when it is stopped now.
+    #[must_use]
+    pub fn stop_of(&self, sdkappid: u64) -> Option<&Stamped<StopRecord>> {
+        self.stops.get(&sdkappid)
     }
 
     fn apply_occurrence(&mut self, seq: u64, at: DateTime<Utc>, occ: &OccurrenceRecord) {

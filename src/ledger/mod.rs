@@ -130,6 +130,10 @@ pub trait LedgerWriter: Send {
         body: RecordBody,
     ) -> impl Future<Output = Result<Record, LedgerError>> + Send;
 
+    /// Takes in what other writers of a shared store recorded since (a `crier stop` among
+    /// them); the executor calls it before each send.
+    fn refresh(&mut self) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
     /// The sequence number of the last record.
     fn current_seq(&self) -> u64 {
         self.snapshot().seq
@@ -338,6 +342,13 @@ impl LedgerWriter for AnyWriter {
         match self {
             Self::File(w) => LedgerWriter::append(w, at, body).await,
             Self::Postgres(w) => LedgerWriter::append(w, at, body).await,
+        }
+    }
+
+    async fn refresh(&mut self) -> Result<(), LedgerError> {
+        match self {
+            Self::File(w) => w.refresh().await,
+            Self::Postgres(w) => w.refresh().await,
         }
     }
 }

@@ -682,11 +682,16 @@ impl PgLedger {
             .prepare(&self.sql(APPEND))
             .await
             .map_err(pg("preparing the append"))?;
+        let since = client
+            .prepare(&self.sql("SELECT line FROM {s}.records WHERE seq > $1 ORDER BY seq"))
+            .await
+            .map_err(pg("preparing the reads"))?;
         let client = std::sync::Arc::new(client);
         let heartbeat = self.heartbeat(std::sync::Arc::clone(&client), rows);
         let session = PgSession {
             client,
             append,
+            since,
             schema: self.schema.clone(),
             apps: fences.iter().map(|f| f.0).collect(),
             fences: fences.iter().map(|f| f.1).collect(),
@@ -827,6 +832,8 @@ pub struct PgSession {
     client: std::sync::Arc<Client>,
     /// The append statement, prepared once (one round trip per record).
     append: tokio_postgres::Statement,
+    /// Records after a sequence number (other writers'), prepared once.
+    since: tokio_postgres::Statement,
     schema: String,
     apps: Vec<i64>,
     fences: Vec<i64>,
@@ -840,6 +847,25 @@ impl std::fmt::Debug for PgSession {
             .field("apps", &self.apps)
             .field("fences", &self.fences)
             .finish_non_exhaustive()
+    }
+}
+
+impl PgSession {
+    /// The records after `seq`, in order.
+    async fn since(&self, seq: i64) -> Result<Vec<Record>, LedgerError> {
+        let rows = self
+            .client
+            .query(&self.since, &[&seq])
+            .await
+            .map_err(pg("reading other writers' records"))?;
+        let mut bytes = Vec::new();
+        for row in rows {
+            bytes.extend(row.get::<_, String>(0).into_bytes());
+        }
+        jsonl::parse_from(&bytes).map_err(|source| LedgerError::Parse {
+            path: format!("PostgreSQL ledger ({})", self.source).into(),
+            source,
+        })
     }
 }
 
@@ -898,23 +924,11 @@ impl StoreSession for PgSession {
             )));
         }
         // Writers of other apps appended first: their records, for the protocol to catch up.
-        let rows = self
-            .client
-            .query(
-                &sql("SELECT line FROM {s}.records WHERE seq >= $1 ORDER BY seq"),
-                &[&seq],
-            )
-            .await
-            .map_err(pg("reading other writers' records"))?;
-        let mut bytes = Vec::new();
-        for row in rows {
-            bytes.extend(row.get::<_, String>(0).into_bytes());
-        }
-        let records = jsonl::parse_from(&bytes).map_err(|source| LedgerError::Parse {
-            path: self.describe().into(),
-            source,
-        })?;
-        Ok(Appended::Behind(records))
+        Ok(Appended::Behind(self.since(seq - 1).await?))
+    }
+
+    async fn incoming(&mut self, seq: u64) -> Result<Vec<Record>, LedgerError> {
+        self.since(i64::try_from(seq).unwrap_or(i64::MAX)).await
     }
 
     fn describe(&self) -> String {

@@ -49,6 +49,13 @@ pub trait StoreSession: Send {
         line: &[u8],
     ) -> impl Future<Output = Result<Appended, LedgerError>> + Send;
 
+    /// Records other writers made durable after `seq` (a store shared by writers of different
+    /// apps; another's `crier stop` among them). A store with one writer has none.
+    fn incoming(
+        &mut self,
+        seq: u64,
+    ) -> impl Future<Output = Result<Vec<Record>, LedgerError>> + Send;
+
     /// Where the records are, for messages.
     fn describe(&self) -> String;
 }
@@ -192,6 +199,19 @@ impl<S: StoreSession> Writer<S> {
         Ok(record)
     }
 
+    /// Takes in what other writers recorded since this writer's last record (before a send:
+    /// a `crier stop` from another process, another project's pushes of a shared app).
+    ///
+    /// # Errors
+    /// A store failure; a record of an app this writer holds written by another.
+    pub async fn refresh(&mut self) -> Result<(), LedgerError> {
+        let others = self.session.incoming(self.snapshot.seq).await?;
+        if others.is_empty() {
+            return Ok(());
+        }
+        self.catch_up(&others)
+    }
+
     /// Takes in other writers' records. None may touch an app this writer holds: that would
     /// mean two writers of one app, so the writer stops.
     fn catch_up(&mut self, others: &[Record]) -> Result<(), LedgerError> {
@@ -261,5 +281,9 @@ impl<S: StoreSession> LedgerWriter for Writer<S> {
 
     async fn append(&mut self, at: DateTime<Utc>, body: RecordBody) -> Result<Record, LedgerError> {
         Writer::append(self, at, body).await
+    }
+
+    async fn refresh(&mut self) -> Result<(), LedgerError> {
+        Writer::refresh(self).await
     }
 }

@@ -51,6 +51,10 @@ pub enum RecordBody {
     TestSend(TestSendRecord),
     /// Bytes of a torn last line were set aside (a crash mid-write).
     Repair(RepairRecord),
+    /// `crier stop APP`: the emergency stop; nothing is sent for the app until `crier resume`.
+    Stop(StopRecord),
+    /// `crier resume APP`: lifts the app's stop.
+    Resume(ResumeRecord),
 }
 
 impl RecordBody {
@@ -63,6 +67,8 @@ impl RecordBody {
             Self::Snapshot(_) => "snapshot",
             Self::TestSend(_) => "test_send",
             Self::Repair(_) => "repair",
+            Self::Stop(_) => "stop",
+            Self::Resume(_) => "resume",
         }
     }
 }
@@ -304,6 +310,27 @@ pub struct TestSendRecord {
     pub error_code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_info: Option<String>,
+}
+
+/// The emergency stop of one app (by sdkappid: every project sharing the app stops).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRecord {
+    pub sdkappid: u64,
+    /// The app's name in the `crier.yaml` of the project that stopped it.
+    pub app: String,
+    pub project: String,
+    /// Who stopped it (the operator's user name, and the CI run when there is one).
+    pub by: String,
+    pub reason: String,
+}
+
+/// A stop lifted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRecord {
+    pub sdkappid: u64,
+    pub app: String,
+    pub project: String,
+    pub by: String,
 }
 
 /// A torn last line was moved aside before writing resumed.

@@ -194,6 +194,8 @@ pub struct StatusView {
     /// Every lock held now: the whole ledger's, or each app's (by sdkappid) with its holder,
     /// since when, and its heartbeat on a shared ledger.
     pub locks: Vec<HeldLock>,
+    /// The apps under `crier stop` now: who, when, why.
+    pub stops: Vec<super::fold::Stamped<super::record::StopRecord>>,
     /// Warnings from reading the ledger (a torn tail), as text.
     pub warnings: Vec<String>,
 }
@@ -260,6 +262,7 @@ pub fn status(
             .first()
             .map_or(LockState::Free, |l| LockState::Held(l.holder.clone())),
         locks,
+        stops: snapshot.stops.values().cloned().collect(),
         warnings: warnings.iter().map(ToString::to_string).collect(),
     }
 }

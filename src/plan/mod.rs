@@ -499,6 +499,15 @@ pub fn build(input: &Input<'_>) -> Plan {
     };
     due.sort_by(by_schedule);
     upcoming.sort_by(by_schedule);
+    // An app under `crier stop`: its due pushes are held, not skipped.
+    due.retain(|send| {
+        let Some(stop) = input.ledger.stop_of(send.key.sdkappid) else {
+            return true;
+        };
+        held.push(stopped(send, stop));
+        false
+    });
+    held.sort_by(|a, b| a.id.cmp(&b.id));
     let quota = forecast_quota(input, &mut due, &mut upcoming);
     let changes = changes::diff(input, &normalized, &hashes, applied, &due, &upcoming);
     warnings.extend(warnings::collect(
@@ -610,3 +619,26 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
 
 #[cfg(test)]
 mod tests;
+
+/// A due push of a stopped app, held with the stop's who, when and why.
+fn stopped(
+    send: &PlannedSend,
+    stop: &crate::ledger::fold::Stamped<crate::ledger::record::StopRecord>,
+) -> Held {
+    Held {
+        id: send.id.clone(),
+        app: send.app.clone(),
+        campaign: send.campaign.clone(),
+        state: HeldState::Stopped,
+        error_code: None,
+        reason: format!(
+            "app {} is stopped (by {} at {}: {}); it stays due and goes out after `crier resume {}` while within grace (until {})",
+            send.app,
+            stop.value.by,
+            stop.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            stop.value.reason,
+            send.app,
+            send.deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
+    }
+}

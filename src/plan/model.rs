@@ -100,6 +100,9 @@ pub enum HeldState {
     Deferred,
     /// Apply holds a push already delivered under another key until it is acknowledged.
     WillSendAgain,
+    /// The app is stopped (`crier stop`, or `CRIER_PAUSE=1` for one process): the push stays
+    /// due and goes out after the resume while within grace.
+    Stopped,
 }
 
 impl HeldState {
@@ -109,6 +112,7 @@ impl HeldState {
             Self::Failed => "failed",
             Self::Deferred => "deferred",
             Self::WillSendAgain => "will_send_again",
+            Self::Stopped => "stopped",
         }
     }
 

@@ -875,3 +875,81 @@ async fn a_ledger_made_by_schema_version_1_is_migrated_and_keeps_its_records() {
     ));
     assert_eq!(emu.pushes().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_from_another_project_halts_a_running_apply_before_its_next_send() {
+    let Some(server) = server() else { return };
+    let url = database(&server).await;
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    config.faults.latency_ms = 250;
+    let emu = start_emulator(config).await;
+    let a = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    let b = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    let path = b.path().join("crier.yaml");
+    let config_b = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("project: rel", "project: other");
+    std::fs::write(&path, config_b).unwrap();
+    use_postgres(&a);
+    use_postgres(&b);
+    a.campaigns(10);
+    let child = crier(&a, &url, &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Another repository on the same app stops it, while A's apply runs.
+    let o = crier(&b, &url, &["stop", "prod", "--reason", "bad link"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&first.stdout).to_string()
+        + &String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("bad link") && out.contains("held by a stop"),
+        "{out}"
+    );
+    let sent_before = emu.pushes().len();
+    assert!(
+        (1..10).contains(&sent_before),
+        "the stop came mid-apply and halted it: {sent_before} sent\n{out}"
+    );
+    // Status in A shows B's stop; A's plan holds the rest.
+    let o = crier(&a, &url, &["status"]).output().unwrap();
+    assert!(
+        text(&o).contains("STOPPED: app prod (1400000000)"),
+        "{}",
+        text(&o)
+    );
+    let o = crier(&a, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        emu.pushes().len(),
+        sent_before,
+        "nothing sent while stopped"
+    );
+    let o = crier(&b, &url, &["resume", "prod"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = crier(&a, &url, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut names: Vec<String> = emu
+        .pushes()
+        .iter()
+        .map(|p| crate::support::apply::body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let all = names.len();
+    names.dedup();
+    assert_eq!(
+        (all, names.len()),
+        (10, 10),
+        "each sent once after the resume"
+    );
+}

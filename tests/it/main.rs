@@ -25,6 +25,7 @@ mod validate_cases;
 mod apply_cli;
 mod apply_flow;
 mod apply_perf;
+mod cli_stop;
 mod reliability_faults;
 mod reliability_kill;
 mod safety_cli;
