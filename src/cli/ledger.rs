@@ -107,10 +107,6 @@ pub struct ResolveArgs {
     pub lock_timeout: String,
 }
 
-fn ledger_of(env: &Env) -> anyhow::Result<AnyLedger> {
-    super::workspace::ledger_of(&super::workspace::load_settings_only(env)?)
-}
-
 fn line_text(l: &OccurrenceLine) -> String {
     // The detail names the TaskId when the state has one; say it once.
     let task = l
@@ -127,13 +123,18 @@ fn line_text(l: &OccurrenceLine) -> String {
 /// # Errors
 /// An unreadable ledger or configuration.
 pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
-    let ledger = ledger_of(env)?;
+    let settings = super::workspace::load_settings_only(env)?;
+    let ledger = super::workspace::ledger_of(&settings)?;
     let rt = super::workspace::runtime()?;
     let read = rt
         .block_on(ledger.read())
         .context("cannot read the ledger")?;
     let locks = rt.block_on(ledger.locks())?;
-    let st = view::status(&read.snapshot, locks, &read.warnings);
+    let st = view::status(&read.snapshot, locks, &read.warnings).with_apps(
+        &read.snapshot,
+        &settings,
+        env.clock.now(),
+    );
     let mut out = anstream::stdout();
     match args.format {
         DataFormat::Json => {
@@ -168,6 +169,42 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<Exit> {
                     a.campaigns,
                     if a.campaigns == 1 { "" } else { "s" }
                 )?;
+            }
+            for a in &st.apps {
+                writeln!(
+                    out,
+                    "app {} ({}): quota day {} ({}): used {} of {}{}, {} left{}",
+                    a.app,
+                    a.sdkappid,
+                    a.quota_day,
+                    a.quota_timezone,
+                    a.used,
+                    a.limit,
+                    if a.used_by_others > 0 {
+                        format!(" ({} by other projects)", a.used_by_others)
+                    } else {
+                        String::new()
+                    },
+                    a.left,
+                    match (a.stopped, a.paused) {
+                        (true, _) => "; STOPPED",
+                        (false, true) => "; paused in crier.yaml",
+                        (false, false) => "",
+                    }
+                )?;
+                for s in &a.last_sends {
+                    writeln!(
+                        out,
+                        "  {} {} {}{}",
+                        s.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        s.id,
+                        s.state.name(),
+                        s.task_id
+                            .as_ref()
+                            .map(|t| format!(" TaskId {t}"))
+                            .unwrap_or_default()
+                    )?;
+                }
             }
             for stop in &st.stops {
                 writeln!(

@@ -196,6 +196,9 @@ pub struct StatusView {
     pub locks: Vec<HeldLock>,
     /// The apps under `crier stop` now: who, when, why.
     pub stops: Vec<super::fold::Stamped<super::record::StopRecord>>,
+    /// Per app of this `crier.yaml`: today's quota (every project on a shared ledger) and the
+    /// last sends ([`StatusView::with_apps`]).
+    pub apps: Vec<AppToday>,
     /// Warnings from reading the ledger (a torn tail), as text.
     pub warnings: Vec<String>,
 }
@@ -216,6 +219,99 @@ impl StatusView {
     pub fn needs_attention(&self) -> bool {
         !self.needs_decision.is_empty()
     }
+
+    /// Adds each app's quota day at `now` and its last sends.
+    #[must_use]
+    pub fn with_apps(
+        mut self,
+        snapshot: &LedgerSnapshot,
+        settings: &crate::settings::Settings,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mine: Vec<&str> = settings.project_names().collect();
+        self.apps = settings
+            .apps
+            .values()
+            .map(|app| {
+                let day = now.with_timezone(&app.quota_timezone).date_naive();
+                let used = snapshot
+                    .used_per_day(app.sdkappid, app.quota_timezone, app.daily_quota)
+                    .get(&day)
+                    .copied()
+                    .unwrap_or(0);
+                let by_others = snapshot
+                    .others_per_day(app.sdkappid, app.quota_timezone, &mine)
+                    .get(&day)
+                    .copied()
+                    .unwrap_or(0)
+                    .min(used);
+                let mut sends: Vec<(&super::fold::OccurrenceView, DateTime<Utc>)> =
+                    snapshot.accepted_pushes(app.sdkappid).collect();
+                sends.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
+                AppToday {
+                    app: app.name.clone(),
+                    sdkappid: app.sdkappid,
+                    quota_timezone: app.quota_timezone.name().to_owned(),
+                    quota_day: day,
+                    used,
+                    used_by_others: by_others,
+                    limit: app.daily_quota,
+                    left: app.daily_quota.saturating_sub(used),
+                    stopped: snapshot.stop_of(app.sdkappid).is_some(),
+                    paused: app.paused,
+                    last_sends: sends
+                        .iter()
+                        .take(LAST_SENDS)
+                        .map(|(o, at)| LastSend {
+                            id: o.id.clone(),
+                            project: o.key.project.clone(),
+                            at: *at,
+                            task_id: o.task_id.clone(),
+                            state: o.kind(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        self
+    }
+}
+
+/// How many of an app's last sends `status` shows.
+pub const LAST_SENDS: usize = 5;
+
+/// One app today, for `crier status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppToday {
+    pub app: String,
+    pub sdkappid: u64,
+    pub quota_timezone: String,
+    /// Today in the app's quota time zone.
+    pub quota_day: chrono::NaiveDate,
+    /// Pushes accepted (or possibly accepted) today, every project's.
+    pub used: u32,
+    /// Of `used`, other projects' (a shared ledger).
+    pub used_by_others: u32,
+    pub limit: u32,
+    pub left: u32,
+    /// Under `crier stop`.
+    pub stopped: bool,
+    /// `paused: true` in crier.yaml.
+    pub paused: bool,
+    /// The latest sends, newest first.
+    pub last_sends: Vec<LastSend>,
+}
+
+/// A recent send of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastSend {
+    pub id: String,
+    pub project: String,
+    #[serde(with = "super::record::millis")]
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    pub state: StateKind,
 }
 
 /// Builds `crier status` from a read of the ledger and the locks held.
@@ -263,6 +359,7 @@ pub fn status(
             .map_or(LockState::Free, |l| LockState::Held(l.holder.clone())),
         locks,
         stops: snapshot.stops.values().cloned().collect(),
+        apps: Vec::new(),
         warnings: warnings.iter().map(ToString::to_string).collect(),
     }
 }

@@ -59,8 +59,26 @@ async fn a_stopped_app_sends_nothing_plan_and_status_say_who_and_why_and_resume_
     let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
+    // Status: today's quota of the app, and its last sends with their TaskIds.
     let o = run(repo.binary(&["status"])).await;
-    assert!(!text(&o).contains("STOPPED"), "{}", text(&o));
+    let out = text(&o);
+    assert!(!out.contains("STOPPED"), "{out}");
+    let day = repo
+        .now
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    assert!(
+        out.contains(&format!(
+            "app prod (1400000000): quota day {day} (Asia/Shanghai): used 2 of 100, 98 left"
+        )),
+        "{out}"
+    );
+    assert_eq!(out.matches(" sent TaskId ").count(), 2, "{out}");
+    let o = run(repo.binary(&["status", "--format", "json"])).await;
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["apps"][0]["left"], 98);
+    assert_eq!(json["apps"][0]["last_sends"].as_array().unwrap().len(), 2);
+    assert_eq!(json["format_version"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -324,6 +324,12 @@ async fn two_projects_sharing_one_app_share_one_quota_and_one_interval() {
     );
     let pushes = emu.pushes();
     assert_eq!(pushes.len(), 3, "the shared quota held: {out}");
+    let o = crier(&b, &url, &["status"]).output().unwrap();
+    assert!(
+        text(&o).contains("used 3 of 3 (2 by other projects), 0 left"),
+        "{}",
+        text(&o)
+    );
     let stats = emu.stats();
     assert!(
         !stats.rejected.contains_key("90024"),
