@@ -139,6 +139,8 @@ pub struct ApiReply {
     pub task_id: Option<String>,
     /// The whole answer, for API-specific fields.
     pub raw: Value,
+    /// The server's HTTP `Date`, when it sent one (`crier doctor` compares clocks).
+    pub date: Option<DateTime<Utc>>,
 }
 
 /// Why a call failed, by phase (campaign-format §4 "Failure phases").
@@ -416,6 +418,12 @@ impl Client {
             })?;
 
         let status = response.status();
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.to_utc());
         let bytes = read_capped(response).await.map_err(maybe_sent)?;
         if status != reqwest::StatusCode::OK {
             return Err(maybe_sent(format!(
@@ -423,7 +431,8 @@ impl Client {
                 snippet(&bytes)
             )));
         }
-        let reply = parse_reply(&bytes).map_err(maybe_sent)?;
+        let mut reply = parse_reply(&bytes).map_err(maybe_sent)?;
+        reply.date = date;
         if reply.error_code != 0 {
             tracing::debug!(app = %self.app, path, code = reply.error_code, "provider error");
             return Err(CallError::Api {
@@ -537,6 +546,7 @@ fn parse_reply(bytes: &[u8]) -> Result<ApiReply, String> {
         error_info: text("ErrorInfo").unwrap_or_default(),
         task_id: text("TaskId"),
         raw,
+        date: None,
     })
 }
 

@@ -7,6 +7,7 @@
 
 mod apply;
 mod demo;
+mod doctor;
 mod env;
 mod init;
 mod ledger;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Inspect the ledger and record operators' decisions.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+    /// Check the setup against the provider: config, secrets, UserSig, attribute names,
+    /// ledger, clock.
+    Doctor(doctor::DoctorArgs),
     /// Emergency stop of an app, recorded in the ledger: no apply sends on it (running ones
     /// included on a shared ledger) until `crier resume`.
     Stop(stop::StopArgs),
@@ -202,6 +206,7 @@ fn report_of(command: &Command) -> report::Report {
         Command::Apply(a) => data(a.format),
         Command::Render(a) => data(a.format),
         Command::Status(a) => data(a.format),
+        Command::Doctor(a) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::List(a)) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::Show(a)) => data(a.format),
         _ => Report::Human,
@@ -223,6 +228,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Render(args) => validate::render(&env, &args),
         Command::Status(args) => ledger::status(&env, &args),
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
+        Command::Doctor(args) => doctor::doctor(&env, &args),
         Command::Stop(args) => {
             stop::stop_or_resume(&env, &args.app, Some(&args.reason), &args.lock_timeout)
         }

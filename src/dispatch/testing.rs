@@ -136,6 +136,7 @@ pub fn ok(n: usize) -> Result<ApiReply, CallError> {
         error_info: String::new(),
         task_id: Some(format!("task-{n}")),
         raw: serde_json::json!({}),
+        date: None,
     })
 }
 

@@ -250,6 +250,15 @@ impl PgLedger {
         Ok(usize::try_from(v.unwrap_or(0)).unwrap_or(0))
     }
 
+    /// The database's schema version and the newest this build knows (for `crier doctor`).
+    ///
+    /// # Errors
+    /// An unreachable database.
+    pub async fn schema_state(&self) -> Result<(usize, usize), LedgerError> {
+        let client = self.connect().await?;
+        Ok((self.schema_version(&client).await?, MIGRATIONS.len()))
+    }
+
     /// Migrates only when the schema is older than this build's: a role allowed to read and
     /// write the tables but not to create anything (the usual runtime role) can apply.
     async fn ensure_schema(&self) -> Result<(), LedgerError> {

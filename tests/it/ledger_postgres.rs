@@ -864,6 +864,12 @@ async fn a_ledger_made_by_schema_version_1_is_migrated_and_keeps_its_records() {
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     use_postgres(&repo);
     repo.campaigns(1);
+    let o = crier(&repo, &url, &["doctor"]).output().unwrap();
+    assert!(
+        text(&o).contains("warn ledger_schema: schema version 1; this crier migrates it to 2"),
+        "{}",
+        text(&o)
+    );
     let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
     assert!(
         text(&o).contains("schema migrated from version 1 to 2"),

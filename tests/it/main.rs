@@ -13,6 +13,7 @@ mod support;
 mod cli_bad_input;
 mod cli_commands;
 mod cli_demo;
+mod cli_doctor;
 mod cli_ledger;
 mod cli_plan;
 mod cli_plan_base;
