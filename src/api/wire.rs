@@ -43,6 +43,24 @@ pub mod query {
     pub const CONTENTTYPE: &str = "contenttype";
 }
 
+/// The documented limits of the calls, shared by crier's commands and the emulator.
+pub mod limits {
+    /// Most accounts in one `timpush/batch` call.
+    pub const BATCH_MAX_ACCOUNTS: usize = 500;
+    /// `timpush/batch` calls per second (standard edition).
+    pub const BATCH_PER_SECOND: u32 = 30;
+    /// `timpush/revoke` calls per second (more: 90051).
+    pub const REVOKE_PER_SECOND: u32 = 1;
+    /// `all_member_push_statistics` calls per second.
+    pub const STATISTICS_PER_SECOND: u32 = 1;
+    /// Most TaskIDs in one statistics call.
+    pub const STATISTICS_MAX_TASKS: usize = 5;
+    /// How far back statistics reach.
+    pub const STATISTICS_MAX_DAYS: i64 = 30;
+    /// A push can be recalled for this long after it started (more: 90052).
+    pub const RECALL_WINDOW_HOURS: i64 = 24;
+}
+
 /// One API of the push family, whichever of its paths (current or legacy) was used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
@@ -77,6 +95,19 @@ impl Api {
         Self::Revoke,
         Self::Statistics,
     ];
+
+    /// The documented calls per second of an API with its own rate limit (the push's limit is
+    /// the app's `min_interval`; the attribute and tag APIs allow 100/s).
+    #[must_use]
+    pub const fn per_second(self) -> u32 {
+        match self {
+            Self::Batch => limits::BATCH_PER_SECOND,
+            Self::Revoke => limits::REVOKE_PER_SECOND,
+            Self::Statistics => limits::STATISTICS_PER_SECOND,
+            Self::Push => 1,
+            _ => 100,
+        }
+    }
 
     /// The current (`v4/timpush/...`) path.
     #[must_use]

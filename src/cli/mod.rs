@@ -14,6 +14,7 @@ mod ledger;
 mod plan;
 mod process;
 mod report;
+mod send_test;
 mod stop;
 mod validate;
 mod workspace;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Check the setup against the provider: config, secrets, UserSig, attribute names,
     /// ledger, clock.
     Doctor(doctor::DoctorArgs),
+    /// Send a campaign's notification to named accounts (v4/timpush/batch) to look at it on
+    /// real phones; recorded as a test send.
+    SendTest(send_test::SendTestArgs),
     /// Emergency stop of an app, recorded in the ledger: no apply sends on it (running ones
     /// included on a shared ledger) until `crier resume`.
     Stop(stop::StopArgs),
@@ -207,6 +211,7 @@ fn report_of(command: &Command) -> report::Report {
         Command::Render(a) => data(a.format),
         Command::Status(a) => data(a.format),
         Command::Doctor(a) => data(a.format),
+        Command::SendTest(a) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::List(a)) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::Show(a)) => data(a.format),
         _ => Report::Human,
@@ -229,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Status(args) => ledger::status(&env, &args),
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
         Command::Doctor(args) => doctor::doctor(&env, &args),
+        Command::SendTest(args) => send_test::send_test(&env, &args),
         Command::Stop(args) => {
             stop::stop_or_resume(&env, &args.app, Some(&args.reason), &args.lock_timeout)
         }

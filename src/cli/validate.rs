@@ -143,23 +143,37 @@ fn plural(n: usize) -> &'static str {
 ///
 /// # Errors
 /// An unknown campaign, an invalid one, or no occurrence at or after the time.
-pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
-    let ws = load_workspace(env, &[])?;
-    let outcome = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
-    let Some(checked) = outcome.checked.iter().find(|c| c.name() == args.name) else {
+/// One occurrence of a campaign, rendered exactly as apply would send it.
+pub(super) struct RenderedOccurrence<'o, 'w> {
+    pub checked: &'o crate::validate::Checked<'w>,
+    pub occurrence: crate::schedule::Occurrence,
+    pub key: crate::occurrence::OccurrenceKey,
+    pub choice: crate::ledger::MsgRandomChoice,
+    pub rendered: crate::render::Rendered,
+}
+
+/// Finds the campaign `name` (or says why not: unknown, with the closest name, or invalid,
+/// with its own errors) and renders its first occurrence at or after `at_text` (now if
+/// none), with the MsgRandom the plan would pick.
+///
+/// # Errors
+/// As described, a time that does not parse, no occurrence, a failed render.
+pub(super) fn render_occurrence<'o, 'w>(
+    env: &Env,
+    ws: &'w super::workspace::Workspace,
+    outcome: &'o Validation<'w>,
+    name: &str,
+    at_text: Option<&String>,
+) -> anyhow::Result<RenderedOccurrence<'o, 'w>> {
+    let Some(checked) = outcome.checked.iter().find(|c| c.name() == name) else {
         // The campaign's file: the one that names it, or (when it does not parse far enough to
         // have a name) the one whose file name is the campaign's.
         let named_by = |f: &std::path::Path| {
             ws.set
                 .names
                 .iter()
-                .any(|(n, file, _)| n == &args.name && **file == *f)
-                || f.file_stem().is_some_and(|s| s == args.name.as_str())
+                .any(|(n, file, _)| n == &name && **file == *f)
+                || f.file_stem().is_some_and(|s| s == name)
         };
         let own: Vec<Diagnostic> = outcome
             .diagnostics
@@ -170,8 +184,8 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             .collect();
         if own.is_empty() {
             let known: Vec<String> = ws.set.names.iter().map(|(n, _, _)| n.clone()).collect();
-            let mut message = format!("no campaign named `{}`", args.name);
-            if let Some(close) = crate::schema::closest(&args.name, &known) {
+            let mut message = format!("no campaign named `{}`", name);
+            if let Some(close) = crate::schema::closest(&name, &known) {
                 message.push_str(&format!("; did you mean `{close}`?"));
             }
             message.push_str(&format!(
@@ -198,16 +212,13 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
             anyhow::bail!(message);
         }
         return Err(super::report::Invalid {
-            summary: format!(
-                "campaign `{}` is not valid; fix the errors above",
-                args.name
-            ),
+            summary: format!("campaign `{}` is not valid; fix the errors above", name),
             diagnostics: own,
             sources: ws.sources.clone(),
         }
         .into());
     };
-    let at = match &args.at {
+    let at = match at_text {
         Some(text) => {
             crate::schedule::parse_time(text, checked.zone) // local times in the campaign's zone (spec §4)
                 .context("--at")?
@@ -218,7 +229,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
     let occurrence = checked.schedule.first_at_or_after(at).with_context(|| {
         format!(
             "campaign `{}` has no occurrence at or after {}",
-            args.name,
+            name,
             at.to_rfc3339_opts(SecondsFormat::Secs, true)
         )
     })?;
@@ -254,6 +265,30 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
                     .join("; ")
             )
         })?;
+    Ok(RenderedOccurrence {
+        checked,
+        occurrence,
+        key,
+        choice,
+        rendered,
+    })
+}
+
+pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
+    let ws = load_workspace(env, &[])?;
+    let outcome = crate::validate::validate(
+        &ws.settings,
+        &ws.set.campaigns,
+        &ws.set.unparsed,
+        &ws.set.names,
+    );
+    let RenderedOccurrence {
+        checked,
+        occurrence,
+        key,
+        choice,
+        rendered,
+    } = render_occurrence(env, &ws, &outcome, &args.name, args.at.as_ref())?;
     let url = crate::api::client::display_url(checked.app, crate::api::wire::paths::PUSH);
     let mut out = anstream::stdout();
     match args.format {

@@ -160,6 +160,42 @@ impl Cancel {
     }
 }
 
+/// Keeps one API's documented calls per second ([`crate::api::wire::Api::per_second`]):
+/// `ready` waits until the next call may start. Shared by the commands that call the
+/// rate-limited APIs (batch, revoke, statistics).
+pub struct Pacer<'t> {
+    timer: &'t dyn Timer,
+    gap: Duration,
+    next: Option<Instant>,
+}
+
+impl<'t> Pacer<'t> {
+    #[must_use]
+    pub fn for_api(timer: &'t dyn Timer, api: crate::api::wire::Api) -> Self {
+        Self {
+            timer,
+            gap: Duration::from_secs(1) / api.per_second().max(1),
+            next: None,
+        }
+    }
+
+    /// Waits for the next call's turn, then books the one after it.
+    pub async fn ready(&mut self) {
+        if let Some(next) = self.next {
+            let wait = next.saturating_duration_since(self.timer.now());
+            if !wait.is_zero() {
+                self.timer.sleep(wait).await;
+            }
+        }
+        self.next = Some(self.timer.now() + self.gap);
+    }
+
+    /// After the API answered its rate-limit code: the next call waits a whole gap again.
+    pub fn backoff(&mut self) {
+        self.next = Some(self.timer.now() + self.gap.max(Duration::from_secs(1)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +237,22 @@ mod tests {
                 .sleep(&TokioTimer, Duration::from_millis(1))
                 .await
         );
+    }
+
+    #[tokio::test]
+    async fn a_pacer_keeps_the_apis_rate() {
+        let timer = FakeTimer::new(None);
+        let mut p = Pacer::for_api(&timer, crate::api::wire::Api::Revoke);
+        p.ready().await;
+        p.ready().await;
+        p.ready().await;
+        assert_eq!(
+            timer.sleeps(),
+            [Duration::from_secs(1), Duration::from_secs(1)]
+        );
+        let mut b = Pacer::for_api(&timer, crate::api::wire::Api::Batch);
+        b.ready().await;
+        b.ready().await;
+        assert_eq!(timer.sleeps().last(), Some(&(Duration::from_secs(1) / 30)));
     }
 }

@@ -13,7 +13,11 @@ use serde_json::{Value, json};
 /// # Errors
 /// 90051, 90001, 90049, 90050, 90052, 90053.
 pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
-    ctx.rate("revoke", 1, codes::RECALL_TOO_FREQUENT)?;
+    ctx.rate(
+        "revoke",
+        crate::api::wire::Api::Revoke.per_second() as usize,
+        codes::RECALL_TOO_FREQUENT,
+    )?;
     let m = checks::parse_object(body)?;
     let Some(task) = checks::field(&m, "TaskId").and_then(Value::as_str) else {
         return Err(Reject::new(
@@ -39,7 +43,9 @@ pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
             "the push was already recalled",
         ));
     }
-    if ctx.now.signed_duration_since(push.received_at) > TimeDelta::hours(24) {
+    if ctx.now.signed_duration_since(push.received_at)
+        > TimeDelta::hours(crate::api::wire::limits::RECALL_WINDOW_HOURS)
+    {
         return Err(Reject::new(
             codes::RECALL_WINDOW_EXCEEDED,
             "the recall window of 24 hours is over",
@@ -60,7 +66,11 @@ pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
 /// # Errors
 /// 60007, 90001, 90010, 90018.
 pub fn statistics(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
-    ctx.rate("statistics", 1, codes::REST_FREQUENCY_LIMIT)?;
+    ctx.rate(
+        "statistics",
+        crate::api::wire::Api::Statistics.per_second() as usize,
+        codes::REST_FREQUENCY_LIMIT,
+    )?;
     let m = checks::parse_object(body)?;
     let ids: Vec<String> = match checks::field(&m, "TaskID") {
         None => Vec::new(),
@@ -73,7 +83,7 @@ pub fn statistics(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
             })
             .ok_or_else(|| Reject::new(codes::JSON_FORMAT, "TaskID must be an array of strings"))?,
     };
-    if ids.len() > 5 {
+    if ids.len() > crate::api::wire::limits::STATISTICS_MAX_TASKS {
         return Err(Reject::new(
             codes::TOO_MANY_ACCOUNTS,
             "TaskID holds at most 5 ids",

@@ -294,13 +294,14 @@ fn accept(
     task
 }
 
-/// Most accounts in one `timpush/batch` call.
-pub const MAX_BATCH_ACCOUNTS: usize = 500;
-/// Batch calls per second (standard edition).
-pub const BATCH_PER_SECOND: usize = 30;
+use crate::api::wire::limits::BATCH_MAX_ACCOUNTS as MAX_BATCH_ACCOUNTS;
 
 fn batch(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
-    ctx.rate("batch", BATCH_PER_SECOND, codes::REST_FREQUENCY_LIMIT)?;
+    ctx.rate(
+        "batch",
+        crate::api::wire::Api::Batch.per_second() as usize,
+        codes::REST_FREQUENCY_LIMIT,
+    )?;
     let m = checks::parse_object(body)?;
     let msg_random = checks::check_msg_random(&m)?;
     if !checks::field(&m, "From_Account").is_some_and(Value::is_string) {

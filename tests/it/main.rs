@@ -15,6 +15,7 @@ mod cli_commands;
 mod cli_demo;
 mod cli_doctor;
 mod cli_ledger;
+mod cli_operator;
 mod cli_plan;
 mod cli_plan_base;
 mod cli_usersig_emulator;
