@@ -172,7 +172,7 @@ pub(super) fn render_occurrence<'o, 'w>(
             ws.set
                 .names
                 .iter()
-                .any(|(n, file, _)| n == &name && **file == *f)
+                .any(|(n, file, _)| n == name && **file == *f)
                 || f.file_stem().is_some_and(|s| s == name)
         };
         let own: Vec<Diagnostic> = outcome
@@ -185,7 +185,7 @@ pub(super) fn render_occurrence<'o, 'w>(
         if own.is_empty() {
             let known: Vec<String> = ws.set.names.iter().map(|(n, _, _)| n.clone()).collect();
             let mut message = format!("no campaign named `{}`", name);
-            if let Some(close) = crate::schema::closest(&name, &known) {
+            if let Some(close) = crate::schema::closest(name, &known) {
                 message.push_str(&format!("; did you mean `{close}`?"));
             }
             message.push_str(&format!(
