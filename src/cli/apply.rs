@@ -409,25 +409,32 @@ impl Reporter for TerminalReporter {
     }
 
     fn confirm(&self, plan: &Plan) -> Confirmation {
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Confirmation::NoTerminal;
-        }
-        let mut err = std::io::stderr();
-        let _ = write!(
-            err,
-            "\nDo you want to perform these actions ({} to send now)?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+        ask(&format!(
+            "Do you want to perform these actions ({} to send now)?",
             plan.due.len()
-        );
-        let _ = err.flush();
-        let mut answer = String::new();
-        if std::io::stdin().lock().read_line(&mut answer).is_err() {
-            return Confirmation::No;
-        }
-        if answer.trim() == "yes" {
-            Confirmation::Yes
-        } else {
-            Confirmation::No
-        }
+        ))
+    }
+}
+
+/// Asks on the terminal (stderr, stdin); only `yes` approves. No terminal: no answer.
+pub(super) fn ask(question: &str) -> Confirmation {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Confirmation::NoTerminal;
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return Confirmation::No;
+    }
+    if answer.trim() == "yes" {
+        Confirmation::Yes
+    } else {
+        Confirmation::No
     }
 }
 

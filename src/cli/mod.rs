@@ -13,6 +13,7 @@ mod init;
 mod ledger;
 mod plan;
 mod process;
+mod recall;
 mod report;
 mod send_test;
 mod stop;
@@ -63,6 +64,8 @@ pub enum Command {
     /// Send a campaign's notification to named accounts (v4/timpush/batch) to look at it on
     /// real phones; recorded as a test send.
     SendTest(send_test::SendTestArgs),
+    /// Recall a sent push (v4/timpush/revoke, within 24 h), replacing its notification.
+    Recall(recall::RecallArgs),
     /// Emergency stop of an app, recorded in the ledger: no apply sends on it (running ones
     /// included on a shared ledger) until `crier resume`.
     Stop(stop::StopArgs),
@@ -212,6 +215,7 @@ fn report_of(command: &Command) -> report::Report {
         Command::Status(a) => data(a.format),
         Command::Doctor(a) => data(a.format),
         Command::SendTest(a) => data(a.format),
+        Command::Recall(a) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::List(a)) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::Show(a)) => data(a.format),
         _ => Report::Human,
@@ -235,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Ledger(cmd) => ledger::ledger(&env, &cmd),
         Command::Doctor(args) => doctor::doctor(&env, &args),
         Command::SendTest(args) => send_test::send_test(&env, &args),
+        Command::Recall(args) => recall::recall(&env, &args),
         Command::Stop(args) => {
             stop::stop_or_resume(&env, &args.app, Some(&args.reason), &args.lock_timeout)
         }

@@ -93,3 +93,159 @@ async fn send_test_previews_the_notification_on_named_accounts_and_records_it() 
     assert!(text(&o).contains("app prod is stopped"), "{}", text(&o));
     assert_eq!(emu.pushes().len(), 2);
 }
+
+async fn shift_emulator_clock(emu: &crier::emulator::EmulatorHandle, seconds: i64) {
+    crier::api::client::install_crypto_provider();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/emulator/clock", emu.base_url()))
+        .json(&serde_json::json!({"offset_seconds": seconds}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_withdraws_a_sent_push_within_24_hours_and_records_it() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    promo(&repo, "promo");
+    repo.campaign("plain", "");
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    // Without a terminal, only --auto-approve confirms.
+    let o = run(repo.binary(&["recall", "promo", "--at", &at])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("pass --auto-approve"), "{}", text(&o));
+    assert!(emu.pushes().iter().all(|p| p.recalled_at.is_none()));
+    // No recall block and no --title/--desc: refused before any call (the provider's 90053).
+    let o = run(repo.binary(&["recall", "plain", "--at", &at, "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("no replacement notification"),
+        "{}",
+        text(&o)
+    );
+    // The push of promo, withdrawn with the campaign's recall block.
+    let o = run(repo.binary(&["recall", "promo", "--at", &at, "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("recalled rel/1400000000/promo@") && out.contains("Sale cancelled"),
+        "{out}"
+    );
+    let recalled: Vec<_> = emu
+        .pushes()
+        .into_iter()
+        .filter(|p| p.recalled_at.is_some())
+        .collect();
+    assert_eq!(recalled.len(), 1);
+    assert_eq!(
+        crate::support::apply::body_campaign(&recalled[0].body),
+        "promo"
+    );
+    let o = run(repo.binary(&["status"])).await;
+    assert!(text(&o).contains("recalled 1"), "{}", text(&o));
+    let o = run(repo.binary(&["ledger", "show", &format!("rel/1400000000/promo@{at}")])).await;
+    assert!(text(&o).contains("recalled"), "{}", text(&o));
+    // Twice: already recalled.
+    let o = run(repo.binary(&["recall", "promo", "--at", &at, "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("already recalled"), "{}", text(&o));
+    // By TaskId, with --title/--desc; a TaskId the ledger does not know is refused.
+    let o = run(repo.binary(&["recall", "plain", "--task-id", "nope", "--auto-approve"])).await;
+    assert!(
+        text(&o).contains("no push with TaskId nope"),
+        "{}",
+        text(&o)
+    );
+    let plain_task = emu
+        .pushes()
+        .into_iter()
+        .find(|p| crate::support::apply::body_campaign(&p.body) == "plain")
+        .unwrap()
+        .task_id;
+    // Past 24 h at the provider (its clock moved), within them here: the provider's 90052.
+    shift_emulator_clock(&emu, 24 * 3600 + 1800).await;
+    let mut c = repo.binary(&[
+        "recall",
+        "plain",
+        "--task-id",
+        &plain_task,
+        "--title",
+        "Oops",
+        "--desc",
+        "Sorry",
+        "--auto-approve",
+    ]);
+    let later = repo.now + chrono::TimeDelta::hours(23) + chrono::TimeDelta::minutes(59);
+    c.env(
+        "CRIER_NOW",
+        later.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("ErrorCode 90052"), "{}", text(&o));
+    // Past 24 h here too: refused before any call.
+    let mut c = repo.binary(&[
+        "recall",
+        "plain",
+        "--task-id",
+        &plain_task,
+        "--title",
+        "Oops",
+        "--auto-approve",
+    ]);
+    let later = repo.now + chrono::TimeDelta::hours(25);
+    c.env(
+        "CRIER_NOW",
+        later.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("more than 24 hours ago"), "{}", text(&o));
+    // Back in the window, by TaskId with --title: recalled.
+    shift_emulator_clock(&emu, 0).await;
+    let o = run(repo.binary(&[
+        "recall",
+        "plain",
+        "--task-id",
+        &plain_task,
+        "--title",
+        "Oops",
+        "--desc",
+        "Sorry",
+        "--auto-approve",
+    ]))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_of_a_task_id_the_provider_does_not_know_is_its_90049() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    promo(&repo, "promo");
+    // The push's answer is lost: in doubt; the operator resolves it with a wrong TaskId.
+    crier::api::client::install_crypto_provider();
+    crate::support::apply::set_faults(&emu, serde_json::json!({"drop_response_rate": 1.0})).await;
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    crate::support::apply::set_faults(&emu, serde_json::json!({"drop_response_rate": 0.0})).await;
+    let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let id = format!("rel/1400000000/promo@{at}");
+    let o = run(repo.binary(&[
+        "ledger",
+        "resolve",
+        &id,
+        "--sent",
+        "--task-id",
+        "bogus-task",
+    ]))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(repo.binary(&["recall", "promo", "--id", &id, "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("ErrorCode 90049"), "{}", text(&o));
+}
