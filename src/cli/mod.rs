@@ -6,6 +6,7 @@
 )]
 
 mod apply;
+mod delivery;
 mod demo;
 mod doctor;
 mod env;
@@ -66,6 +67,8 @@ pub enum Command {
     SendTest(send_test::SendTestArgs),
     /// Recall a sent push (v4/timpush/revoke, within 24 h), replacing its notification.
     Recall(recall::RecallArgs),
+    /// Delivery statistics of the recorded pushes (all_member_push_statistics).
+    Report(delivery::ReportArgs),
     /// Emergency stop of an app, recorded in the ledger: no apply sends on it (running ones
     /// included on a shared ledger) until `crier resume`.
     Stop(stop::StopArgs),
@@ -216,6 +219,7 @@ fn report_of(command: &Command) -> report::Report {
         Command::Doctor(a) => data(a.format),
         Command::SendTest(a) => data(a.format),
         Command::Recall(a) => data(a.format),
+        Command::Report(a) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::List(a)) => data(a.format),
         Command::Ledger(ledger::LedgerCommand::Show(a)) => data(a.format),
         _ => Report::Human,
@@ -240,6 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Doctor(args) => doctor::doctor(&env, &args),
         Command::SendTest(args) => send_test::send_test(&env, &args),
         Command::Recall(args) => recall::recall(&env, &args),
+        Command::Report(args) => delivery::report(&env, &args),
         Command::Stop(args) => {
             stop::stop_or_resume(&env, &args.app, Some(&args.reason), &args.lock_timeout)
         }

@@ -249,3 +249,52 @@ async fn recall_of_a_task_id_the_provider_does_not_know_is_its_90049() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("ErrorCode 90049"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_asks_the_statistics_of_every_recorded_push_five_task_ids_a_call_one_call_a_second()
+{
+    let mut config = emulator_config(Duration::from_millis(5), 100);
+    config.apps[0].users = crier::emulator::UserSeed::Generate {
+        count: 1000,
+        seed: 7,
+    };
+    let emu = start_emulator(config).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    let o = run(repo.binary(&["report"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("no sent pushes since"), "{}", text(&o));
+    repo.campaigns(7);
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let started = std::time::Instant::now();
+    let o = run(repo.binary(&["report", "--format", "json"])).await;
+    let elapsed = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["calls"], 2, "7 TaskIDs: 5 and 2");
+    assert!(elapsed >= Duration::from_millis(900), "one call a second");
+    let pushes = json["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 7);
+    for p in pushes {
+        let total = p["total"].as_u64().unwrap();
+        assert_eq!(total, 1000, "{p}");
+        assert_eq!(p["delivered"].as_u64().unwrap(), 900);
+    }
+    // One campaign, as a table.
+    let o = run(repo.binary(&["report", "c03"])).await;
+    let out = text(&o);
+    assert!(out.contains("c03") && !out.contains("c04"), "{out}");
+    assert!(
+        out.contains("1 push since") && out.contains("1 statistics call"),
+        "{out}"
+    );
+    // More than 30 days back: the provider's limit, said.
+    let o = run(repo.binary(&["report", "--since", "45d"])).await;
+    assert!(
+        text(&o).contains("reaches past the provider's 30 days"),
+        "{}",
+        text(&o)
+    );
+    assert!(!emu.stats().rejected.contains_key("90018"));
+}
