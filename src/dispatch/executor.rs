@@ -1,8 +1,9 @@
 //! The executor: sends a plan's due pushes one by one, in order, recording every step in the
 //! ledger before it is taken.
 //!
-//! Per send: app stopped? → quota (forecast, or a 90047 earlier in this run) → pacing wait →
-//! grace re-check → MsgRandom and body confirmed against the ledger → durable `intent` →
+//! Per send: app stopped (`crier stop`, a fatal error, `paused`)? → quota (forecast, or a 90047
+//! earlier in this run) → pacing wait → grace re-check → the ledger refreshed (another
+//! process's `crier stop`) → MsgRandom and body confirmed against the ledger → durable `intent` →
 //! request → outcome recorded (`sent`, `in_doubt`, `failed`, `deferred`, `not_sent`), with the
 //! §4 error classes deciding retries and waits.
 

@@ -35,6 +35,9 @@ mod safety_cli;
 // the CI recipes
 mod examples;
 
+// against the real provider, opt-in (CRIER_LIVE_*): skipped here and in CI
+mod live_contract;
+
 // the ledger: the same conformance suite against both stores, then each store's own
 mod ledger_conformance;
 mod ledger_file;
