@@ -73,8 +73,8 @@ fn repo(l: &Live) -> (tempfile::TempDir, impl Fn(&[&str]) -> std::process::Outpu
     (dir, run)
 }
 
-/// A one-off due now to `audience` (a tags condition: never all users).
-fn campaign(dir: &std::path::Path, name: &str, audience: &str) {
+/// A one-off due now to `audience` (a tags condition: never all users); returns its time.
+fn campaign(dir: &std::path::Path, name: &str, audience: &str) -> String {
     assert!(
         audience.contains("tags"),
         "the live suite pushes to test tags only"
@@ -87,6 +87,7 @@ fn campaign(dir: &std::path::Path, name: &str, audience: &str) {
         ),
     )
     .unwrap();
+    at
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn live_doctor_send_test_apply_report_and_recall_on_a_test_tag() {
         "the provider accepts crier's UserSig: {}",
         text(&o)
     );
-    campaign(
+    let at = campaign(
         dir.path(),
         "live-tag",
         &format!("{{tags: {{any: [{}]}}}}", l.tag),
@@ -112,21 +113,7 @@ fn live_doctor_send_test_apply_report_and_recall_on_a_test_tag() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = crier(&["report", "live-tag", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = crier(&[
-        "recall",
-        "live-tag",
-        "--at",
-        &std::fs::read_to_string(dir.path().join("campaigns/live-tag.yaml"))
-            .unwrap()
-            .split("at: \"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned(),
-        "--auto-approve",
-    ]);
+    let o = crier(&["recall", "live-tag", "--at", &at, "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
