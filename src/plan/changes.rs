@@ -206,7 +206,12 @@ fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<Strin
         .filter(|o| o.kind().is_delivered())
         .map(|o| {
             format!(
-                "no effect: already sent ({})",
+                "no effect: already sent{} ({})",
+                if o.kind() == crate::ledger::StateKind::Recalled {
+                    " and recalled"
+                } else {
+                    ""
+                },
                 o.task_id.as_deref().map_or_else(
                     || "resolved by an operator".to_owned(),
                     |t| format!("TaskId {t}")

@@ -298,3 +298,28 @@ async fn report_asks_the_statistics_of_every_recorded_push_five_task_ids_a_call_
     );
     assert!(!emu.stats().rejected.contains_key("90018"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_recalled_elsewhere_is_the_providers_90050_and_is_recorded_as_recalled() {
+    let emu = crate::support::emulator::start(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base, "5ms", 100);
+    promo(&repo, "promo");
+    let o = run(repo.binary(&["apply", "--auto-approve"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let task = emu.handle.pushes()[0].task_id.clone();
+    // Recalled in the console, so the ledger does not know.
+    let r = emu
+        .call(
+            "v4/timpush/revoke",
+            &serde_json::json!({"TaskId": task, "OfflinePushInfo": {"Title": "x"}}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let o = run(repo.binary(&["recall", "promo", "--task-id", &task, "--auto-approve"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("already recalled (90050)"), "{out}");
+    let o = run(repo.binary(&["status"])).await;
+    assert!(text(&o).contains("recalled 1"), "{}", text(&o));
+}
