@@ -160,13 +160,17 @@ fn big_file(dir: &std::path::Path, n: usize) {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
+    // `cargo bench --bench ledger -- reads`: only the file ledger's reads.
+    let only_reads = std::env::args().any(|a| a == "reads");
+    let server = std::env::var("CRIER_TEST_DATABASE_URL")
+        .ok()
+        .filter(|_| !only_reads);
     println!("== one durable step ({STEPS} appends, intent/sent records of ~400 bytes)");
     let file = AnyLedger::File(FileLedger::new(dir.path().join("steps")));
     report(
         "file ledger: append (write + sync_data)",
         durable_steps(&file).await,
     );
-    let server = std::env::var("CRIER_TEST_DATABASE_URL").ok();
     if let Some(server) = &server {
         let url = pg_database(server, "crier_bench_steps").await;
         let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
@@ -227,6 +231,24 @@ async fn main() {
             assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
         }
         report("file ledger: read + fold", reads);
+        let bytes = std::fs::read(big.join("ledger.jsonl")).unwrap();
+        let t = Instant::now();
+        let parsed = crier::ledger::jsonl::parse(&bytes).unwrap();
+        let parse = t.elapsed();
+        let t = Instant::now();
+        let snapshot = crier::ledger::LedgerSnapshot::fold_owned(parsed.records);
+        let fold = t.elapsed();
+        println!(
+            "{:<58} parse {:>7.1} ms, fold {:>7.1} ms ({} MB, {} occurrences)",
+            "  of which",
+            parse.as_secs_f64() * 1e3,
+            fold.as_secs_f64() * 1e3,
+            bytes.len() / 1_000_000,
+            snapshot.occurrences.len()
+        );
+        if only_reads {
+            continue;
+        }
         if let Some(server) = &server {
             let url = pg_database(server, &format!("crier_bench_big_{n}")).await;
             let pg = AnyLedger::Postgres(PgLedger::new(url, "bench"));
@@ -247,6 +269,9 @@ async fn main() {
             }
             report("PostgreSQL ledger: read + fold", reads);
         }
+    }
+    if only_reads {
+        return;
     }
 
     println!(

@@ -197,23 +197,25 @@ impl LedgerSnapshot {
         app: &str,
         state: OccurrenceState,
     ) {
-        let id = key.id();
-        let view = self
-            .occurrences
-            .entry(id.clone())
-            .or_insert_with(|| OccurrenceView {
-                id: id.clone(),
-                key: key.clone(),
-                app: app.to_owned(),
-                // Overwritten just below; a cheap placeholder rather than a third copy.
-                state: OccurrenceState::Missed,
-                msg_random: None,
-                content_hash: None,
-                task_id: None,
-                attempts: 0,
-                last_seq: seq,
-                history: Vec::new(),
-            });
+        let view = match self.occurrences.entry(key.id()) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let id = v.key().clone();
+                v.insert(OccurrenceView {
+                    id,
+                    key: key.clone(),
+                    app: app.to_owned(),
+                    // Overwritten just below; a cheap placeholder rather than a third copy.
+                    state: OccurrenceState::Missed,
+                    msg_random: None,
+                    content_hash: None,
+                    task_id: None,
+                    attempts: 0,
+                    last_seq: seq,
+                    history: Vec::new(),
+                })
+            }
+        };
         if view.app != app {
             app.clone_into(&mut view.app);
         }
@@ -232,7 +234,7 @@ impl LedgerSnapshot {
                     .or_default()
                     .push(MsgRandomUse {
                         value: *msg_random,
-                        occurrence: id,
+                        occurrence: view.id.clone(),
                         at,
                     });
             }
