@@ -294,6 +294,30 @@ fn check_attrs(sink: &mut Sink<'_>, attrs: &AttrCondition, app: Option<&AppSetti
 }
 
 fn check_message(sink: &mut Sink<'_>, message: &MessageSpec) {
+    let translations = message
+        .offline_push
+        .as_ref()
+        .and_then(|op| op.translations.as_ref());
+    for (language, t) in translations.into_iter().flatten() {
+        let pointer = format!(
+            "/message/offline_push/translations/{}",
+            crate::spec::yaml::escape_pointer_segment(language)
+        );
+        if language_tags::LanguageTag::parse(language).is_err() {
+            sink.error_at_key(
+                &pointer,
+                format!(
+                    "`{language}` is not a BCP 47 language tag (like en, zh-Hans, pt-BR): the provider matches MultiLanguageContent to the device's language by it"
+                ),
+            );
+        }
+        if t.title.is_none() && t.desc.is_none() {
+            sink.error_at_key(
+                &pointer,
+                format!("translation `{language}` has neither title nor desc"),
+            );
+        }
+    }
     if let Some(lt) = &message.lifetime
         && lt.value > MAX_LIFETIME
     {

@@ -148,6 +148,23 @@ pub fn offline_push_info(op: &OfflinePush) -> Value {
     if let Some(d) = &op.desc {
         m.insert("Desc".into(), json!(d));
     }
+    if let Some(translations) = op.translations.as_ref().filter(|t| !t.is_empty()) {
+        let content: Vec<Value> = translations
+            .iter()
+            .map(|(language, t)| {
+                let mut item = Map::new();
+                item.insert("Language".into(), json!(language));
+                if let Some(title) = &t.title {
+                    item.insert("Title".into(), json!(title));
+                }
+                if let Some(desc) = &t.desc {
+                    item.insert("Desc".into(), json!(desc));
+                }
+                Value::Object(item)
+            })
+            .collect();
+        m.insert("MultiLanguageContent".into(), Value::Array(content));
+    }
     if let Some(ext) = &op.ext {
         m.insert("Ext".into(), json!(ext_text(ext)));
     }

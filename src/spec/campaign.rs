@@ -632,6 +632,9 @@ pub struct OfflinePush {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desc: Option<String>,
+    /// `MultiLanguageContent`: per BCP 47 language tag, in source order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translations: Option<indexmap::IndexMap<String, Translation>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext: Option<Ext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -648,6 +651,16 @@ pub struct OfflinePush {
 
 const fn yes() -> bool {
     true
+}
+
+/// One language of `offline_push.translations` (`MultiLanguageContent`: Language, Title, Desc).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Translation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
 }
 
 macro_rules! api_struct {

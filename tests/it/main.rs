@@ -28,6 +28,7 @@ mod apply_cli;
 mod apply_flow;
 mod apply_perf;
 mod cli_stop;
+mod cli_translations;
 mod reliability_faults;
 mod reliability_kill;
 mod safety_cli;
