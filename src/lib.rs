@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod load;
 pub mod occurrence;
 pub mod plan;
+pub mod policy;
 pub mod render;
 pub mod schedule;
 pub mod schema;

@@ -141,6 +141,8 @@ pub struct Settings {
     /// The campaigns folder (absolute).
     pub campaigns_dir: PathBuf,
     pub ledger: LedgerSettings,
+    /// `policy`: the review gates.
+    pub policy: crate::policy::Policy,
 }
 
 impl Settings {

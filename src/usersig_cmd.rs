@@ -123,6 +123,7 @@ mod tests {
             ledger: LedgerSettings::File {
                 path: PathBuf::from("/p/.crier/ledger"),
             },
+            policy: crate::policy::Policy::default(),
         }
     }
 

@@ -564,6 +564,12 @@ pub fn check_campaign<'a>(
     if let (Some((_, s)), Some(app)) = (&schedule, app) {
         check_schedule_quota(&mut sink, app, s);
     }
+    check_policy(
+        &mut sink,
+        spec,
+        &settings.policy,
+        schedule.as_ref().map(|(_, s)| s),
+    );
     let ok = !sink.out.iter().any(Diagnostic::is_error);
     let checked = match (ok, app, schedule) {
         (true, Some(app), Some((zone, schedule))) => Some(Checked {
@@ -581,6 +587,71 @@ pub fn check_campaign<'a>(
         _ => None,
     };
     (checked, sink.out)
+}
+
+/// The policy rules a campaign's own text decides (`all_users`, `quiet_hours` on its first
+/// 200 occurrences), and exceptions for rules `crier.yaml` does not have.
+fn check_policy(
+    sink: &mut Sink<'_>,
+    spec: &crate::spec::campaign::CampaignSpec,
+    policy: &crate::policy::Policy,
+    schedule: Option<&Schedule>,
+) {
+    use crate::policy::{ALL_USERS, Level, QUIET_HOURS};
+    let exceptions = spec.policy_exceptions.clone().unwrap_or_default();
+    for rule in exceptions.keys() {
+        if policy.level(rule).is_none() {
+            sink.warning(
+                &format!("/policy_exceptions/{rule}"),
+                format!("crier.yaml's policy has no `{rule}` rule: this exception does nothing"),
+            );
+        }
+    }
+    let finding = |sink: &mut Sink<'_>, level: Level, pointer: &str, rule: &str, text: String| {
+        let message = match level {
+            Level::Deny => format!(
+                "policy {rule} (deny): {text}; to send it anyway, add `policy_exceptions: {{{rule}: \"<why>\"}}` for reviewers to see"
+            ),
+            Level::Warn => format!("policy {rule} (warn): {text}"),
+        };
+        match level {
+            Level::Deny => sink.error(pointer, message),
+            Level::Warn => sink.warning(pointer, message),
+        }
+    };
+    if let (Some(level), Audience::All(_)) = (policy.all_users, &spec.audience)
+        && !exceptions.contains_key(ALL_USERS)
+    {
+        finding(
+            sink,
+            level,
+            "/audience",
+            ALL_USERS,
+            "this campaign pushes to ALL USERS".to_owned(),
+        );
+    }
+    if let (Some(q), Some(schedule)) = (policy.quiet_hours, schedule)
+        && !exceptions.contains_key(QUIET_HOURS)
+        && let Some(first) = schedule.first()
+        && let Some(quiet) = schedule
+            .occurrences(first.at, chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            .take(200)
+            .find(|o| q.contains(o.at))
+    {
+        finding(
+            sink,
+            q.level,
+            "/schedule",
+            QUIET_HOURS,
+            format!(
+                "the occurrence at {} falls in the quiet hours ({})",
+                quiet
+                    .local
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                q.describe()
+            ),
+        );
+    }
 }
 
 /// The set-wide rule: campaign names are unique.

@@ -186,7 +186,9 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
         };
         let plan = crate::plan::compare(&head, &base_input, rev);
         print_plan(&plan, args.format)?;
-        return Ok(if plan.changes.affects_future_sends() {
+        return Ok(if plan.blocked_by_policy() {
+            Status::Failed
+        } else if plan.changes.affects_future_sends() {
             Status::Pending
         } else {
             Status::Done
@@ -219,7 +221,9 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
             .with_context(|| format!("cannot write the plan file {}", path.display()))?;
         writeln!(err, "plan file written to {}", out.display())?;
     }
-    Ok(if plan.has_pending_work() {
+    Ok(if plan.blocked_by_policy() {
+        Status::Failed
+    } else if plan.has_pending_work() {
         Status::Pending
     } else {
         Status::Done

@@ -273,6 +273,18 @@ pub async fn apply_with_ledger<L: Ledger>(
             clients.insert(send.app.clone(), client);
         }
     }
+    let quiet_exceptions: std::collections::HashSet<String> = input
+        .checked
+        .iter()
+        .filter(|c| {
+            c.campaign
+                .spec
+                .policy_exceptions
+                .as_ref()
+                .is_some_and(|e| e.contains_key(crate::policy::QUIET_HOURS))
+        })
+        .flat_map(|c| c.names().map(str::to_owned))
+        .collect();
     let lanes: HashMap<String, Lane<'_>> = clients
         .iter()
         .map(|(name, client)| {
@@ -284,6 +296,11 @@ pub async fn apply_with_ledger<L: Ledger>(
                     min_interval: app.min_interval,
                     quota_timezone: app.quota_timezone,
                     paused: app.paused,
+                    quiet_hours: settings
+                        .policy
+                        .quiet_hours
+                        .filter(|q| q.level == crate::policy::Level::Deny)
+                        .map(|q| (q, quiet_exceptions.clone())),
                 },
             )
         })

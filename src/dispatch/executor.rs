@@ -55,6 +55,9 @@ pub struct Lane<'a> {
     /// `paused: true` in crier.yaml: nothing is sent for this app (a plan file made before the
     /// pause, or an in-doubt retry, included).
     pub paused: bool,
+    /// `policy.quiet_hours` at `deny`, checked again just before each send (grace or a quota
+    /// deferral can move a send into them), with the campaigns excepted from it.
+    pub quiet_hours: Option<(crate::policy::QuietHours, std::collections::HashSet<String>)>,
 }
 
 /// Retry and wait settings.
@@ -323,6 +326,17 @@ impl Executor<'_> {
         writer.refresh().await?;
         if let Some(stop) = stop_of(writer, send) {
             return Ok(Settle::Done(stop));
+        }
+        if let Some((q, excepted)) = &lane.quiet_hours
+            && !excepted.contains(&send.campaign)
+            && q.contains(self.clock.now())
+        {
+            return Ok(Settle::Done(Outcome::Stopped {
+                reason: format!(
+                    "policy quiet_hours (deny): it is now in the quiet hours ({}); it stays due and goes out after them while within grace",
+                    q.describe()
+                ),
+            }));
         }
         self.attempts(writer, send, lane, state).await
     }

@@ -289,8 +289,37 @@ pub fn human(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  ! {}", w.message);
         }
     }
+    if !plan.policy.is_empty() {
+        let _ = writeln!(out, "\n{} ({}):", st.bold("Policy"), plan.policy.len());
+        for line in policy_lines(plan) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     let _ = writeln!(out, "\n{}", summary(plan));
     out
+}
+
+/// One line per policy finding: the rule, its level, what it found, and the exception if any.
+fn policy_lines(plan: &Plan) -> Vec<String> {
+    plan.policy
+        .iter()
+        .map(|f| {
+            let level = match f.level {
+                crate::policy::Level::Deny => "deny",
+                crate::policy::Level::Warn => "warn",
+            };
+            match &f.exception {
+                Some(why) => format!(
+                    "{} {} ({level}, excepted: \"{why}\"): {}",
+                    f.campaign, f.rule, f.message
+                ),
+                None if f.blocks() => {
+                    format!("{} {} (deny, NOT SENT): {}", f.campaign, f.rule, f.message)
+                }
+                None => format!("{} {} ({level}): {}", f.campaign, f.rule, f.message),
+            }
+        })
+        .collect()
 }
 
 /// One line: what apply would do.
@@ -373,6 +402,13 @@ pub fn markdown(plan: &Plan) -> String {
         .collect();
     if let Some(p) = &c.project {
         let _ = writeln!(head, "\n> **{}**", md_escape(p));
+    }
+    // Policy findings are part of the verdict: never folded away.
+    if !plan.policy.is_empty() {
+        let _ = writeln!(head, "\n**Policy** ({}):\n", plan.policy.len());
+        for line in policy_lines(plan) {
+            let _ = writeln!(head, "- {}", md_escape(&line));
+        }
     }
     for ch in again.iter().take(HEADER_AGAIN_LINES) {
         let _ = writeln!(

@@ -5,6 +5,7 @@ mod changes;
 pub mod format;
 pub mod model;
 pub mod normalize;
+mod policy;
 mod warnings;
 
 pub use model::{
@@ -518,6 +519,8 @@ pub fn build(input: &Input<'_>) -> Plan {
         &due,
         &upcoming,
     ));
+    let policy = policy::judge(input, &warnings, &mut due, &upcoming, &mut held);
+    held.sort_by(|a, b| a.id.cmp(&b.id));
     Plan {
         format_version: model::FORMAT_VERSION,
         project: settings.project.clone(),
@@ -535,6 +538,7 @@ pub fn build(input: &Input<'_>) -> Plan {
         quota,
         changes,
         warnings,
+        policy,
         base: None,
         base_upcoming: Vec::new(),
     }

@@ -46,6 +46,10 @@ pub struct Plan {
     /// Changes since the last applied snapshot.
     pub changes: Changes,
     pub warnings: Vec<Warning>,
+    /// Policy findings (`crier.yaml` `policy`), excepted ones included; a blocking one holds
+    /// its sends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<crate::policy::Finding>,
     /// `plan --base REV`: the revision the changes are compared with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
@@ -100,6 +104,8 @@ pub enum HeldState {
     Deferred,
     /// Apply holds a push already delivered under another key until it is acknowledged.
     WillSendAgain,
+    /// A `deny` policy finding without an exception: never sent.
+    Policy,
     /// The app is stopped (`crier stop`, or `CRIER_PAUSE=1` for one process): the push stays
     /// due and goes out after the resume while within grace.
     Stopped,
@@ -112,6 +118,7 @@ impl HeldState {
             Self::Failed => "failed",
             Self::Deferred => "deferred",
             Self::WillSendAgain => "will_send_again",
+            Self::Policy => "policy",
             Self::Stopped => "stopped",
         }
     }
@@ -245,6 +252,12 @@ pub struct Warning {
 }
 
 impl Plan {
+    /// A `deny` policy finding without an exception: `plan` exits 1 (its sends are held).
+    #[must_use]
+    pub fn blocked_by_policy(&self) -> bool {
+        self.policy.iter().any(crate::policy::Finding::blocks)
+    }
+
     /// Terraform's detailed exit code: work pending (2) when anything is due or in doubt, or a
     /// change affects future sends; upcoming occurrences alone do not count.
     #[must_use]

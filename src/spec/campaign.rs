@@ -177,6 +177,9 @@ pub struct CampaignSpec {
     pub message: MessageSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recall: Option<RecallSpec>,
+    /// Policy rules this campaign may break, each with the reason reviewers see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_exceptions: Option<indexmap::IndexMap<String, String>>,
 }
 
 /// Exactly one of `all`, `tags`, `attrs`.

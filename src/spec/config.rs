@@ -29,6 +29,34 @@ pub struct ConfigSpec {
     pub campaigns: Option<String>,
     #[serde(default)]
     pub ledger: LedgerSpec,
+    #[serde(default)]
+    pub policy: PolicySpec,
+}
+
+/// `policy`: each rule `warn` or `deny`, absent = off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    pub all_users: Option<crate::policy::Level>,
+    pub widened_audience: Option<crate::policy::Level>,
+    pub quiet_hours: Option<QuietHoursSpec>,
+    pub max_all_user_pushes_per_day: Option<MaxPerDaySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursSpec {
+    pub from: String,
+    pub to: String,
+    pub timezone: Option<String>,
+    pub level: crate::policy::Level,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxPerDaySpec {
+    pub limit: u32,
+    pub level: crate::policy::Level,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +131,50 @@ pub struct LedgerSpec {
     pub path: Option<String>,
     pub postgres_url_env: Option<String>,
     pub lease: Option<DurationText>,
+}
+
+/// `policy`, resolved: times parsed (`HH:MM`), the quiet hours' zone (default: the defaults').
+fn resolve_policy(
+    spec: &PolicySpec,
+    default_zone: Option<Tz>,
+    file: &Arc<Path>,
+    doc: &Document,
+    diags: &mut Vec<Diagnostic>,
+) -> crate::policy::Policy {
+    let quiet_hours = spec.quiet_hours.as_ref().and_then(|q| {
+        let time = |text: &str, field: &str, diags: &mut Vec<Diagnostic>| {
+            let t = chrono::NaiveTime::parse_from_str(text, "%H:%M");
+            if t.is_err() {
+                diags.push(Diagnostic::error(
+                    file,
+                    doc.positions.node(&format!("/policy/quiet_hours/{field}")),
+                    format!("policy.quiet_hours.{field} `{text}` is not a time of day (HH:MM, like 22:00)"),
+                ));
+            }
+            t.ok()
+        };
+        let from = time(&q.from, "from", diags);
+        let to = time(&q.to, "to", diags);
+        let zone = match &q.timezone {
+            Some(name) => zone(name, file, doc, "/policy/quiet_hours/timezone", diags),
+            None => default_zone,
+        };
+        Some(crate::policy::QuietHours {
+            from: from?,
+            to: to?,
+            timezone: zone?,
+            level: q.level,
+        })
+    });
+    crate::policy::Policy {
+        all_users: spec.all_users,
+        widened_audience: spec.widened_audience,
+        quiet_hours,
+        max_all_user_pushes_per_day: spec
+            .max_all_user_pushes_per_day
+            .as_ref()
+            .map(|m| (m.limit, m.level)),
+    }
 }
 
 /// A zone name, or a diagnostic at `pointer`.
@@ -232,6 +304,7 @@ pub fn resolve(
             ),
         ));
     }
+    let policy = resolve_policy(&spec.policy, timezone, file, doc, &mut diags);
     let ledger = match spec.ledger.postgres_url_env {
         Some(url_env) => LedgerSettings::Postgres { url_env, lease },
         None => LedgerSettings::File {
@@ -252,6 +325,7 @@ pub fn resolve(
                 grace: spec.defaults.grace.map_or(DEFAULT_GRACE, |g| g.value),
             },
             ledger,
+            policy,
         });
     (settings, diags)
 }

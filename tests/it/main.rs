@@ -18,6 +18,7 @@ mod cli_ledger;
 mod cli_operator;
 mod cli_plan;
 mod cli_plan_base;
+mod cli_policy;
 mod cli_usersig_emulator;
 mod proptest_inputs;
 mod schema_parity;

@@ -60,6 +60,7 @@ fn lane(api: &FakeApi, min_interval: Duration) -> Lane<'_> {
         min_interval,
         quota_timezone: chrono_tz::UTC,
         paused: false,
+        quiet_hours: None,
     }
 }
 
