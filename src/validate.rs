@@ -500,6 +500,7 @@ fn check_rendering(
                     ),
                 );
             }
+            phone_cuts(sink, &r.request);
             if r.apns_bytes() > APNS_BUDGET_BYTES {
                 sink.warning(
                     "/message/offline_push",
@@ -587,6 +588,31 @@ pub fn check_campaign<'a>(
         _ => None,
     };
     (checked, sink.out)
+}
+
+/// Warns about the vendors that cut the offline push's title or description (first occurrence),
+/// one warning per field, naming each vendor and what it shows.
+fn phone_cuts(sink: &mut Sink<'_>, request: &serde_json::Value) {
+    let cuts = crate::render::vendors::cuts_of_request(request);
+    for field in ["title", "desc"] {
+        let of_field: Vec<&crate::render::vendors::Cut> =
+            cuts.iter().filter(|c| c.field == field).collect();
+        let Some(first) = of_field.first() else {
+            continue;
+        };
+        let vendors: Vec<String> = of_field
+            .iter()
+            .map(|c| format!("{} ({}) shows \"{}\"", c.vendor, c.limit, c.shown_short()))
+            .collect();
+        sink.warning(
+            &format!("/message/offline_push/{field}"),
+            format!(
+                "offline_push.{field} is {} UTF-16 units: {}",
+                first.units,
+                vendors.join("; ")
+            ),
+        );
+    }
 }
 
 /// The policy rules a campaign's own text decides (`all_users`, `quiet_hours` on its first

@@ -289,6 +289,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  ! {}", w.message);
         }
     }
+    let phones = phone_lines(plan);
+    if !phones.is_empty() {
+        let _ = writeln!(out, "\n{}:", st.bold("On phones (vendors that cut)"));
+        for line in phones {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !plan.policy.is_empty() {
         let _ = writeln!(out, "\n{} ({}):", st.bold("Policy"), plan.policy.len());
         for line in policy_lines(plan) {
@@ -296,6 +303,37 @@ pub fn human(plan: &Plan, color: bool) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", summary(plan));
+    out
+}
+
+/// Per campaign with a send in the plan (its first), each offline-push field a vendor cuts:
+/// `sale title (45 UTF-16 units): vivo (40) "…...", Meizu (32) "…..."`.
+fn phone_lines(plan: &Plan) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for send in plan.due.iter().chain(&plan.upcoming) {
+        if !seen.insert(send.campaign.as_str()) {
+            continue;
+        }
+        let Ok(request) = serde_json::from_str::<serde_json::Value>(&send.body) else {
+            continue;
+        };
+        let cuts = crate::render::vendors::cuts_of_request(&request);
+        for field in ["title", "desc"] {
+            let of: Vec<&crate::render::vendors::Cut> =
+                cuts.iter().filter(|c| c.field == field).collect();
+            let Some(first) = of.first() else { continue };
+            out.push(format!(
+                "{} {field} ({} UTF-16 units): {}",
+                send.campaign,
+                first.units,
+                of.iter()
+                    .map(|c| format!("{} ({}) \"{}\"", c.vendor, c.limit, c.shown_short()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     out
 }
 
@@ -402,6 +440,16 @@ pub fn markdown(plan: &Plan) -> String {
         .collect();
     if let Some(p) = &c.project {
         let _ = writeln!(head, "\n> **{}**", md_escape(p));
+    }
+    let phones = phone_lines(plan);
+    if !phones.is_empty() {
+        let _ = writeln!(head, "\n**On phones** (vendors that cut):\n");
+        for line in phones.iter().take(20) {
+            let _ = writeln!(head, "- {}", md_escape(line));
+        }
+        if phones.len() > 20 {
+            let _ = writeln!(head, "- … {} more: see `crier validate`", phones.len() - 20);
+        }
     }
     // Policy findings are part of the verdict: never folded away.
     if !plan.policy.is_empty() {

@@ -5,6 +5,7 @@
 
 mod request;
 mod template;
+pub mod vendors;
 
 pub use request::*;
 pub use template::*;

@@ -61,3 +61,38 @@ message:
     let multi = out.find("\"MultiLanguageContent\"").unwrap();
     assert!(title < multi, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_view_shows_which_vendors_cut_the_notification() {
+    let emu = start_emulator(emulator_config(Duration::from_millis(5), 100)).await;
+    let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
+    let at = repo.now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let title = "T".repeat(45);
+    repo.write(
+        "campaigns/sale.yaml",
+        format!(
+            "version: 1\nname: sale\naudience: {{all: true}}\nschedule: {{at: \"{at}\"}}\nmessage:\n  body:\n    - text: hi\n  offline_push:\n    title: \"{title}\"\n"
+        ),
+    );
+    let o = run(repo.binary(&["plan", "--format", "markdown"])).await;
+    let out = text(&o);
+    assert!(
+        out.contains("**On phones** (vendors that cut)")
+            && out.contains(&format!(
+                "sale title (45 UTF-16 units): vivo (40) \"…{}...\", Meizu (32) \"…{}...\"",
+                "T".repeat(16),
+                "T".repeat(16)
+            )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Huawei (60)"),
+        "only the vendors that cut: {out}"
+    );
+    let o = run(repo.binary(&["plan"])).await;
+    assert!(
+        text(&o).contains("On phones (vendors that cut):"),
+        "{}",
+        text(&o)
+    );
+}
