@@ -27,6 +27,7 @@ pub mod load;
 pub mod occurrence;
 pub mod plan;
 pub mod policy;
+pub mod preview;
 pub mod render;
 pub mod schedule;
 pub mod schema;

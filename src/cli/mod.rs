@@ -13,6 +13,7 @@ mod env;
 mod init;
 mod ledger;
 mod plan;
+mod preview;
 mod process;
 mod recall;
 mod report;
@@ -69,6 +70,9 @@ pub enum Command {
     Recall(recall::RecallArgs),
     /// Delivery statistics of the recorded pushes (all_member_push_statistics).
     Report(delivery::ReportArgs),
+    /// Write one self-contained HTML page drawing each campaign's push on phones and in the
+    /// chat (before and after with --base), for a CI artifact.
+    Preview(preview::PreviewArgs),
     /// Emergency stop of an app, recorded in the ledger: no apply sends on it (running ones
     /// included on a shared ledger) until `crier resume`.
     Stop(stop::StopArgs),
@@ -245,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::SendTest(args) => send_test::send_test(&env, &args),
         Command::Recall(args) => recall::recall(&env, &args),
         Command::Report(args) => delivery::report(&env, &args),
+        Command::Preview(args) => preview::preview(&env, &args),
         Command::Stop(args) => {
             stop::stop_or_resume(&env, &args.app, Some(&args.reason), &args.lock_timeout)
         }

@@ -35,13 +35,13 @@ pub struct PlanArgs {
 }
 
 /// The base side of `plan --base`: settings and campaigns read from `rev` through git.
-struct BaseSide {
-    settings: crate::settings::Settings,
-    campaigns: Vec<crate::spec::Campaign>,
-    names: Vec<(String, std::sync::Arc<std::path::Path>, crate::diag::Pos)>,
+pub(super) struct BaseSide {
+    pub settings: crate::settings::Settings,
+    pub campaigns: Vec<crate::spec::Campaign>,
+    pub names: Vec<(String, std::sync::Arc<std::path::Path>, crate::diag::Pos)>,
 }
 
-fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<BaseSide> {
+pub(super) fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<BaseSide> {
     use std::sync::Arc;
     let root = crate::git::toplevel(&head.root)?;
     crate::git::verify(&root, rev)?;

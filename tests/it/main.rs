@@ -19,6 +19,7 @@ mod cli_operator;
 mod cli_plan;
 mod cli_plan_base;
 mod cli_policy;
+mod cli_preview;
 mod cli_usersig_emulator;
 mod proptest_inputs;
 mod schema_parity;
