@@ -337,6 +337,47 @@ fn phone_lines(plan: &Plan) -> Vec<String> {
     out
 }
 
+/// One line: what changed, what it sends, the quota and the policy, for the top of a review.
+#[must_use]
+pub fn verdict(plan: &Plan) -> String {
+    let c = &plan.changes;
+    let mut parts = vec![format!(
+        "{} created, {} changed, {} deleted ({} unchanged)",
+        c.created.len(),
+        c.updated.len(),
+        c.deleted.len(),
+        c.unchanged
+    )];
+    if let Some(base) = &plan.base {
+        parts[0].push_str(&format!(" against {base}"));
+    }
+    parts.push(format!(
+        "{} to send now, {} upcoming",
+        plan.due.len(),
+        plan.upcoming.len()
+    ));
+    let over: Vec<String> = plan
+        .quota
+        .iter()
+        .filter(|q| q.used + q.planned > q.daily_quota)
+        .map(|q| format!("{} {}", q.app, q.day))
+        .collect();
+    parts.push(if over.is_empty() {
+        "quota: every day fits".to_owned()
+    } else {
+        format!("quota: OVER on {}", over.join(", "))
+    });
+    let blocking = plan.policy.iter().filter(|f| f.blocks()).count();
+    let excepted = plan.policy.iter().filter(|f| f.exception.is_some()).count();
+    let warned = plan.policy.len() - blocking - excepted;
+    parts.push(if plan.policy.is_empty() {
+        "policy: no finding".to_owned()
+    } else {
+        format!("policy: {blocking} blocking, {warned} warnings, {excepted} excepted")
+    });
+    parts.join("; ")
+}
+
 /// One line per policy finding: the rule, its level, what it found, and the exception if any.
 fn policy_lines(plan: &Plan) -> Vec<String> {
     plan.policy
@@ -407,7 +448,10 @@ fn md_escape(s: &str) -> String {
 #[must_use]
 pub fn markdown(plan: &Plan) -> String {
     let mut head = String::new();
+    // The hidden marker the CI recipes find the comment by, to update it in place.
+    let _ = writeln!(head, "<!-- crier-plan: {} -->", plan.project);
     let _ = writeln!(head, "### crier plan — {}\n", md_escape(&plan.project));
+    let _ = writeln!(head, "**Verdict:** {}\n", md_escape(&verdict(plan)));
     let _ = writeln!(
         head,
         "Plan at `{}`, horizon {}, ledger seq {}.\n",
@@ -449,6 +493,35 @@ pub fn markdown(plan: &Plan) -> String {
         }
         if phones.len() > 20 {
             let _ = writeln!(head, "- … {} more: see `crier validate`", phones.len() - 20);
+        }
+    }
+    // Quota per app and day: what a reviewer must not miss is a day over its quota.
+    if !plan.quota.is_empty() {
+        let _ = writeln!(
+            head,
+            "\n| quota | day | used | planned | limit | |\n|---|---|---:|---:|---:|---|"
+        );
+        for q in &plan.quota {
+            let over = q.used + q.planned > q.daily_quota;
+            let _ = writeln!(
+                head,
+                "| {} | {} | {}{} | {} | {} | {} |",
+                md_escape(&q.app),
+                q.day,
+                q.used,
+                if q.used_by_others > 0 {
+                    format!(" ({} other projects)", q.used_by_others)
+                } else {
+                    String::new()
+                },
+                q.planned,
+                q.daily_quota,
+                if over {
+                    format!("**over: {} deferred**", q.deferred.len())
+                } else {
+                    String::new()
+                }
+            );
         }
     }
     // Policy findings are part of the verdict: never folded away.

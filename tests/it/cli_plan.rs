@@ -273,7 +273,9 @@ fn markdown_stays_under_one_comment() {
         "{}",
         &out[out.len().saturating_sub(200)..]
     );
-    assert!(out.starts_with("### crier plan — crier-samples"));
+    assert!(out.starts_with(
+        "<!-- crier-plan: crier-samples -->\n### crier plan — crier-samples\n\n**Verdict:** "
+    ));
 }
 
 #[test]

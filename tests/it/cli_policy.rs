@@ -62,6 +62,10 @@ async fn all_users_deny_blocks_until_a_reasoned_exception_and_warn_only_warns() 
         out.contains("sale all_users (deny, excepted: \"Black Friday, approved by the marketing lead\"): pushes to ALL USERS"),
         "{out}"
     );
+    assert!(
+        out.contains("**Verdict:** 1 created, 0 changed, 0 deleted (0 unchanged); 1 to send now, 0 upcoming; quota: every day fits; policy: 0 blocking, 0 warnings, 1 excepted"),
+        "{out}"
+    );
     let o = run(repo.binary(&["plan", "--format", "json"])).await;
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["policy"][0]["rule"], "all_users");
