@@ -337,6 +337,60 @@ fn phone_lines(plan: &Plan) -> Vec<String> {
     out
 }
 
+/// A normalised audience in words: **ALL USERS**, or who the tags and attributes reach
+/// (`users tagged VIP and any of Stock A, Stock B, and none of churned`).
+#[must_use]
+pub fn audience_in_words(audience: &serde_json::Value) -> String {
+    let list = |v: Option<&serde_json::Value>| -> Option<String> {
+        let items: Vec<String> = v?
+            .as_array()?
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect();
+        (!items.is_empty()).then(|| items.join(", "))
+    };
+    let pairs = |v: Option<&serde_json::Value>| -> Option<String> {
+        let items: Vec<String> = v?
+            .as_object()?
+            .iter()
+            .map(|(k, x)| {
+                format!(
+                    "{k} = {}",
+                    x.as_str().map_or_else(|| x.to_string(), str::to_owned)
+                )
+            })
+            .collect();
+        (!items.is_empty()).then(|| items.join(", "))
+    };
+    if audience.get("all").and_then(serde_json::Value::as_bool) == Some(true) {
+        return "**ALL USERS**".to_owned();
+    }
+    if let Some(t) = audience.get("tags") {
+        let mut parts = Vec::new();
+        if let Some(all) = list(t.get("all")) {
+            parts.push(format!("tagged {all}"));
+        }
+        if let Some(any) = list(t.get("any")) {
+            parts.push(format!("with any of {any}"));
+        }
+        if let Some(none) = list(t.get("none")) {
+            parts.push(format!("with none of {none}"));
+        }
+        return format!("users {}", parts.join(" and "));
+    }
+    if let Some(a) = audience.get("attrs") {
+        let mut parts = Vec::new();
+        if let Some(all) = pairs(a.get("all")) {
+            parts.push(format!("whose {all} (all of these)"));
+        }
+        if let Some(any) = pairs(a.get("any")) {
+            parts.push(format!("with any of {any}"));
+        }
+        return format!("users {}", parts.join(" and "));
+    }
+    audience.to_string()
+}
+
 /// One line: what changed, what it sends, the quota and the policy, for the top of a review.
 #[must_use]
 pub fn verdict(plan: &Plan) -> String {
@@ -568,6 +622,13 @@ pub fn markdown(plan: &Plan) -> String {
             change_kind(plan, ch),
             md_escape(&ch.campaign)
         );
+        if let Some(audience) = plan
+            .campaigns
+            .get(&ch.campaign)
+            .and_then(|c| c.get("audience"))
+        {
+            let _ = writeln!(s, "- audience: {}", md_escape(&audience_in_words(audience)));
+        }
         for f in ch.fields.iter().chain(&ch.request) {
             let _ = writeln!(s, "- `{}`", md_escape(&field_line(f)));
         }
@@ -645,5 +706,26 @@ fn change_kind(plan: &Plan, ch: &Change) -> &'static str {
         "Delete"
     } else {
         "Update"
+    }
+}
+
+#[cfg(test)]
+mod audience_tests {
+    use super::audience_in_words;
+
+    #[test]
+    fn audiences_read_as_words() {
+        let w = |v: serde_json::Value| audience_in_words(&v);
+        assert_eq!(w(serde_json::json!({"all": true})), "**ALL USERS**");
+        assert_eq!(
+            w(
+                serde_json::json!({"tags": {"all": ["VIP"], "any": ["Stock A", "Stock B"], "none": ["churned"]}})
+            ),
+            "users tagged VIP and with any of Stock A, Stock B and with none of churned"
+        );
+        assert_eq!(
+            w(serde_json::json!({"attrs": {"all": {"city": "Shenzhen", "level": "Platinum"}}})),
+            "users whose city = Shenzhen, level = Platinum (all of these)"
+        );
     }
 }
