@@ -519,8 +519,18 @@ pub fn build(input: &Input<'_>) -> Plan {
         &due,
         &upcoming,
     ));
+    let due_before = due.len();
     let policy = policy::judge(input, &warnings, &mut due, &upcoming, &mut held);
     held.sort_by(|a, b| a.id.cmp(&b.id));
+    // Sends that policy holds take no quota: forecast again without them.
+    let quota = if due.len() == due_before {
+        quota
+    } else {
+        for s in due.iter_mut().chain(upcoming.iter_mut()) {
+            s.over_quota = false;
+        }
+        forecast_quota(input, &mut due, &mut upcoming)
+    };
     Plan {
         format_version: model::FORMAT_VERSION,
         project: settings.project.clone(),

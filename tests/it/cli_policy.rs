@@ -183,6 +183,15 @@ async fn all_user_pushes_per_day_and_widened_audiences_are_judged_by_the_plan() 
             && out.contains("would be all-user push 2 of app prod"),
         "{out}"
     );
+    // The held push takes no quota in the forecast: a and c only.
+    let day = repo
+        .now
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    assert!(
+        out.contains(&format!("prod {day}: used 0 + planned 2 of 100")),
+        "{out}"
+    );
     let o = run(repo.binary(&["apply", "--auto-approve"])).await;
     let out = text(&o);
     assert!(out.contains("held (policy)"), "{out}");
