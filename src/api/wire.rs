@@ -109,6 +109,15 @@ impl Api {
         }
     }
 
+    /// The code the provider answers when this API's calls per second are exceeded.
+    #[must_use]
+    pub const fn rate_limit_code(self) -> u32 {
+        match self {
+            Self::Revoke => codes::RECALL_TOO_FREQUENT,
+            _ => codes::REST_FREQUENCY_LIMIT,
+        }
+    }
+
     /// The current (`v4/timpush/...`) path.
     #[must_use]
     pub fn path(self) -> &'static str {

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::api::client::{CallError, Client, ClientOptions};
-use crate::api::wire::{Api, codes, limits, paths};
+use crate::api::client::{Client, ClientOptions};
+use crate::api::wire::{Api, limits, paths};
 use crate::dispatch::timer::{Pacer, TokioTimer};
 use crate::ledger::fold::OccurrenceView;
 use crate::ledger::record::StateKind;
@@ -147,21 +147,8 @@ pub fn report(env: &Env, args: &ReportArgs) -> anyhow::Result<Exit> {
                 "TaskID": chunk,
             })
             .to_string();
-            let reply = rt.block_on(async {
-                let mut tries = 0;
-                loop {
-                    pacer.ready().await;
-                    tries += 1;
-                    match client.call(paths::STATISTICS, &body).await {
-                        Err(CallError::Api { code, .. })
-                            if code == codes::REST_FREQUENCY_LIMIT && tries < 3 =>
-                        {
-                            pacer.backoff();
-                        }
-                        other => return other,
-                    }
-                }
-            })?;
+            let reply =
+                rt.block_on(pacer.call(Api::Statistics, || client.call(paths::STATISTICS, &body)))?;
             calls += 1;
             for result in reply
                 .raw

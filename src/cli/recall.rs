@@ -240,21 +240,7 @@ pub fn recall(env: &Env, args: &RecallArgs) -> anyhow::Result<Exit> {
     let timer = TokioTimer;
     let mut pacer = Pacer::for_api(&timer, Api::Revoke);
     let text = serde_json::to_string(&body)?;
-    let result = rt.block_on(async {
-        let mut tries = 0;
-        loop {
-            pacer.ready().await;
-            tries += 1;
-            match client.call(paths::REVOKE, &text).await {
-                Err(CallError::Api { code, .. })
-                    if code == codes::RECALL_TOO_FREQUENT && tries < 3 =>
-                {
-                    pacer.backoff();
-                }
-                other => return other,
-            }
-        }
-    });
+    let result = rt.block_on(pacer.call(Api::Revoke, || client.call(paths::REVOKE, &text)));
     let already =
         matches!(&result, Err(CallError::Api { code, .. }) if *code == codes::RECALL_ALREADY_DONE);
     if let Err(e) = &result

@@ -128,10 +128,7 @@ pub fn send_test(env: &Env, args: &SendTestArgs) -> anyhow::Result<Exit> {
     )?;
     let timer = TokioTimer;
     let mut pacer = Pacer::for_api(&timer, Api::Batch);
-    let result = rt.block_on(async {
-        pacer.ready().await;
-        client.call(paths::BATCH, &body).await
-    });
+    let result = rt.block_on(pacer.call(Api::Batch, || client.call(paths::BATCH, &body)));
     let (task_id, error_code, error_info) = match &result {
         Ok(reply) => (reply.task_id.clone(), None, None),
         Err(CallError::Api { code, info, .. }) => {

@@ -194,6 +194,35 @@ impl<'t> Pacer<'t> {
     pub fn backoff(&mut self) {
         self.next = Some(self.timer.now() + self.gap.max(Duration::from_secs(1)));
     }
+
+    /// Calls `api` through `call` in its turn; on the API's rate-limit code, backs off and tries
+    /// again (three calls at most).
+    ///
+    /// # Errors
+    /// The last call's error.
+    pub async fn call<F, Fut, T>(
+        &mut self,
+        api: crate::api::wire::Api,
+        mut call: F,
+    ) -> Result<T, crate::api::client::CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::api::client::CallError>>,
+    {
+        let mut tries = 0;
+        loop {
+            self.ready().await;
+            tries += 1;
+            match call().await {
+                Err(crate::api::client::CallError::Api { code, .. })
+                    if code == api.rate_limit_code() && tries < 3 =>
+                {
+                    self.backoff();
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub fn revoke(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     ctx.rate(
         "revoke",
         crate::api::wire::Api::Revoke.per_second() as usize,
-        codes::RECALL_TOO_FREQUENT,
+        crate::api::wire::Api::Revoke.rate_limit_code(),
     )?;
     let m = checks::parse_object(body)?;
     let Some(task) = checks::field(&m, "TaskId").and_then(Value::as_str) else {
@@ -69,7 +69,7 @@ pub fn statistics(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     ctx.rate(
         "statistics",
         crate::api::wire::Api::Statistics.per_second() as usize,
-        codes::REST_FREQUENCY_LIMIT,
+        crate::api::wire::Api::Statistics.rate_limit_code(),
     )?;
     let m = checks::parse_object(body)?;
     let ids: Vec<String> = match checks::field(&m, "TaskID") {

@@ -300,7 +300,7 @@ fn batch(ctx: &mut Ctx<'_>, body: &[u8]) -> Verdict<Envelope> {
     ctx.rate(
         "batch",
         crate::api::wire::Api::Batch.per_second() as usize,
-        codes::REST_FREQUENCY_LIMIT,
+        crate::api::wire::Api::Batch.rate_limit_code(),
     )?;
     let m = checks::parse_object(body)?;
     let msg_random = checks::check_msg_random(&m)?;
