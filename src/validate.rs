@@ -45,6 +45,16 @@ impl Checked<'_> {
         &self.campaign.spec.name.0
     }
 
+    /// The template context of an occurrence of this campaign (its local time).
+    #[must_use]
+    pub fn context(&self, local: chrono::DateTime<Tz>) -> Context {
+        Context {
+            campaign: self.name().to_owned(),
+            app: self.app.name.clone(),
+            local,
+        }
+    }
+
     /// The campaign's name, then its `previous_names`.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.name()).chain(

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::api::client::{Client, ClientOptions};
+use crate::api::client::Client;
 use crate::api::wire::{Api, limits, paths};
 use crate::dispatch::timer::{Pacer, TokioTimer};
 use crate::ledger::fold::OccurrenceView;
@@ -132,12 +132,7 @@ pub fn report(env: &Env, args: &ReportArgs) -> anyhow::Result<Exit> {
         if ids.is_empty() {
             continue;
         }
-        let client = Client::with_options(
-            app,
-            &crate::secrets::EnvSecrets,
-            Arc::clone(&env.clock),
-            ClientOptions::default(),
-        )?;
+        let client = Client::new(app, &crate::secrets::EnvSecrets, Arc::clone(&env.clock))?;
         for chunk in ids.chunks(limits::STATISTICS_MAX_TASKS) {
             let body = serde_json::json!({
                 "StartTime": from.timestamp(),

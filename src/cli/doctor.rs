@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::api::client::{CallError, Client, ClientOptions};
+use crate::api::client::{CallError, Client};
 use crate::api::wire::paths;
 use crate::ledger::{AnyLedger, Ledger as _};
 use crate::settings::AppSettings;
@@ -149,8 +149,7 @@ pub fn doctor(env: &Env, args: &DoctorArgs) -> anyhow::Result<Exit> {
             if settings.apps.len() == 1 { "" } else { "s" }
         ),
     ));
-    let outcome =
-        crate::validate::validate(settings, &ws.set.campaigns, &ws.set.unparsed, &ws.set.names);
+    let outcome = ws.validation();
     let errors = ws
         .set
         .diagnostics
@@ -242,12 +241,7 @@ pub fn doctor(env: &Env, args: &DoctorArgs) -> anyhow::Result<Exit> {
 )]
 async fn check_app(app: &AppSettings, env: &Env, checks: &mut Vec<Check>) {
     let name = Some(app.name.as_str());
-    let client = match Client::with_options(
-        app,
-        &crate::secrets::EnvSecrets,
-        Arc::clone(&env.clock),
-        ClientOptions::default(),
-    ) {
+    let client = match Client::new(app, &crate::secrets::EnvSecrets, Arc::clone(&env.clock)) {
         Ok(c) => {
             checks.push(Check::new(
                 "secret",

@@ -10,7 +10,7 @@ use chrono::SecondsFormat;
 use super::Status as Exit;
 use super::env::Env;
 use crate::preview::CampaignPreview;
-use crate::render::{Context, Renderer};
+use crate::render::Renderer;
 
 #[derive(Debug, clap::Args)]
 pub struct PreviewArgs {
@@ -33,12 +33,7 @@ pub struct PreviewArgs {
 /// An unknown or invalid campaign, an unreadable base revision, an unwritable folder.
 pub fn preview(env: &Env, args: &PreviewArgs) -> anyhow::Result<Exit> {
     let ws = super::workspace::load_workspace(env, &[])?;
-    let outcome = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
+    let outcome = ws.validation();
     let names: Vec<String> = if args.names.is_empty() {
         outcome
             .checked
@@ -65,16 +60,7 @@ pub fn preview(env: &Env, args: &PreviewArgs) -> anyhow::Result<Exit> {
         let one = super::validate::render_occurrence(env, &ws, &outcome, name, args.at.as_ref())?;
         let before = base_outcome.as_ref().and_then(|b| {
             let c = b.checked.iter().find(|c| c.name() == name)?;
-            let occ = c.schedule.first_at_or_after(one.occurrence.at)?;
-            let ctx = Context {
-                campaign: c.name().to_owned(),
-                app: c.app.name.clone(),
-                local: occ.local,
-            };
-            let key = c.key(&base_project, occ.at);
-            crate::render::render(&renderer, c.campaign, &ctx, key.base_msg_random())
-                .ok()
-                .map(|r| r.request)
+            request_at(&renderer, c, &base_project, one.occurrence.at)
         });
         campaigns.push(CampaignPreview {
             name: name.clone(),
@@ -99,20 +85,7 @@ pub fn preview(env: &Env, args: &PreviewArgs) -> anyhow::Result<Exit> {
                 app: c.app.name.clone(),
                 when: "deleted by this change".to_owned(),
                 after: None,
-                before: c
-                    .schedule
-                    .first_at_or_after(env.clock.now())
-                    .and_then(|occ| {
-                        let ctx = Context {
-                            campaign: c.name().to_owned(),
-                            app: c.app.name.clone(),
-                            local: occ.local,
-                        };
-                        let key = c.key(&base_project, occ.at);
-                        crate::render::render(&renderer, c.campaign, &ctx, key.base_msg_random())
-                            .ok()
-                            .map(|r| r.request)
-                    }),
+                before: request_at(&renderer, c, &base_project, env.clock.now()),
             });
         }
     }
@@ -129,4 +102,24 @@ pub fn preview(env: &Env, args: &PreviewArgs) -> anyhow::Result<Exit> {
         if campaigns.len() == 1 { "" } else { "s" }
     )?;
     Ok(Exit::Done)
+}
+
+/// The request of a base campaign's first occurrence at or after `at` (its base MsgRandom: a
+/// picture, not a send).
+fn request_at(
+    renderer: &Renderer,
+    c: &crate::validate::Checked<'_>,
+    project: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<serde_json::Value> {
+    let occ = c.schedule.first_at_or_after(at)?;
+    let key = c.key(project, occ.at);
+    crate::render::render(
+        renderer,
+        c.campaign,
+        &c.context(occ.local),
+        key.base_msg_random(),
+    )
+    .ok()
+    .map(|r| r.request)
 }

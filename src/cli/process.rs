@@ -23,6 +23,16 @@ pub fn lock_holder(now: DateTime<Utc>) -> LockHolder {
     }
 }
 
+/// This process as the lock holder for `project` (the commands that write to a shared ledger
+/// say whose writer it is).
+#[must_use]
+pub fn project_holder(project: &str, now: DateTime<Utc>) -> LockHolder {
+    LockHolder {
+        project: Some(project.to_owned()),
+        ..lock_holder(now)
+    }
+}
+
 /// The CI run this process belongs to (GitHub Actions, GitLab CI, or a generic `CI`) and its
 /// URL, when the environment has them.
 fn ci_run() -> (Option<String>, Option<String>) {

@@ -13,7 +13,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::api::client::{CallError, Client, ClientOptions};
+use crate::api::client::{CallError, Client};
 use crate::api::wire::{Api, codes, limits, paths};
 use crate::dispatch::reporter::Confirmation;
 use crate::dispatch::timer::{Pacer, TokioTimer};
@@ -115,12 +115,7 @@ pub fn recallable<'s>(
 /// provider's refusal.
 pub fn recall(env: &Env, args: &RecallArgs) -> anyhow::Result<Exit> {
     let ws = super::workspace::load_workspace(env, &[])?;
-    let outcome = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
+    let outcome = ws.validation();
     let checked = outcome.checked.iter().find(|c| c.name() == args.name);
     let names: Vec<&str> = match checked {
         Some(c) => c.names().collect(),
@@ -216,10 +211,7 @@ pub fn recall(env: &Env, args: &RecallArgs) -> anyhow::Result<Exit> {
     let mut writer = rt
         .block_on(ledger.lock_apps(
             &scope,
-            crate::ledger::LockHolder {
-                project: Some(ws.settings.project.clone()),
-                ..super::lock_holder(now)
-            },
+            super::process::project_holder(&ws.settings.project, now),
             Duration::from_secs(60),
             env.clock.as_ref(),
         ))
@@ -231,12 +223,7 @@ pub fn recall(env: &Env, args: &RecallArgs) -> anyhow::Result<Exit> {
     if let Some(now_view) = writer.snapshot().occurrence(&key) {
         recallable(now_view, &names, now)?;
     }
-    let client = Client::with_options(
-        app,
-        &crate::secrets::EnvSecrets,
-        Arc::clone(&env.clock),
-        ClientOptions::default(),
-    )?;
+    let client = Client::new(app, &crate::secrets::EnvSecrets, Arc::clone(&env.clock))?;
     let timer = TokioTimer;
     let mut pacer = Pacer::for_api(&timer, Api::Revoke);
     let text = serde_json::to_string(&body)?;

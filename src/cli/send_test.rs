@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use super::Status as Exit;
 use super::env::Env;
 use super::validate::DataFormat;
-use crate::api::client::{CallError, Client, ClientOptions};
+use crate::api::client::{CallError, Client};
 use crate::api::wire::{Api, limits, paths};
 use crate::dispatch::timer::{Pacer, TokioTimer};
 use crate::ledger::record::{RecordBody, TestSendRecord};
@@ -70,12 +70,7 @@ pub fn accounts(to: &[String]) -> anyhow::Result<Vec<String>> {
 pub fn send_test(env: &Env, args: &SendTestArgs) -> anyhow::Result<Exit> {
     let to = accounts(&args.to)?;
     let ws = super::workspace::load_workspace(env, &[])?;
-    let outcome = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
+    let outcome = ws.validation();
     let one = super::validate::render_occurrence(env, &ws, &outcome, &args.name, args.at.as_ref())?;
     let app = one.checked.app;
     let Some(offline) = one.rendered.request.get("OfflinePushInfo").cloned() else {
@@ -95,10 +90,7 @@ pub fn send_test(env: &Env, args: &SendTestArgs) -> anyhow::Result<Exit> {
     let mut writer = rt
         .block_on(ledger.lock_apps(
             &AppScope::new(),
-            crate::ledger::LockHolder {
-                project: Some(ws.settings.project.clone()),
-                ..super::lock_holder(now)
-            },
+            super::process::project_holder(&ws.settings.project, now),
             Duration::from_secs(30),
             env.clock.as_ref(),
         ))
@@ -120,12 +112,7 @@ pub fn send_test(env: &Env, args: &SendTestArgs) -> anyhow::Result<Exit> {
         "OfflinePushInfo": offline,
     });
     let body = serde_json::to_string(&body)?;
-    let client = Client::with_options(
-        app,
-        &crate::secrets::EnvSecrets,
-        Arc::clone(&env.clock),
-        ClientOptions::default(),
-    )?;
+    let client = Client::new(app, &crate::secrets::EnvSecrets, Arc::clone(&env.clock))?;
     let timer = TokioTimer;
     let mut pacer = Pacer::for_api(&timer, Api::Batch);
     let result = rt.block_on(pacer.call(Api::Batch, || client.call(paths::BATCH, &body)));

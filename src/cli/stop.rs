@@ -74,10 +74,7 @@ pub fn stop_or_resume(
     let ledger = super::workspace::ledger_of(&settings)?;
     let rt = super::workspace::runtime()?;
     let now = env.clock.now();
-    let holder = crate::ledger::LockHolder {
-        project: Some(settings.project.clone()),
-        ..super::lock_holder(now)
-    };
+    let holder = super::process::project_holder(&settings.project, now);
     let by = operator(&holder);
     // No app lock: a running apply holds it, and must see the stop before its next send.
     let mut writer = match rt.block_on(ledger.lock_apps(

@@ -5,7 +5,7 @@ use super::env::Env;
 use super::report::print_diagnostics;
 use super::workspace::load_workspace;
 use crate::diag::Diagnostic;
-use crate::render::{Context, Renderer};
+use crate::render::Renderer;
 use crate::validate::Validation;
 use anyhow::Context as _;
 use chrono::SecondsFormat;
@@ -54,12 +54,7 @@ pub struct RenderArgs {
 pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
     let github = args.format == ValidateFormat::Github;
     let ws = load_workspace(env, &args.paths)?;
-    let outcome: Validation<'_> = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
+    let outcome = ws.validation();
     let mut diags: Vec<Diagnostic> = ws.config_warnings.clone();
     diags.extend(ws.set.diagnostics.iter().cloned());
     diags.extend(outcome.diagnostics);
@@ -250,11 +245,7 @@ pub(super) fn render_occurrence<'o, 'w>(
         snapshot.msg_randoms_of(key.sdkappid),
         env.clock.now(),
     );
-    let ctx = Context {
-        campaign: checked.name().to_owned(),
-        app: checked.app.name.clone(),
-        local: occurrence.local,
-    };
+    let ctx = checked.context(occurrence.local);
     let rendered = crate::render::render(&Renderer::new(), checked.campaign, &ctx, choice.value)
         .map_err(|e| {
             anyhow::anyhow!(
@@ -276,12 +267,7 @@ pub(super) fn render_occurrence<'o, 'w>(
 
 pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
     let ws = load_workspace(env, &[])?;
-    let outcome = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
+    let outcome = ws.validation();
     let RenderedOccurrence {
         checked,
         occurrence,

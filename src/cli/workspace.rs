@@ -15,6 +15,20 @@ pub struct Workspace {
     pub config_warnings: Vec<Diagnostic>,
 }
 
+impl Workspace {
+    /// Every rule over the loaded campaigns (nothing printed; see [`validated`] for the
+    /// commands that refuse to go on with errors).
+    #[must_use]
+    pub fn validation(&self) -> crate::validate::Validation<'_> {
+        crate::validate::validate(
+            &self.settings,
+            &self.set.campaigns,
+            &self.set.unparsed,
+            &self.set.names,
+        )
+    }
+}
+
 /// Loads `crier.yaml` and the campaign set (the campaigns folder plus `extra` paths).
 ///
 /// # Errors
@@ -85,12 +99,7 @@ pub fn validated<'w>(
     ws: &'w Workspace,
     refusal: &str,
 ) -> anyhow::Result<crate::validate::Validation<'w>> {
-    let outcome = crate::validate::validate(
-        &ws.settings,
-        &ws.set.campaigns,
-        &ws.set.unparsed,
-        &ws.set.names,
-    );
+    let outcome = ws.validation();
     let mut errors: Vec<Diagnostic> = ws
         .config_warnings
         .iter()

@@ -18,7 +18,7 @@ use crate::duration::to_delta as delta;
 use crate::ledger::fold::LedgerSnapshot;
 use crate::ledger::msg_random::MsgRandomPool;
 use crate::ledger::record::StateKind;
-use crate::render::{Context, Renderer};
+use crate::render::Renderer;
 use crate::schedule::Occurrence;
 use crate::settings::Settings;
 use crate::validate::Checked;
@@ -104,11 +104,7 @@ fn render_send(
 ) -> Result<PlannedSend, Warning> {
     let c = p.checked;
     let id = p.key.id();
-    let ctx = Context {
-        campaign: c.name().to_owned(),
-        app: c.app.name.clone(),
-        local: p.occ.local,
-    };
+    let ctx = c.context(p.occ.local);
     // Validation already checked every template's names; rendering needs no second check.
     // A message that does not read the occurrence was rendered once for all of them.
     let message = match once.get(c.name()) {
@@ -180,11 +176,7 @@ fn render_once<'c>(pending: &[Pending<'c>], renderer: &Renderer) -> HashMap<&'c 
         .into_par_iter()
         .filter(|(_, p)| !crate::render::depends_on_occurrence(p.checked.campaign))
         .map(|(name, p)| {
-            let ctx = Context {
-                campaign: name.to_owned(),
-                app: p.checked.app.name.clone(),
-                local: p.occ.local,
-            };
+            let ctx = p.checked.context(p.occ.local);
             (
                 name,
                 crate::render::render_message_checked(renderer, p.checked.campaign, &ctx),
