@@ -192,14 +192,7 @@ async fn concurrent_applies(processes: usize) {
         assert_eq!(o.status.code(), Some(0), "{}", text(o));
     }
     // Every occurrence delivered exactly once, counted at the emulator.
-    let mut names: Vec<String> = emu
-        .pushes()
-        .iter()
-        .map(|p| crate::support::apply::body_campaign(&p.body))
-        .collect();
-    names.sort();
-    let all = names.len();
-    names.dedup();
+    let (all, names) = crate::support::apply::delivered(&emu);
     assert_eq!(all, 12, "{names:?}");
     assert_eq!(names.len(), 12, "no duplicates");
     let o = crier(&repo, &url, &["status"]).output().unwrap();
@@ -377,29 +370,9 @@ async fn kill_9_of_the_lock_holder_mid_apply_recovers_at_once_and_sends_nothing_
     );
     // A request in flight when the holder died is in doubt (exit 1), never resent by itself.
     assert!(matches!(o.status.code(), Some(0 | 1)), "{out}");
-    let mut names: Vec<String> = emu
-        .pushes()
-        .iter()
-        .map(|p| crate::support::apply::body_campaign(&p.body))
-        .collect();
-    names.sort();
-    let all = names.len();
-    names.dedup();
+    let (all, names) = crate::support::apply::delivered(&emu);
     assert_eq!(all, names.len(), "nothing sent twice: {names:?}");
-    let ledger = PgLedger::new(url, "URL");
-    let read = ledger.read().await.unwrap();
-    let sent = read
-        .snapshot
-        .occurrences
-        .values()
-        .filter(|o| o.kind() == StateKind::Sent)
-        .count();
-    let in_doubt = read
-        .snapshot
-        .occurrences
-        .values()
-        .filter(|o| o.kind() == StateKind::InDoubt)
-        .count();
+    let (sent, in_doubt) = sent_and_in_doubt(&url).await;
     assert_eq!(
         sent + in_doubt,
         6,
@@ -545,14 +518,7 @@ async fn the_database_connection_killed_mid_apply_sends_nothing_twice_and_the_le
     .output()
     .unwrap();
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
-    let mut names: Vec<String> = emu
-        .pushes()
-        .iter()
-        .map(|p| crate::support::apply::body_campaign(&p.body))
-        .collect();
-    names.sort();
-    let all = names.len();
-    names.dedup();
+    let (all, names) = crate::support::apply::delivered(&emu);
     assert_eq!(all, names.len(), "nothing sent twice: {names:?}");
     let read = PgLedger::new(url, "URL").read().await.unwrap();
     let kinds: Vec<StateKind> = read
@@ -741,24 +707,9 @@ async fn a_holder_that_hangs_past_its_lease_is_taken_over_and_nothing_is_sent_tw
         "the old holder stops: {}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let mut names: Vec<String> = emu
-        .pushes()
-        .iter()
-        .map(|p| crate::support::apply::body_campaign(&p.body))
-        .collect();
-    names.sort();
-    let all = names.len();
-    names.dedup();
+    let (all, names) = crate::support::apply::delivered(&emu);
     assert_eq!(all, names.len(), "nothing sent twice: {names:?}");
-    let read = PgLedger::new(url, "URL").read().await.unwrap();
-    let count = |k: StateKind| {
-        read.snapshot
-            .occurrences
-            .values()
-            .filter(|o| o.kind() == k)
-            .count()
-    };
-    let (sent, in_doubt) = (count(StateKind::Sent), count(StateKind::InDoubt));
+    let (sent, in_doubt) = sent_and_in_doubt(&url).await;
     assert_eq!(
         sent + in_doubt,
         6,
@@ -951,17 +902,23 @@ async fn a_stop_from_another_project_halts_a_running_apply_before_its_next_send(
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let mut names: Vec<String> = emu
-        .pushes()
-        .iter()
-        .map(|p| crate::support::apply::body_campaign(&p.body))
-        .collect();
-    names.sort();
-    let all = names.len();
-    names.dedup();
+    let (all, names) = crate::support::apply::delivered(&emu);
     assert_eq!(
         (all, names.len()),
         (10, 10),
         "each sent once after the resume"
     );
+}
+
+/// How many occurrences the PostgreSQL ledger at `url` records as sent, and as in doubt.
+async fn sent_and_in_doubt(url: &str) -> (usize, usize) {
+    let read = PgLedger::new(url, "URL").read().await.unwrap();
+    let count = |k: StateKind| {
+        read.snapshot
+            .occurrences
+            .values()
+            .filter(|o| o.kind() == k)
+            .count()
+    };
+    (count(StateKind::Sent), count(StateKind::InDoubt))
 }

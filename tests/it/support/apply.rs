@@ -88,6 +88,20 @@ pub fn options() -> ApplyOptions {
 }
 
 /// The campaign a body came from (the text says `hello from NAME`).
+/// What the emulator delivered: how many pushes, and the campaigns they came from, sorted and
+/// without repeats (so `all == names.len()` means nothing was delivered twice).
+pub fn delivered(emu: &EmulatorHandle) -> (usize, Vec<String>) {
+    let mut names: Vec<String> = emu
+        .pushes()
+        .iter()
+        .map(|p| body_campaign(&p.body))
+        .collect();
+    names.sort();
+    let all = names.len();
+    names.dedup();
+    (all, names)
+}
+
 pub fn body_campaign(body: &serde_json::Value) -> String {
     body["MsgBody"][0]["MsgContent"]["Text"]
         .as_str()
