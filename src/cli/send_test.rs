@@ -97,10 +97,9 @@ pub fn send_test(env: &Env, args: &SendTestArgs) -> anyhow::Result<Exit> {
         .context("cannot take the ledger to record the test send")?;
     if let Some(stop) = writer.snapshot().stop_of(app.sdkappid) {
         anyhow::bail!(
-            "app {} is stopped (by {}: {}): nothing is sent for it, test sends included; `crier resume {}` first",
+            "app {} is stopped ({}): nothing is sent for it, test sends included; `crier resume {}` first",
             app.name,
-            stop.value.by,
-            stop.value.reason,
+            stop.who_when_why(),
             app.name
         );
     }

@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::SecondsFormat;
 
 use super::Status as Exit;
 use super::env::Env;
@@ -98,11 +97,9 @@ pub fn stop_or_resume(
         (Some(_), Some(stop)) => {
             writeln!(
                 out,
-                "app {app_name} ({}) is already stopped (by {} at {}: {}); nothing recorded",
+                "app {app_name} ({}) is already stopped ({}); nothing recorded",
                 app.sdkappid,
-                stop.value.by,
-                stop.at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                stop.value.reason
+                stop.who_when_why()
             )?;
         }
         (Some(reason), None) => {
@@ -144,12 +141,10 @@ pub fn stop_or_resume(
                 .context("cannot record the resume")?;
             writeln!(
                 out,
-                "resumed app {app_name} ({}) at seq {} (it was stopped by {} at {}: {}); the next apply sends what is due within grace",
+                "resumed app {app_name} ({}) at seq {} (it was stopped {}); the next apply sends what is due within grace",
                 app.sdkappid,
                 record.seq,
-                stop.value.by,
-                stop.at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                stop.value.reason
+                stop.who_when_why()
             )?;
         }
     }

@@ -641,11 +641,9 @@ fn stop_of<W: LedgerWriter>(writer: &W, send: &PlannedSend) -> Option<Outcome> {
         .stop_of(send.key.sdkappid)
         .map(|stop| Outcome::Stopped {
             reason: format!(
-                "app {} is stopped (by {} at {}: {}); it stays due: `crier resume {}`",
+                "app {} is stopped ({}); it stays due: `crier resume {}`",
                 send.app,
-                stop.value.by,
-                stop.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                stop.value.reason,
+                stop.who_when_why(),
                 send.app
             ),
         })

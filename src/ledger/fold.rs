@@ -41,6 +41,19 @@ pub struct Stamped<T> {
     pub value: T,
 }
 
+impl Stamped<StopRecord> {
+    /// `by ana@host at 2026-12-01T02:00:00Z: wrong link`, for every message about a stop.
+    #[must_use]
+    pub fn who_when_why(&self) -> String {
+        format!(
+            "by {} at {}: {}",
+            self.value.by,
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            self.value.reason
+        )
+    }
+}
+
 /// One occurrence: its latest state and its whole history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OccurrenceView {

@@ -638,11 +638,9 @@ fn stopped(
         state: HeldState::Stopped,
         error_code: None,
         reason: format!(
-            "app {} is stopped (by {} at {}: {}); it stays due and goes out after `crier resume {}` while within grace (until {})",
+            "app {} is stopped ({}); it stays due and goes out after `crier resume {}` while within grace (until {})",
             send.app,
-            stop.value.by,
-            stop.at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            stop.value.reason,
+            stop.who_when_why(),
             send.app,
             send.deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
         ),
