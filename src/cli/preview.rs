@@ -22,7 +22,8 @@ pub struct PreviewArgs {
     /// The folder to write `index.html` into (created if missing).
     #[arg(long)]
     pub out: std::path::PathBuf,
-    /// The occurrence at or after this time (default: now).
+    /// The occurrence at or after this time (default: the next one, or the last one when all
+    /// are past).
     #[arg(long)]
     pub at: Option<String>,
 }
@@ -57,7 +58,8 @@ pub fn preview(env: &Env, args: &PreviewArgs) -> anyhow::Result<Exit> {
     let renderer = Renderer::new();
     let mut campaigns = Vec::new();
     for name in &names {
-        let one = super::validate::render_occurrence(env, &ws, &outcome, name, args.at.as_ref())?;
+        let one =
+            super::validate::render_occurrence(env, &ws, &outcome, name, args.at.as_ref(), true)?;
         let before = base_outcome.as_ref().and_then(|b| {
             let c = b.checked.iter().find(|c| c.name() == name)?;
             request_at(&renderer, c, &base_project, one.occurrence.at)

@@ -27,7 +27,8 @@ pub struct SendTestArgs {
     /// The accounts (UserIDs), comma-separated or repeated; at most 500.
     #[arg(long, value_delimiter = ',', required = true, value_name = "USER")]
     pub to: Vec<String>,
-    /// Render the occurrence at or after this time (default: now).
+    /// Render the occurrence at or after this time (default: the next one, or the last one
+    /// when all are past).
     #[arg(long)]
     pub at: Option<String>,
     /// The sender account (default: the app's admin).
@@ -71,7 +72,8 @@ pub fn send_test(env: &Env, args: &SendTestArgs) -> anyhow::Result<Exit> {
     let to = accounts(&args.to)?;
     let ws = super::workspace::load_workspace(env, &[])?;
     let outcome = ws.validation();
-    let one = super::validate::render_occurrence(env, &ws, &outcome, &args.name, args.at.as_ref())?;
+    let one =
+        super::validate::render_occurrence(env, &ws, &outcome, &args.name, args.at.as_ref(), true)?;
     let app = one.checked.app;
     let Some(offline) = one.rendered.request.get("OfflinePushInfo").cloned() else {
         anyhow::bail!(

@@ -149,7 +149,8 @@ pub(super) struct RenderedOccurrence<'o, 'w> {
 
 /// Finds the campaign `name` (or says why not: unknown, with the closest name, or invalid,
 /// with its own errors) and renders its first occurrence at or after `at_text` (now if
-/// none), with the MsgRandom the plan would pick.
+/// none; with `or_last` and no `at_text`, the last one when none is left), with the
+/// MsgRandom the plan would pick.
 ///
 /// # Errors
 /// As described, a time that does not parse, no occurrence, a failed render.
@@ -159,6 +160,7 @@ pub(super) fn render_occurrence<'o, 'w>(
     outcome: &'o Validation<'w>,
     name: &str,
     at_text: Option<&String>,
+    or_last: bool,
 ) -> anyhow::Result<RenderedOccurrence<'o, 'w>> {
     let Some(checked) = outcome.checked.iter().find(|c| c.name() == name) else {
         // The campaign's file: the one that names it, or (when it does not parse far enough to
@@ -221,13 +223,27 @@ pub(super) fn render_occurrence<'o, 'w>(
         }
         None => env.clock.now(),
     };
-    let occurrence = checked.schedule.first_at_or_after(at).with_context(|| {
-        format!(
-            "campaign `{}` has no occurrence at or after {}",
-            name,
-            at.to_rfc3339_opts(SecondsFormat::Secs, true)
-        )
-    })?;
+    // A campaign whose occurrences are all past (a one-off after its time) still has a look:
+    // its last one, for the commands that show a push rather than send it on schedule.
+    let last = || {
+        let first = checked.schedule.first()?;
+        checked
+            .schedule
+            .occurrences(first.at, at)
+            .take(100_000)
+            .last()
+    };
+    let occurrence = checked
+        .schedule
+        .first_at_or_after(at)
+        .or_else(|| (or_last && at_text.is_none()).then(last).flatten())
+        .with_context(|| {
+            format!(
+                "campaign `{}` has no occurrence at or after {}",
+                name,
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )
+        })?;
     // The MsgRandom apply would send: the recorded one, or the base value moved past a
     // collision with the app's last 7 days, exactly as the plan picks it (from the ledger as
     // it is now; an absent ledger is empty).
@@ -274,7 +290,7 @@ pub fn render(env: &Env, args: &RenderArgs) -> anyhow::Result<Status> {
         key,
         choice,
         rendered,
-    } = render_occurrence(env, &ws, &outcome, &args.name, args.at.as_ref())?;
+    } = render_occurrence(env, &ws, &outcome, &args.name, args.at.as_ref(), false)?;
     let url = crate::api::client::display_url(checked.app, crate::api::wire::paths::PUSH);
     let mut out = anstream::stdout();
     match args.format {

@@ -85,13 +85,22 @@ async fn send_test_previews_the_notification_on_named_accounts_and_records_it() 
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["format_version"], 1);
     assert!(json["task_id"].as_str().unwrap().starts_with("batch_"));
+    // A one-off whose time has passed can still be tried on a phone: its own occurrence.
+    let mut c = repo.binary(&["send-test", "promo", "--to", "ana"]);
+    let later = repo.now + chrono::TimeDelta::hours(2);
+    c.env(
+        "CRIER_NOW",
+        later.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // A stopped app sends no test either.
     let o = run(repo.binary(&["stop", "prod", "--reason", "freeze"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(repo.binary(&["send-test", "promo", "--to", "ana"])).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("app prod is stopped"), "{}", text(&o));
-    assert_eq!(emu.pushes().len(), 2);
+    assert_eq!(emu.pushes().len(), 3);
 }
 
 async fn shift_emulator_clock(emu: &crier::emulator::EmulatorHandle, seconds: i64) {
