@@ -118,10 +118,15 @@ pub fn stop_or_resume(
                 .context("cannot record the stop")?;
             writeln!(
                 out,
-                "stopped app {app_name} ({}) at seq {} of the {}: every apply of this app sends nothing until `crier resume {app_name}` (in every project on this ledger, applies already running included, before their next send); held pushes stay due and go out after the resume while within grace",
+                "stopped app {app_name} ({}) at seq {} of the {}: every apply of this app sends nothing until `crier resume {app_name}`{}; held pushes stay due and go out after the resume while within grace",
                 app.sdkappid,
                 record.seq,
-                ledger.describe()
+                ledger.describe(),
+                if ledger.ephemeral() {
+                    ""
+                } else {
+                    " (in every project on this ledger, applies already running included, before their next send)"
+                }
             )?;
         }
         (None, None) => {

@@ -23,6 +23,12 @@ async fn a_stopped_app_sends_nothing_plan_and_status_say_who_and_why_and_resume_
         "{}",
         text(&o)
     );
+    // A file ledger has one writer: the stop promises nothing about running applies.
+    assert!(
+        !text(&o).contains("applies already running"),
+        "{}",
+        text(&o)
+    );
     let o = run(repo.binary(&["stop", "prod", "--reason", "again"])).await;
     assert!(text(&o).contains("is already stopped"), "{}", text(&o));
     let o = run(repo.binary(&["plan"])).await;

@@ -867,6 +867,11 @@ async fn a_stop_from_another_project_halts_a_running_apply_before_its_next_send(
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("applies already running included"),
+        "{}",
+        text(&o)
+    );
     let first = child.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&first.stdout).to_string()
         + &String::from_utf8_lossy(&first.stderr);
