@@ -192,11 +192,20 @@ pub fn main() -> ExitCode {
     let report = report_of(&cli.command);
     match run(cli) {
         Ok(status) => status.into(),
+        // The reader went away (`crier status | head`): nothing to say, and nowhere to say it.
+        Err(e) if is_broken_pipe(&e) => ExitCode::FAILURE,
         Err(e) => {
             report::print_failure(&e, report);
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// How the command reports failures: JSON when it was asked for JSON (errors included).
@@ -309,5 +318,17 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
             Ok(Status::Done)
         }
         Command::Init(args) => init::init(&env, &args.dir),
+    }
+}
+
+#[cfg(test)]
+mod pipe_tests {
+    #[test]
+    fn a_closed_reader_is_told_apart_from_other_failures() {
+        let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing the plan");
+        assert!(super::is_broken_pipe(&pipe));
+        let other = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(!super::is_broken_pipe(&other));
     }
 }
