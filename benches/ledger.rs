@@ -4,8 +4,11 @@
 //!
 //! 1. The cost of one durable step: an append through the protocol, file vs PostgreSQL, next to
 //!    a bare `BEGIN; INSERT …; COMMIT` of the same row size on the same server.
-//! 2. Reading (the fold under `plan` and `status`) of ledgers of 30,000, 100,000 and 300,000
-//!    records, file vs PostgreSQL, and the import of the biggest.
+//! 2. Reading ledgers of 30,000, 100,000 and 300,000 records (pushes at a full quota of 100 a
+//!    day, an intent and a sent each: 300,000 records are about four years), file vs
+//!    PostgreSQL: the whole history, and through the checkpoint (what `plan`, `apply` and
+//!    `status` read); then `crier status` and `crier plan` on each, the release binary's wall
+//!    time; and the PostgreSQL import.
 //! 3. Dispatch overhead per push: `crier apply` of 200 due pushes against the in-process
 //!    emulator with its interval rule off, file vs PostgreSQL ledger.
 #![allow(
@@ -127,34 +130,117 @@ async fn durable_steps(ledger: &AnyLedger) -> Vec<Duration> {
     out
 }
 
-/// A ledger file of `n` records (header, then intent + sent pairs), written directly.
+/// The `i`-th of `pushes` pushes at 100 a day, the last one at [`at`].
+fn daily_key(i: usize, pushes: usize) -> OccurrenceKey {
+    let back = i64::try_from(pushes - i).unwrap() * 864;
+    OccurrenceKey {
+        project: "bench".into(),
+        sdkappid: 1_400_000_000,
+        campaign: format!("c{}", i % 50),
+        scheduled: at() - TimeDelta::seconds(back),
+    }
+}
+
+/// A ledger file of `n` records (header, then intent + sent pairs of pushes at 100 a day, the
+/// last at [`at`]), written directly.
 fn big_file(dir: &std::path::Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("ledger.jsonl")).unwrap());
+    let pushes = (n - 1).div_ceil(2);
+    let first = daily_key(0, pushes).scheduled;
     let mut seq = 1;
     let header = Record {
         v: 1,
         seq,
-        at: at(),
+        at: first,
         body: RecordBody::header(),
     };
     f.write_all(&crier::ledger::jsonl::encode(&header).unwrap())
         .unwrap();
-    let mut i = 0;
-    while seq < u64::try_from(n).unwrap() {
-        for body in [intent(i), sent(i)] {
+    for i in 0..pushes {
+        let key = daily_key(i, pushes);
+        let bodies = [intent(i), sent(i)].map(|b| match b {
+            RecordBody::Occurrence(mut o) => {
+                o.key = key.clone();
+                RecordBody::Occurrence(o)
+            }
+            other => other,
+        });
+        for (j, body) in bodies.into_iter().enumerate() {
             seq += 1;
             let r = Record {
                 v: 1,
                 seq,
-                at: at(),
+                at: key.scheduled + TimeDelta::seconds(i64::try_from(j).unwrap()),
                 body,
             };
             f.write_all(&crier::ledger::jsonl::encode(&r).unwrap())
                 .unwrap();
         }
-        i += 1;
     }
+}
+
+/// A campaign repository of 50 daily campaigns over the ledger `ledger` (a `crier.yaml` line).
+fn plan_repo(root: &std::path::Path, ledger: &str) -> tempfile::TempDir {
+    let repo = tempfile::tempdir_in(root).unwrap();
+    std::fs::write(
+        repo.path().join("crier.yaml"),
+        format!(
+            "project: bench\napps:\n  prod:\n    sdkappid: 1400000000\n    region: singapore\n    admin: admin\n    secret_key_env: BENCH_KEY\ndefaults: {{timezone: UTC, grace: 1h}}\n{ledger}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(repo.path().join("campaigns")).unwrap();
+    for i in 0..50 {
+        std::fs::write(
+            repo.path().join(format!("campaigns/c{i}.yaml")),
+            format!(
+                "version: 1\nname: c{i}\naudience: {{tags: {{any: [t{i}]}}}}\nschedule: {{cron: \"{} {} * * *\", timezone: UTC}}\nmessage:\n  body:\n    - text: \"hello {i}\"\n",
+                (i * 7) % 60,
+                i % 24
+            ),
+        )
+        .unwrap();
+    }
+    repo
+}
+
+/// The median wall time of `crier ARGS` (the release binary) in `repo`, over three runs.
+fn command_time(repo: &std::path::Path, args: &[&str], url: Option<&str>) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
+        cmd.args(args)
+            .current_dir(repo)
+            .env("CRIER_NOW", "2026-12-01T02:00:30Z")
+            .env("NO_COLOR", "1")
+            .env_remove("CI")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(url) = url {
+            cmd.env("CRIER_LEDGER_URL", url);
+        }
+        let t = Instant::now();
+        let status = cmd.status().unwrap();
+        times.push(t.elapsed());
+        assert!(
+            matches!(status.code(), Some(0 | 2)),
+            "crier {args:?} failed: {status}"
+        );
+    }
+    median(times)
+}
+
+/// `crier status` and `crier plan` over a ledger, one line.
+fn commands(what: &str, repo: &std::path::Path, url: Option<&str>) {
+    let status = command_time(repo, &["status"], url);
+    let plan = command_time(repo, &["plan"], url);
+    println!(
+        "{:<58} status {:>7.1} ms, plan {:>7.1} ms (median of 3)",
+        what,
+        status.as_secs_f64() * 1e3,
+        plan.as_secs_f64() * 1e3
+    );
 }
 
 #[tokio::main]
@@ -219,55 +305,84 @@ async fn main() {
     }
 
     for n in [BIG / 10, BIG / 3, BIG] {
-        println!("== reading a ledger of {n} records (the fold under plan and status)");
+        println!("== a ledger of {n} records (pushes at 100 a day, an intent and a sent each)");
         let big = dir.path().join(format!("big-{n}"));
         big_file(&big, n);
         let file = FileLedger::new(&big);
         let mut reads = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
-            let read = file.read_sync().unwrap();
+            let read = file.read_history_sync().unwrap();
             reads.push(t.elapsed());
             assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
         }
-        report("file ledger: read + fold", reads);
-        let bytes = std::fs::read(big.join("ledger.jsonl")).unwrap();
+        report("file ledger: the whole history (ledger list|show)", reads);
+        // The first writer folds it all once and stores the checkpoint.
         let t = Instant::now();
-        let parsed = crier::ledger::jsonl::parse(&bytes).unwrap();
-        let parse = t.elapsed();
-        let t = Instant::now();
-        let snapshot = crier::ledger::LedgerSnapshot::fold_owned(parsed.records);
-        let fold = t.elapsed();
-        println!(
-            "{:<58} parse {:>7.1} ms, fold {:>7.1} ms ({} MB, {} occurrences)",
-            "  of which",
-            parse.as_secs_f64() * 1e3,
-            fold.as_secs_f64() * 1e3,
-            bytes.len() / 1_000_000,
-            snapshot.occurrences.len()
+        drop(
+            file.lock_sync(&holder(), Duration::from_secs(5), &ManualClock::new(at()))
+                .unwrap(),
         );
+        println!(
+            "{:<58} {:>8.1} ms",
+            "file ledger: first writer (whole fold + checkpoint)",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let mut reads = Vec::new();
+        let mut kept = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let read = file.read_sync().unwrap();
+            reads.push(t.elapsed());
+            assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
+            kept = read.snapshot.occurrences.len();
+        }
+        report("file ledger: through the checkpoint (plan, status)", reads);
+        println!(
+            "{:<58} {kept} occurrences kept whole of {}, checkpoint {} KB",
+            "  of which",
+            n / 2,
+            std::fs::metadata(big.join("ledger.checkpoint"))
+                .unwrap()
+                .len()
+                / 1000
+        );
+        let repo = plan_repo(dir.path(), &format!("ledger: {{path: {}}}", big.display()));
+        commands("file ledger: crier status / crier plan", repo.path(), None);
         if only_reads {
             continue;
         }
         if let Some(server) = &server {
             let url = pg_database(server, &format!("crier_bench_big_{n}")).await;
-            let pg = AnyLedger::Postgres(PgLedger::new(url, "bench"));
+            let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
             let export = AnyLedger::File(file).export().await.unwrap();
             let t = Instant::now();
             pg.import(&export, &holder(), Duration::ZERO).await.unwrap();
             println!(
-                "{:<58} {:>8.1} s (one transaction, COPY)",
+                "{:<58} {:>8.1} s (one transaction, COPY, and its checkpoint)",
                 format!("PostgreSQL ledger: import of {n} records"),
                 t.elapsed().as_secs_f64()
             );
+            let mut whole = Vec::new();
             let mut reads = Vec::new();
             for _ in 0..3 {
+                let t = Instant::now();
+                let read = pg.read_history().await.unwrap();
+                whole.push(t.elapsed());
+                assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
                 let t = Instant::now();
                 let read = pg.read().await.unwrap();
                 reads.push(t.elapsed());
                 assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
             }
-            report("PostgreSQL ledger: read + fold", reads);
+            report("PostgreSQL ledger: the whole history", whole);
+            report("PostgreSQL ledger: through the checkpoint", reads);
+            let repo = plan_repo(dir.path(), "ledger: {postgres_url_env: CRIER_LEDGER_URL}");
+            commands(
+                "PostgreSQL ledger: crier status / crier plan",
+                repo.path(),
+                Some(&url),
+            );
         }
     }
     if only_reads {

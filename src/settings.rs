@@ -167,6 +167,21 @@ pub const DEFAULT_DAILY_QUOTA: u32 = 100;
 pub const DEFAULT_QUOTA_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_millis(1100);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(15 * 60);
+/// The longest grace: a push more than 30 days late is not the push anyone reviewed, and the
+/// ledger's checkpoints keep every occurrence within 40 days of the last apply whole
+/// ([`crate::ledger::fold::RETENTION`]).
+pub const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The error for a grace over [`MAX_GRACE`], or `None`.
+#[must_use]
+pub fn grace_too_long(what: &str, grace: Duration) -> Option<String> {
+    (grace > MAX_GRACE).then(|| {
+        format!(
+            "{what} {} is longer than 30d: a push that late is not the one reviewed; use at most 30d",
+            crate::duration::Human(grace)
+        )
+    })
+}
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
 pub const DEFAULT_CAMPAIGNS_DIR: &str = "campaigns";
 pub const DEFAULT_LEDGER_PATH: &str = ".crier/ledger";

@@ -373,6 +373,13 @@ fn check_schedule(
     spec: &ScheduleSpec,
     settings: &Settings,
 ) -> Option<(Tz, Schedule)> {
+    if let Some(message) = spec
+        .grace
+        .as_ref()
+        .and_then(|g| crate::settings::grace_too_long("schedule.grace", g.value))
+    {
+        sink.error("/schedule/grace", message);
+    }
     // An unknown zone is reported, and the rest of the schedule is still checked (in the
     // default zone), so every problem shows in one run.
     let mut zone_ok = true;

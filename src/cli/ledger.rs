@@ -277,7 +277,7 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
     match cmd {
         LedgerCommand::List(args) => {
             let read = rt
-                .block_on(ledger.read())
+                .block_on(ledger.read_history())
                 .context("cannot read the ledger")?;
             let filter = ListFilter {
                 states: args.states.clone(),
@@ -305,7 +305,7 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
         }
         LedgerCommand::Show(args) => {
             let read = rt
-                .block_on(ledger.read())
+                .block_on(ledger.read_history())
                 .context("cannot read the ledger")?;
             let o = match view::find(&read.snapshot, &args.id) {
                 Ok(o) => o,

@@ -3,7 +3,10 @@
 //! - `ledger.jsonl`: the records, one JSON object per line ([`super::jsonl`]);
 //! - `ledger.lock`: the writer lock and its holder ([`super::lock`]);
 //! - `ledger.jsonl.torn`: bytes of torn last lines set aside by repairs (only after a crash),
-//!   one JSON line each: `{"at","offset","bytes","text" (lossy UTF-8),"base64" (exact)}`.
+//!   one JSON line each: `{"at","offset","bytes","text" (lossy UTF-8),"base64" (exact)}`;
+//! - `ledger.checkpoint`: the last [`Checkpoint`] (a cache, see [`super::checkpoint`]): a first
+//!   line `{"offset","line_len"}` saying where in `ledger.jsonl` the record it covers ends,
+//!   then the checkpoint. Readers use it only while that record is still there, unchanged.
 //!
 //! Local disk only: `flock` on NFS and other network file systems is not reliable.
 //!
@@ -15,17 +18,18 @@
 )]
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use super::fold::LedgerSnapshot;
+use super::checkpoint::Checkpoint;
 use super::jsonl;
 use super::lock::{self, HeldLock, LockGuard, LockHolder, LockState};
-use super::protocol::{Appended, StoreSession, Writer, run_now};
+use super::protocol::{Appended, Folded, StoreSession, Writer, run_now};
 use super::record::{Record, RecordBody, RepairRecord, StateKind};
 use super::{Ledger, LedgerError, LedgerRead, LedgerWarning};
 use crate::clock::Clock;
@@ -36,6 +40,24 @@ pub const RECORDS_FILE: &str = "ledger.jsonl";
 pub const LOCK_FILE: &str = "ledger.lock";
 /// Where repairs put torn bytes.
 pub const TORN_FILE: &str = "ledger.jsonl.torn";
+/// The last checkpoint.
+pub const CHECKPOINT_FILE: &str = "ledger.checkpoint";
+
+/// Where the record a checkpoint covers ends in `ledger.jsonl`, and its line's length.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct Position {
+    offset: u64,
+    line_len: u64,
+}
+
+/// A ledger file as read: the records folded (through the checkpoint when it holds), the torn
+/// last line if any (its offset from the start of the file), and the last complete line's
+/// length.
+struct FileRead {
+    folded: Folded,
+    torn: Option<jsonl::TornTail>,
+    last_line_len: u64,
+}
 
 pub use super::protocol::NO_OUTCOME_REASON;
 
@@ -79,22 +101,36 @@ impl FileLedger {
         }
     }
 
+    #[must_use]
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.dir.join(CHECKPOINT_FILE)
+    }
+
     /// See [`Ledger::read`].
     ///
     /// # Errors
     /// I/O errors, and a ledger that cannot be read safely ([`jsonl::ParseError`]).
     pub fn read_sync(&self) -> Result<LedgerRead, LedgerError> {
+        self.read_with(true)
+    }
+
+    /// See [`Ledger::read_history`].
+    ///
+    /// # Errors
+    /// As [`Self::read_sync`].
+    pub fn read_history_sync(&self) -> Result<LedgerRead, LedgerError> {
+        self.read_with(false)
+    }
+
+    fn read_with(&self, checkpoint: bool) -> Result<LedgerRead, LedgerError> {
         let path = self.records_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LedgerRead::default()),
             Err(e) => return Err(Self::io(&path)(e)),
         };
-        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
-            path: path.clone(),
-            source,
-        })?;
-        let warnings = parsed
+        let read = self.read_file(&mut file, checkpoint)?;
+        let warnings = read
             .torn
             .iter()
             .map(|t| LedgerWarning::TornTailIgnored {
@@ -104,9 +140,79 @@ impl FileLedger {
             })
             .collect();
         Ok(LedgerRead {
-            snapshot: LedgerSnapshot::fold_owned(parsed.records),
+            snapshot: read.folded.snapshot,
             warnings,
         })
+    }
+
+    /// Reads the open records file: from the checkpoint on when `checkpoint` and it holds, else
+    /// whole.
+    fn read_file(&self, file: &mut File, checkpoint: bool) -> Result<FileRead, LedgerError> {
+        let path = self.records_path();
+        let len = file.metadata().map_err(Self::io(&path))?.len();
+        let start = if checkpoint {
+            self.load_checkpoint(file, len)
+        } else {
+            None
+        };
+        let (offset, after) = start
+            .as_ref()
+            .map_or((0, 0), |(cp, pos)| (pos.offset, cp.seq));
+        file.seek(SeekFrom::Start(offset))
+            .map_err(Self::io(&path))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(len - offset).unwrap_or(0));
+        file.read_to_end(&mut bytes).map_err(Self::io(&path))?;
+        let parsed = jsonl::parse_after(&bytes, after).map_err(|source| LedgerError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        let good = parsed.torn.as_ref().map_or(bytes.len(), |t| {
+            usize::try_from(t.offset).unwrap_or(bytes.len())
+        });
+        let last_line_len = match bytes[..good.saturating_sub(1)]
+            .iter()
+            .rposition(|&b| b == b'\n')
+        {
+            _ if good == 0 => start.as_ref().map_or(0, |(_, pos)| pos.line_len),
+            Some(i) => (good - i - 1) as u64,
+            None => good as u64,
+        };
+        let torn = parsed.torn.map(|t| jsonl::TornTail {
+            offset: t.offset + offset,
+            bytes: t.bytes,
+        });
+        Ok(FileRead {
+            folded: Folded::of(start.map(|(cp, _)| cp), parsed.records),
+            torn,
+            last_line_len,
+        })
+    }
+
+    /// The checkpoint, when it covers the record that ends at its offset in `file` (`len`
+    /// bytes long); anything else (none, unreadable, another ledger's) is ignored.
+    fn load_checkpoint(&self, file: &File, len: u64) -> Option<(Checkpoint, Position)> {
+        let bytes = std::fs::read(self.checkpoint_path()).ok()?;
+        let split = bytes.iter().position(|&b| b == b'\n')?;
+        let pos: Position = serde_json::from_slice(&bytes[..split]).ok()?;
+        if pos.offset > len || pos.line_len == 0 || pos.line_len > pos.offset {
+            return None;
+        }
+        let cp = Checkpoint::decode(&bytes[split + 1..])?;
+        let mut line = vec![0; usize::try_from(pos.line_len).ok()?];
+        file.read_exact_at(&mut line, pos.offset - pos.line_len)
+            .ok()?;
+        let record = jsonl::parse_from(&line).ok()?.pop()?;
+        cp.covers(&record).then_some((cp, pos))
+    }
+
+    /// Stores `cp`, whose record ends at `pos` (a synced temporary file renamed into place).
+    fn store_checkpoint(&self, cp: &Checkpoint, pos: Position) -> Result<(), LedgerError> {
+        let mut bytes =
+            serde_json::to_vec(&pos).map_err(|e| LedgerError::Backend(e.to_string()))?;
+        bytes.push(b'\n');
+        bytes.extend(cp.encode());
+        let tmp = self.dir.join(format!("{CHECKPOINT_FILE}.new"));
+        self.write_whole(&tmp, &self.checkpoint_path(), &bytes)
     }
 
     /// See [`Ledger::lock_state`].
@@ -152,28 +258,25 @@ impl FileLedger {
         // removed or replaced under a holder, a second process can take the new lock file but
         // never this one, so two writers can never interleave records.
         lock_records(&file, &path, timeout)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(Self::io(&path))?;
-        let parsed = jsonl::parse(&bytes).map_err(|source| LedgerError::Parse {
-            path: path.clone(),
-            source,
-        })?;
+        let read = self.read_file(&mut file, true)?;
         let mut warnings = Vec::new();
         let mut repair = None;
-        if let Some(torn) = &parsed.torn {
+        let mut len = file.metadata().map_err(Self::io(&path))?.len();
+        if let Some(torn) = &read.torn {
             self.set_aside(torn, now)?;
             file.set_len(torn.offset).map_err(Self::io(&path))?;
             file.sync_data().map_err(Self::io(&path))?;
-            let len = torn.bytes.len() as u64;
+            len = torn.offset;
+            let bytes = torn.bytes.len() as u64;
             warnings.push(LedgerWarning::TornTailRepaired {
                 path: path.clone(),
                 offset: torn.offset,
-                bytes: len,
+                bytes,
                 moved_to: self.torn_path(),
             });
             repair = Some(RepairRecord {
                 offset: torn.offset,
-                bytes: len,
+                bytes,
                 moved_to: TORN_FILE.to_owned(),
             });
         }
@@ -181,11 +284,14 @@ impl FileLedger {
             guard,
             file,
             path,
+            ledger: self.clone(),
+            len,
+            last_line_len: read.last_line_len,
             replaced: false,
         };
         run_now(Writer::open(
             session,
-            &parsed.records,
+            read.folded,
             repair,
             warnings,
             now,
@@ -332,7 +438,35 @@ impl FileLedger {
             Err(e) => return Err(Self::io(&path)(e)),
         }
         let tmp = self.dir.join(format!("{RECORDS_FILE}.import"));
-        self.write_whole(&tmp, &path, &export.bytes)
+        // A checkpoint left by the ledger moved aside must not be taken for this one's.
+        match std::fs::remove_file(self.checkpoint_path()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Self::io(&self.checkpoint_path())(e)),
+        }
+        self.write_whole(&tmp, &path, &export.bytes)?;
+        // A long history gets its checkpoint now, so the first plan need not fold it all.
+        let records = jsonl::parse(&export.bytes)
+            .map_err(|source| LedgerError::Parse {
+                path: path.clone(),
+                source,
+            })?
+            .records;
+        if let Some(cp) = Folded::of(None, records).checkpoint() {
+            let end = export.bytes.len();
+            let start = export.bytes[..end.saturating_sub(1)]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            self.store_checkpoint(
+                &cp,
+                Position {
+                    offset: end as u64,
+                    line_len: (end - start) as u64,
+                },
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -345,6 +479,11 @@ pub struct FileSession {
     guard: LockGuard,
     file: File,
     path: PathBuf,
+    ledger: FileLedger,
+    /// The length of the records file: where the last durable record ends.
+    len: u64,
+    /// The length of that record's line.
+    last_line_len: u64,
     /// The records file was removed or replaced under this writer: it writes nothing more.
     replaced: bool,
 }
@@ -376,7 +515,19 @@ impl StoreSession for FileSession {
                 path: self.path.clone(),
                 source,
             })?;
+        self.len += line.len() as u64;
+        self.last_line_len = line.len() as u64;
         Ok(Appended::Durable)
+    }
+
+    async fn save_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LedgerError> {
+        self.ledger.store_checkpoint(
+            checkpoint,
+            Position {
+                offset: self.len,
+                line_len: self.last_line_len,
+            },
+        )
     }
 
     /// One writer at a time: nobody else appends while the lock is held.
@@ -441,6 +592,10 @@ impl Ledger for FileLedger {
 
     async fn read(&self) -> Result<LedgerRead, LedgerError> {
         self.read_sync()
+    }
+
+    async fn read_history(&self) -> Result<LedgerRead, LedgerError> {
+        self.read_history_sync()
     }
 
     async fn current_seq(&self) -> Result<u64, LedgerError> {

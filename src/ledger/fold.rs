@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::record::{
     OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SnapshotRecord, StateKind,
@@ -13,11 +13,17 @@ use super::record::{
 use crate::occurrence::OccurrenceKey;
 
 /// Everything the ledger knows, folded from its records.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+///
+/// A snapshot read through a checkpoint is *compacted* ([`Self::compact`]): occurrences settled
+/// long before the last apply are left out of `occurrences` and counted in `compacted`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LedgerSnapshot {
     /// The sequence number of the last record (0 for an empty ledger).
     pub seq: u64,
-    /// Every occurrence ever recorded, by [`OccurrenceKey::id`].
+    /// The time of the last record.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// Every occurrence recorded, by [`OccurrenceKey::id`], but those [`Self::compact`] left out.
     pub occurrences: BTreeMap<String, OccurrenceView>,
     /// The latest applied snapshot per project.
     pub applied: BTreeMap<String, AppliedSnapshot>,
@@ -29,10 +35,66 @@ pub struct LedgerSnapshot {
     pub repairs: Vec<Stamped<RepairRecord>>,
     /// The apps stopped now (`crier stop`, not yet resumed), by sdkappid.
     pub stops: BTreeMap<u64, Stamped<StopRecord>>,
+    /// What [`Self::compact`] left out.
+    #[serde(default)]
+    pub compacted: Compacted,
 }
 
+/// The settled occurrences a compaction left out of a snapshot, in summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compacted {
+    /// How many, by latest state.
+    pub counts: BTreeMap<StateKind, u64>,
+    /// Per campaign name, the last two delivered occurrences of each (project, sdkappid), so a
+    /// moved or renamed one-off is still known as sent ([`LedgerSnapshot::delivered_keys`]).
+    pub delivered: BTreeMap<String, Vec<DeliveredKey>>,
+    /// Per project, the instant before which settled occurrences may have been left out.
+    pub before: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl Compacted {
+    /// Keeps the last two delivered occurrences per (campaign, project, sdkappid).
+    fn remember_delivered(&mut self, d: DeliveredKey) {
+        let list = self.delivered.entry(d.key.campaign.clone()).or_default();
+        list.push(d);
+        list.sort_by(|a, b| {
+            (&a.key.project, a.key.sdkappid, a.key.scheduled).cmp(&(
+                &b.key.project,
+                b.key.sdkappid,
+                b.key.scheduled,
+            ))
+        });
+        let mut kept: Vec<DeliveredKey> = Vec::with_capacity(list.len());
+        for d in list.drain(..).rev() {
+            let same = kept
+                .iter()
+                .filter(|k| k.key.project == d.key.project && k.key.sdkappid == d.key.sdkappid)
+                .count();
+            if same < 2 {
+                kept.push(d);
+            }
+        }
+        kept.reverse();
+        *list = kept;
+    }
+}
+
+/// A delivered occurrence a compaction left out: its key, state and TaskId.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveredKey {
+    pub key: OccurrenceKey,
+    pub state: StateKind,
+    pub task_id: Option<String>,
+}
+
+/// How long settled occurrences stay whole in a compacted snapshot, counted back from the
+/// project's last applied snapshot (or the last record, when earlier). Longer than every window
+/// a command looks back over: grace (at most 30 days), the 7-day MsgRandom rule, `report`'s
+/// 30 days, `recall`'s 24 hours.
+pub const RETENTION: TimeDelta = TimeDelta::days(40);
+
 /// A record's payload with its sequence number and time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamped<T> {
     pub seq: u64,
     #[serde(with = "super::record::millis")]
@@ -55,7 +117,7 @@ impl Stamped<StopRecord> {
 }
 
 /// One occurrence: its latest state and its whole history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OccurrenceView {
     pub id: String,
     pub key: OccurrenceKey,
@@ -121,7 +183,7 @@ impl OccurrenceView {
 }
 
 /// The latest applied snapshot of one project.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppliedSnapshot {
     pub seq: u64,
     #[serde(with = "super::record::millis")]
@@ -134,7 +196,7 @@ pub struct AppliedSnapshot {
 }
 
 /// One use of a MsgRandom: the value, the occurrence and the time of its intent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MsgRandomUse {
     pub value: u32,
     pub occurrence: String,
@@ -156,6 +218,7 @@ impl LedgerSnapshot {
     /// Adds one record (the incremental step of [`Self::fold`]).
     pub fn apply(&mut self, record: &Record) {
         self.seq = self.seq.max(record.seq);
+        self.at = self.at.max(Some(record.at));
         match &record.body {
             RecordBody::Header { .. } => {}
             RecordBody::Occurrence(occ) => self.apply_occurrence(record.seq, record.at, occ),
@@ -278,6 +341,7 @@ impl LedgerSnapshot {
             match record.body {
                 RecordBody::Occurrence(occ) => {
                     snapshot.seq = snapshot.seq.max(record.seq);
+                    snapshot.at = snapshot.at.max(Some(record.at));
                     snapshot.apply_state(record.seq, record.at, &occ.key, &occ.app, occ.state);
                 }
                 _ => snapshot.apply(&record),
@@ -308,6 +372,97 @@ impl LedgerSnapshot {
                 first_applied,
             },
         );
+    }
+
+    /// Leaves out the occurrences settled long ago, keeping a summary ([`Compacted`]): what a
+    /// checkpoint stores, so that reading the ledger costs what the last weeks hold, not its
+    /// whole history. An occurrence is left out when its latest state is settled (anything but
+    /// an intent or `in_doubt`) and both its scheduled time and its last record are older than
+    /// `retention` before its project's last applied snapshot (or the last record, if earlier).
+    ///
+    /// What stays is everything a plan, an apply or `status` looks at: every occurrence within
+    /// grace of the last apply (grace is at most 30 days), the MsgRandoms of the last week, the
+    /// last sends. `crier ledger list|show` read the whole history instead.
+    pub fn compact(&mut self, retention: TimeDelta) {
+        let Some(last) = self.at else {
+            return;
+        };
+        let horizon = |project: &str| {
+            let since = self.applied.get(project).map_or(last, |a| a.at.min(last));
+            since - retention
+        };
+        let mut horizons: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        let mut left_out = Vec::new();
+        for (id, o) in &self.occurrences {
+            let h = *horizons
+                .entry(o.key.project.clone())
+                .or_insert_with(|| horizon(&o.key.project));
+            if !o.needs_decision() && o.updated_at() < h && o.key.scheduled < h {
+                left_out.push(id.clone());
+            }
+        }
+        for id in left_out {
+            let Some(o) = self.occurrences.remove(&id) else {
+                continue;
+            };
+            *self.compacted.counts.entry(o.kind()).or_default() += 1;
+            if o.kind().is_delivered() {
+                self.compacted.remember_delivered(DeliveredKey {
+                    state: o.kind(),
+                    key: o.key,
+                    task_id: o.task_id,
+                });
+            }
+        }
+        for (project, h) in horizons {
+            let before = self.compacted.before.entry(project).or_insert(h);
+            *before = (*before).max(h);
+        }
+        let week_ago = last - retention;
+        for uses in self.msg_randoms.values_mut() {
+            uses.retain(|u| u.at >= week_ago);
+        }
+        self.msg_randoms.retain(|_, uses| !uses.is_empty());
+        self.test_sends.retain(|t| t.at >= week_ago);
+        self.repairs.retain(|r| r.at >= week_ago);
+    }
+
+    /// How many occurrences are in each state: those in the snapshot and those a compaction
+    /// left out.
+    #[must_use]
+    pub fn counts(&self) -> BTreeMap<StateKind, u64> {
+        let mut counts = self.compacted.counts.clone();
+        for o in self.occurrences.values() {
+            *counts.entry(o.kind()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The keys of the delivered occurrences of campaign `name` (any project or sdkappid): every
+    /// one in the snapshot, and the last two of each project and sdkappid a compaction left out.
+    pub fn delivered_keys<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a OccurrenceKey> {
+        self.occurrences
+            .values()
+            .filter(move |o| o.key.campaign == name && o.kind().is_delivered())
+            .map(|o| &o.key)
+            .chain(
+                self.compacted
+                    .delivered
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .map(|d| &d.key),
+            )
+    }
+
+    /// A delivered occurrence a compaction left out, by key (see [`Compacted::delivered`]).
+    #[must_use]
+    pub fn compacted_delivered(&self, key: &OccurrenceKey) -> Option<&DeliveredKey> {
+        self.compacted
+            .delivered
+            .get(&key.campaign)?
+            .iter()
+            .find(|d| &d.key == key)
     }
 
     /// The occurrence with this id.

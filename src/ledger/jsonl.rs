@@ -83,7 +83,18 @@ pub fn parse_from(bytes: &[u8]) -> Result<Vec<Record>, ParseError> {
 /// # Errors
 /// A [`ParseError`] naming the first line that cannot be read safely.
 pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
+    parse_after(bytes, 0)
+}
+
+/// Like [`parse`], for the part of a ledger file after record `after` (0: the whole file; a
+/// checkpoint's sequence number otherwise): the first line must be record `after + 1`, and line
+/// numbers in errors count from the start of the file (line N holds record N).
+///
+/// # Errors
+/// A [`ParseError`] naming the first line that cannot be read safely.
+pub fn parse_after(bytes: &[u8], after: u64) -> Result<LedgerText, ParseError> {
     use rayon::prelude::*;
+    let base = usize::try_from(after).unwrap_or(usize::MAX);
     let last_start = bytes[..bytes.len().saturating_sub(1)]
         .iter()
         .rposition(|&b| b == b'\n')
@@ -91,14 +102,14 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
     let chunks = chunks_at_lines(&bytes[..last_start], 64 * 1024);
     let decoded: Vec<(Vec<Record>, Option<ParseError>)> = chunks
         .par_iter()
-        .map(|&(first_line, chunk)| decode_chunk(chunk, first_line))
+        .map(|&(first_line, chunk)| decode_chunk(chunk, base + first_line))
         .collect();
     let mut records: Vec<Record> = Vec::with_capacity(decoded.iter().map(|d| d.0.len()).sum());
-    let mut line_no = 0usize;
+    let mut line_no = base;
     for (chunk_records, error) in decoded {
         for record in chunk_records {
             line_no += 1;
-            check_order(records.last(), &record, line_no)?;
+            check_order(records.last().map_or(after, |r| r.seq), &record, line_no)?;
             records.push(record);
         }
         if let Some(e) = error {
@@ -125,7 +136,7 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
         })
     };
     let Some(line) = rest.strip_suffix(b"\n") else {
-        if records.is_empty() {
+        if records.is_empty() && after == 0 {
             return Err(ParseError::NoValidFirstLine {
                 bytes: rest.len() as u64,
             });
@@ -141,7 +152,7 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
                 reason: e.to_string(),
             });
         }
-        Err(_) if records.is_empty() => {
+        Err(_) if records.is_empty() && after == 0 => {
             return Err(ParseError::NoValidFirstLine {
                 bytes: rest.len() as u64,
             });
@@ -149,7 +160,7 @@ pub fn parse(bytes: &[u8]) -> Result<LedgerText, ParseError> {
         Err(_) => return torn(records),
     };
     let record = decode(&probe, line, line_no)?;
-    check_order(records.last(), &record, line_no)?;
+    check_order(records.last().map_or(after, |r| r.seq), &record, line_no)?;
     records.push(record);
     Ok(LedgerText {
         records,
@@ -205,21 +216,19 @@ fn decode_chunk(chunk: &[u8], first_line: usize) -> (Vec<Record>, Option<ParseEr
 }
 
 /// The first record is the header with seq 1; every other follows its predecessor by 1.
-fn check_order(previous: Option<&Record>, record: &Record, line: usize) -> Result<(), ParseError> {
-    match previous {
-        None if !matches!(record.body, RecordBody::Header { .. }) => Err(ParseError::NoHeader),
-        None if record.seq != 1 => Err(ParseError::SeqGap {
-            line,
-            previous: 0,
-            got: record.seq,
-        }),
-        Some(prev) if record.seq != prev.seq + 1 => Err(ParseError::SeqGap {
-            line,
-            previous: prev.seq,
-            got: record.seq,
-        }),
-        _ => Ok(()),
+/// `previous`: the sequence number of the record before (0: `record` is the first of the file).
+fn check_order(previous: u64, record: &Record, line: usize) -> Result<(), ParseError> {
+    if previous == 0 && !matches!(record.body, RecordBody::Header { .. }) {
+        return Err(ParseError::NoHeader);
     }
+    if record.seq != previous + 1 {
+        return Err(ParseError::SeqGap {
+            line,
+            previous,
+            got: record.seq,
+        });
+    }
+    Ok(())
 }
 
 /// The part of a line read first: its schema version.

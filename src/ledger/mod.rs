@@ -36,6 +36,7 @@
 //! - Local disk only: the file lock (`flock`) is unreliable on NFS and other network file
 //!   systems; use the PostgreSQL ledger to share one between machines.
 
+pub mod checkpoint;
 pub mod file;
 pub mod fold;
 pub mod jsonl;
@@ -74,10 +75,15 @@ pub trait Ledger: Send + Sync {
     /// a ledger starts empty on a fresh runner, so `apply` refuses it (§4 "CI").
     fn ephemeral(&self) -> bool;
 
-    /// Folds the whole ledger without taking the lock. A torn last line is reported as a
-    /// warning and left out (only a writer repairs it). A ledger that does not exist yet reads
-    /// as empty.
+    /// Reads the ledger without taking the lock: the last checkpoint and the records after it
+    /// ([`checkpoint`]), so occurrences settled long before the last apply are only counted
+    /// ([`LedgerSnapshot::compact`]); what plans, applies and `status` need is all there. A
+    /// torn last line is reported as a warning and left out (only a writer repairs it). A
+    /// ledger that does not exist yet reads as empty.
     fn read(&self) -> impl Future<Output = Result<LedgerRead, LedgerError>> + Send;
+
+    /// Like [`Self::read`], folding the whole history (for `crier ledger list|show`).
+    fn read_history(&self) -> impl Future<Output = Result<LedgerRead, LedgerError>> + Send;
 
     /// The sequence number of the last record (0 when empty); plan files carry it.
     fn current_seq(&self) -> impl Future<Output = Result<u64, LedgerError>> + Send;
@@ -374,6 +380,13 @@ impl Ledger for AnyLedger {
         match self {
             Self::File(l) => l.read().await,
             Self::Postgres(l) => l.read().await,
+        }
+    }
+
+    async fn read_history(&self) -> Result<LedgerRead, LedgerError> {
+        match self {
+            Self::File(l) => l.read_history().await,
+            Self::Postgres(l) => l.read_history().await,
         }
     }
 

@@ -21,20 +21,23 @@
 //!   writer's fences in the same statement (the rows locked `FOR SHARE`), so a holder whose lock
 //!   was taken over or forced can never append again.
 //! - **Migrations** are versioned; a database whose schema is newer than this build is refused.
-//! - Reads need no lock and see a consistent snapshot (one statement).
+//! - **Checkpoints.** `checkpoints` holds one row: the last [`Checkpoint`] a writer stored
+//!   (every [`super::checkpoint::EVERY`] records, and after an import). Reads fold it with the
+//!   records after it, so their cost stays what the last weeks hold.
+//! - Reads need no lock and see a consistent snapshot (one read-only repeatable-read
+//!   transaction).
 //! - A transaction-pooling proxy (PgBouncer in transaction mode) is refused: session advisory
 //!   locks need a session of their own.
-//!
-//! Not yet: a current-state table (reads fold every record).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, NoTls};
 
+use super::checkpoint::Checkpoint;
 use super::jsonl;
 use super::lock::{HeldLock, LockHolder};
-use super::protocol::{Appended, StoreSession, Writer};
+use super::protocol::{Appended, Folded, StoreSession, Writer};
 use super::record::Record;
 use super::{AppScope, Ledger, LedgerError, LedgerRead, LedgerWarning};
 use crate::clock::Clock;
@@ -79,7 +82,28 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO {s}.locks (sdkappid, fence) SELECT 0, fence FROM {s}.counter WHERE id = 1
         ON CONFLICT DO NOTHING;
     DROP TABLE IF EXISTS {s}.holder;",
+    // 3: the last checkpoint (one row; written with INSERT or UPDATE, never DELETE, so the
+    // usual runtime role may write it).
+    "CREATE TABLE IF NOT EXISTS {s}.checkpoints (
+        id integer PRIMARY KEY CHECK (id = 1),
+        seq bigint NOT NULL,
+        record_hash text NOT NULL,
+        crier_version text NOT NULL,
+        body text NOT NULL,
+        written_at timestamptz NOT NULL DEFAULT now()
+    );",
 ];
+
+/// Stores a checkpoint unless a newer one is there.
+const SAVE_CHECKPOINT: &str =
+    "INSERT INTO {s}.checkpoints AS c (id, seq, record_hash, crier_version, body)
+    VALUES (1, $1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, record_hash = EXCLUDED.record_hash,
+        crier_version = EXCLUDED.crier_version, body = EXCLUDED.body, written_at = now()
+    WHERE c.seq < EXCLUDED.seq";
+
+/// The schema version from which `checkpoints` exists.
+const CHECKPOINTS_SINCE: usize = 3;
 
 /// How long a holder may stay silent before another writer takes its lock over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
@@ -326,9 +350,48 @@ impl PgLedger {
         Ok((from, MIGRATIONS.len()))
     }
 
-    async fn records(&self, client: &Client) -> Result<Vec<Record>, LedgerError> {
+    fn parse_error(&self) -> impl Fn(jsonl::ParseError) -> LedgerError + '_ {
+        move |source| LedgerError::Parse {
+            path: format!("PostgreSQL ledger ({})", self.source).into(),
+            source,
+        }
+    }
+
+    /// The ledger folded: from the stored checkpoint when `checkpoint` and it covers the
+    /// record at its number, else the whole history. `version` is the schema's.
+    async fn folded(
+        &self,
+        client: &impl tokio_postgres::GenericClient,
+        version: usize,
+        checkpoint: bool,
+    ) -> Result<Folded, LedgerError> {
+        let mut start = None;
+        if checkpoint && version >= CHECKPOINTS_SINCE {
+            let row = client
+                .query_opt(
+                    &self.sql(
+                        "SELECT c.body, r.line FROM {s}.checkpoints c
+                         JOIN {s}.records r ON r.seq = c.seq WHERE c.id = 1",
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(pg("reading the checkpoint"))?;
+            if let Some(row) = row {
+                let (body, line): (String, String) = (row.get(0), row.get(1));
+                let covered = jsonl::parse_from(line.as_bytes())
+                    .ok()
+                    .and_then(|mut r| r.pop());
+                start = Checkpoint::decode(body.as_bytes())
+                    .filter(|cp| covered.as_ref().is_some_and(|r| cp.covers(r)));
+            }
+        }
+        let after = start.as_ref().map_or(0, |cp| cp.seq);
         let rows = client
-            .query(&self.sql("SELECT line FROM {s}.records ORDER BY seq"), &[])
+            .query(
+                &self.sql("SELECT line FROM {s}.records WHERE seq > $1 ORDER BY seq"),
+                &[&i64::try_from(after).unwrap_or(i64::MAX)],
+            )
             .await
             .map_err(pg("reading the records"))?;
         let mut bytes = Vec::new();
@@ -336,12 +399,34 @@ impl PgLedger {
             let line: String = row.get(0);
             bytes.extend(line.as_bytes());
         }
-        jsonl::parse(&bytes)
+        let records = jsonl::parse_after(&bytes, after)
             .map(|t| t.records)
-            .map_err(|source| LedgerError::Parse {
-                path: format!("PostgreSQL ledger ({})", self.source).into(),
-                source,
-            })
+            .map_err(self.parse_error())?;
+        Ok(Folded::of(start, records))
+    }
+
+    /// [`Ledger::read`] (through the checkpoint) or [`Ledger::read_history`], in one read-only
+    /// repeatable-read transaction.
+    async fn read_with(&self, checkpoint: bool) -> Result<LedgerRead, LedgerError> {
+        let mut client = self.connect().await?;
+        let version = self.schema_version(&client).await?;
+        newer_check(&client, &self.schema, version).await?;
+        if version == 0 {
+            return Ok(LedgerRead::default());
+        }
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg("starting the read"))?;
+        let folded = self.folded(&tx, version, checkpoint).await?;
+        tx.commit().await.map_err(pg("ending the read"))?;
+        Ok(LedgerRead {
+            snapshot: folded.snapshot,
+            warnings: Vec::new(),
+        })
     }
 
     /// The records as JSON lines (for `ledger export`).
@@ -433,6 +518,10 @@ impl PgLedger {
         )
         .await
         .map_err(pg("updating the counter"))?;
+        // A long history gets its checkpoint now, so the first plan need not fold it all.
+        if let Some(cp) = Folded::of(None, records.to_vec()).checkpoint() {
+            save_checkpoint(&tx, &self.sql(SAVE_CHECKPOINT), &cp).await?;
+        }
         tx.commit().await.map_err(pg("committing the import"))
     }
 
@@ -686,7 +775,7 @@ impl PgLedger {
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         self.ensure_header(&client, now).await?;
-        let records = self.records(&client).await?;
+        let folded = self.folded(&client, MIGRATIONS.len(), true).await?;
         let append = client
             .prepare(&self.sql(APPEND))
             .await
@@ -708,7 +797,7 @@ impl PgLedger {
             _heartbeat: AbortOnDrop(heartbeat),
         };
         let scope = apps.map(|a| a.keys().copied().collect());
-        Writer::open(session, &records, None, warnings, now, scope).await
+        Writer::open(session, folded, None, warnings, now, scope).await
     }
 
     /// Writes the header of an empty ledger (the first writer to get here wins).
@@ -940,6 +1029,11 @@ impl StoreSession for PgSession {
         self.since(i64::try_from(seq).unwrap_or(i64::MAX)).await
     }
 
+    async fn save_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LedgerError> {
+        let sql = SAVE_CHECKPOINT.replace("{s}", &format!("\"{}\"", self.schema));
+        save_checkpoint(&*self.client, &sql, checkpoint).await
+    }
+
     fn describe(&self) -> String {
         format!("PostgreSQL ledger ({})", self.source)
     }
@@ -966,6 +1060,28 @@ const APPEND: &str = "WITH f AS (
 /// The writer of a [`PgLedger`].
 pub type PgWriter = Writer<PgSession>;
 
+/// Runs [`SAVE_CHECKPOINT`] (`sql`, the schema filled in) for `cp`.
+async fn save_checkpoint(
+    client: &impl tokio_postgres::GenericClient,
+    sql: &str,
+    cp: &Checkpoint,
+) -> Result<(), LedgerError> {
+    let body = String::from_utf8(cp.encode()).map_err(|e| LedgerError::Backend(e.to_string()))?;
+    client
+        .execute(
+            sql,
+            &[
+                &i64::try_from(cp.seq).unwrap_or(i64::MAX),
+                &cp.record_hash,
+                &cp.crier_version,
+                &body,
+            ],
+        )
+        .await
+        .map_err(pg("storing a checkpoint"))?;
+    Ok(())
+}
+
 impl Ledger for PgLedger {
     type Writer = PgWriter;
 
@@ -978,17 +1094,11 @@ impl Ledger for PgLedger {
     }
 
     async fn read(&self) -> Result<LedgerRead, LedgerError> {
-        let client = self.connect().await?;
-        let version = self.schema_version(&client).await?;
-        newer_check(&client, &self.schema, version).await?;
-        if version == 0 {
-            return Ok(LedgerRead::default());
-        }
-        let records = self.records(&client).await?;
-        Ok(LedgerRead {
-            snapshot: super::LedgerSnapshot::fold_owned(records),
-            warnings: Vec::new(),
-        })
+        self.read_with(true).await
+    }
+
+    async fn read_history(&self) -> Result<LedgerRead, LedgerError> {
+        self.read_with(false).await
     }
 
     async fn current_seq(&self) -> Result<u64, LedgerError> {

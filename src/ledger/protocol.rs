@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Waker};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+use super::checkpoint::{self, Checkpoint};
 use super::fold::LedgerSnapshot;
 use super::record::{
     OccurrenceRecord, OccurrenceState, Record, RecordBody, RepairRecord, SCHEMA_VERSION, StateKind,
@@ -56,15 +57,66 @@ pub trait StoreSession: Send {
         seq: u64,
     ) -> impl Future<Output = Result<Vec<Record>, LedgerError>> + Send;
 
+    /// Stores a checkpoint of the records up to `checkpoint.seq`, all durable; replaces the
+    /// previous one. A checkpoint is a cache: the writer goes on when this fails.
+    fn save_checkpoint(
+        &mut self,
+        checkpoint: &Checkpoint,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
     /// Where the records are, for messages.
     fn describe(&self) -> String;
+}
+
+/// A ledger as a store read it: the snapshot, the checkpoint it started from (its sequence
+/// number; 0 when the whole history was folded) and the last record folded.
+#[derive(Debug, Clone, Default)]
+pub struct Folded {
+    pub snapshot: LedgerSnapshot,
+    pub checkpoint: u64,
+    pub last: Option<Record>,
+}
+
+impl Folded {
+    /// Folds `records` (those after the checkpoint, or the whole history without one).
+    #[must_use]
+    pub fn of(checkpoint: Option<Checkpoint>, records: Vec<Record>) -> Self {
+        let last = records.last().cloned();
+        match checkpoint {
+            Some(cp) => Self {
+                checkpoint: cp.seq,
+                snapshot: cp.resume(records),
+                last,
+            },
+            None => Self {
+                snapshot: LedgerSnapshot::fold_owned(records),
+                checkpoint: 0,
+                last,
+            },
+        }
+    }
+
+    /// Whether enough records were folded since the checkpoint that a new one is worth writing.
+    #[must_use]
+    pub fn wants_checkpoint(&self) -> bool {
+        self.snapshot.seq.saturating_sub(self.checkpoint) >= checkpoint::EVERY
+    }
+
+    /// The checkpoint to store now, if [`Self::wants_checkpoint`].
+    #[must_use]
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let last = self.last.as_ref()?;
+        (self.wants_checkpoint() && last.seq == self.snapshot.seq)
+            .then(|| Checkpoint::of(&self.snapshot, last))
+    }
 }
 
 /// The one writer type: a store session plus the shared rules and the snapshot so far.
 #[derive(Debug)]
 pub struct Writer<S> {
     session: S,
-    snapshot: LedgerSnapshot,
+    /// The snapshot so far, with its last record and the last checkpoint's number.
+    folded: Folded,
     /// The apps (sdkappids) whose occurrences this writer may record; `None`: every app (the
     /// whole ledger is locked).
     scope: Option<BTreeSet<u64>>,
@@ -73,7 +125,7 @@ pub struct Writer<S> {
 }
 
 impl<S: StoreSession> Writer<S> {
-    /// Opens a writer on `records` (as read under the lock). `repair` is a torn tail the store
+    /// Opens a writer on the ledger as read under the lock. `repair` is a torn tail the store
     /// set aside while opening; `warnings` are the store's own; `scope` the apps whose locks
     /// the writer holds (`None`: the whole ledger): only their intents without an outcome are
     /// recorded `in_doubt` (another app's intent may be in flight under its own lock).
@@ -82,26 +134,28 @@ impl<S: StoreSession> Writer<S> {
     /// An append that fails (see [`Self::append`]).
     pub async fn open(
         session: S,
-        records: &[Record],
+        folded: Folded,
         repair: Option<RepairRecord>,
         mut warnings: Vec<LedgerWarning>,
         now: DateTime<Utc>,
         scope: Option<BTreeSet<u64>>,
     ) -> Result<Self, LedgerError> {
+        let empty = folded.snapshot.seq == 0;
         let mut writer = Self {
             session,
             scope,
-            snapshot: LedgerSnapshot::fold(records),
+            folded,
             warnings: Vec::new(),
             poisoned: false,
         };
-        if records.is_empty() {
+        if empty {
             writer.append(now, RecordBody::header()).await?;
         }
         if let Some(repair) = repair {
             writer.append(now, RecordBody::Repair(repair)).await?;
         }
         let dangling: Vec<(OccurrenceRecord, u64)> = writer
+            .folded
             .snapshot
             .occurrences
             .values()
@@ -125,7 +179,29 @@ impl<S: StoreSession> Writer<S> {
             writer.append(now, RecordBody::Occurrence(record)).await?;
         }
         writer.warnings = warnings;
+        writer.save_checkpoint().await;
         Ok(writer)
+    }
+
+    /// Stores a checkpoint when enough records were folded since the last one; a failure only
+    /// costs later readers time, so it is logged and the writer goes on.
+    async fn save_checkpoint(&mut self) {
+        let Some(cp) = self.folded.checkpoint() else {
+            return;
+        };
+        match self.session.save_checkpoint(&cp).await {
+            Ok(()) => self.folded.checkpoint = cp.seq,
+            Err(e) => {
+                tracing::debug!("no checkpoint stored at seq {}: {e}", cp.seq);
+                // Try again after as many records as a checkpoint covers.
+                self.folded.checkpoint = cp.seq;
+            }
+        }
+    }
+
+    fn take_in(&mut self, record: &Record) {
+        self.folded.snapshot.apply(record);
+        self.folded.last = Some(record.clone());
     }
 
     /// Whether this writer holds the lock of the app `sdkappid`.
@@ -167,12 +243,12 @@ impl<S: StoreSession> Writer<S> {
         loop {
             if let RecordBody::Occurrence(occ) = &record.body {
                 check_transition(
-                    self.snapshot.occurrence(&occ.key),
+                    self.folded.snapshot.occurrence(&occ.key),
                     &occ.key.id(),
                     &occ.state,
                 )?;
             }
-            record.seq = self.snapshot.seq + 1;
+            record.seq = self.folded.snapshot.seq + 1;
             let line =
                 super::jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
             let text = String::from_utf8_lossy(&line);
@@ -195,7 +271,8 @@ impl<S: StoreSession> Writer<S> {
                 }
             }
         }
-        self.snapshot.apply(&record);
+        self.take_in(&record);
+        self.save_checkpoint().await;
         Ok(record)
     }
 
@@ -205,7 +282,7 @@ impl<S: StoreSession> Writer<S> {
     /// # Errors
     /// A store failure; a record of an app this writer holds written by another.
     pub async fn refresh(&mut self) -> Result<(), LedgerError> {
-        let others = self.session.incoming(self.snapshot.seq).await?;
+        let others = self.session.incoming(self.folded.snapshot.seq).await?;
         if others.is_empty() {
             return Ok(());
         }
@@ -217,7 +294,7 @@ impl<S: StoreSession> Writer<S> {
     fn catch_up(&mut self, others: &[Record]) -> Result<(), LedgerError> {
         let mut progressed = false;
         for r in others {
-            if r.seq != self.snapshot.seq + 1 {
+            if r.seq != self.folded.snapshot.seq + 1 {
                 continue;
             }
             if let RecordBody::Occurrence(o) = &r.body
@@ -232,7 +309,7 @@ impl<S: StoreSession> Writer<S> {
                     ),
                 });
             }
-            self.snapshot.apply(r);
+            self.take_in(r);
             progressed = true;
         }
         if progressed {
@@ -241,7 +318,7 @@ impl<S: StoreSession> Writer<S> {
             Err(LedgerError::Backend(format!(
                 "{}: the store said this writer is behind but gave no record after seq {}",
                 self.session.describe(),
-                self.snapshot.seq
+                self.folded.snapshot.seq
             )))
         }
     }
@@ -272,7 +349,7 @@ pub fn run_now<F: Future>(f: F) -> F::Output {
 
 impl<S: StoreSession> LedgerWriter for Writer<S> {
     fn snapshot(&self) -> &LedgerSnapshot {
-        &self.snapshot
+        &self.folded.snapshot
     }
 
     fn warnings(&self) -> &[LedgerWarning] {

@@ -322,8 +322,8 @@ pub fn status(
     warnings: &[LedgerWarning],
 ) -> StatusView {
     let mut counts: BTreeMap<StateKind, usize> = StateKind::ALL.iter().map(|k| (*k, 0)).collect();
-    for o in snapshot.occurrences.values() {
-        *counts.entry(o.kind()).or_default() += 1;
+    for (kind, n) in snapshot.counts() {
+        *counts.entry(kind).or_default() += usize::try_from(n).unwrap_or(usize::MAX);
     }
     let all = list(snapshot, &ListFilter::default());
     StatusView {

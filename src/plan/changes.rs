@@ -3,7 +3,7 @@
 use super::model::{Change, Changes, FieldChange, PlannedSend};
 use super::normalize::{campaign_from_snapshot, leaves};
 use super::{Input, delta};
-use crate::ledger::fold::{AppliedSnapshot, OccurrenceView};
+use crate::ledger::fold::{AppliedSnapshot, Compacted, OccurrenceView};
 use crate::occurrence::OccurrenceKey;
 use crate::render::{Context, Renderer};
 use crate::schedule::Schedule;
@@ -124,6 +124,7 @@ fn local(v: &Value, at: DateTime<Utc>) -> String {
 /// (a renamed campaign, another sdkappid or project, a moved one-off).
 fn sends_again(
     delivered: &HashMap<&str, Vec<&OccurrenceView>>,
+    compacted: &Compacted,
     projects: &[&str],
     sources: &[&str],
     old: Option<&Value>,
@@ -148,13 +149,20 @@ fn sends_again(
         let is_once = |v: &Value| v.pointer("/schedule/at").is_some();
         if is_once(new) && old.is_none_or(is_once) {
             let new_at = schedule_of(new).and_then(|s| s.first()).map(|o| o.at);
-            if let Some(prev) = done.iter().find(|o| {
-                projects.contains(&o.key.project.as_str())
-                    && (Some(o.key.scheduled) != new_at || o.key.sdkappid != sdkappid_of(new))
-            }) {
+            // Sends settled long ago count too: a checkpoint keeps the last ones of each name.
+            let left_out = compacted.delivered.get(*source).into_iter().flatten();
+            if let Some(prev) = done
+                .iter()
+                .map(|o| &o.key)
+                .chain(left_out.map(|d| &d.key))
+                .find(|k| {
+                    projects.contains(&k.project.as_str())
+                        && (Some(k.scheduled) != new_at || k.sdkappid != sdkappid_of(new))
+                })
+            {
                 return Some(format!(
                     "WILL SEND AGAIN: {source} was already sent at {}; the changed campaign is a new occurrence{}",
-                    local(new, prev.key.scheduled),
+                    local(new, prev.scheduled),
                     new_at
                         .map(|a| format!(" at {}", local(new, a)))
                         .unwrap_or_default()
@@ -204,15 +212,21 @@ fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<Strin
     keys.iter()
         .find_map(|k| input.ledger.occurrence(k))
         .filter(|o| o.kind().is_delivered())
-        .map(|o| {
+        .map(|o| (o.kind(), o.task_id.as_deref()))
+        .or_else(|| {
+            keys.iter()
+                .find_map(|k| input.ledger.compacted_delivered(k))
+                .map(|d| (d.state, d.task_id.as_deref()))
+        })
+        .map(|(kind, task_id)| {
             format!(
                 "no effect: already sent{} ({})",
-                if o.kind() == crate::ledger::StateKind::Recalled {
+                if kind == crate::ledger::StateKind::Recalled {
                     " and recalled"
                 } else {
                     ""
                 },
-                o.task_id.as_deref().map_or_else(
+                task_id.map_or_else(
                     || "resolved by an operator".to_owned(),
                     |t| format!("TaskId {t}")
                 )
@@ -290,6 +304,7 @@ pub(super) fn diff(
                     no_effect: None,
                     sends_again: sends_again(
                         &delivered,
+                        &input.ledger.compacted,
                         &projects,
                         &sources,
                         None,
@@ -313,6 +328,7 @@ pub(super) fn diff(
                 };
                 let sends_again = sends_again(
                     &delivered,
+                    &input.ledger.compacted,
                     &projects,
                     &sources,
                     Some(&prev.campaign),

@@ -290,6 +290,18 @@ pub fn resolve(
             },
         );
     }
+    if let Some(message) = spec
+        .defaults
+        .grace
+        .as_ref()
+        .and_then(|g| crate::settings::grace_too_long("defaults.grace", g.value))
+    {
+        diags.push(Diagnostic::error(
+            file,
+            doc.positions.node("/defaults/grace"),
+            message,
+        ));
+    }
     let lease = spec
         .ledger
         .lease

@@ -146,3 +146,31 @@ fn config_given_with_relative_paths_resolves_from_its_folder() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_eq!(stdout(&o), "ok: 1 campaign valid\n");
 }
+
+#[test]
+fn a_grace_over_30_days_is_located_in_the_campaign_and_in_crier_yaml() {
+    let repo = Repo::new(CONFIG);
+    repo.write(
+        "campaigns/late.yaml",
+        CAMPAIGN.replace(
+            "schedule: {at: \"2026-12-01T10:00:00\"}",
+            "schedule: {at: \"2026-12-01T10:00:00\", grace: 45d}",
+        ),
+    );
+    let (code, out, err) = validate(&repo);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.starts_with("campaigns/late.yaml:4:")
+            && out.contains("error: schedule.grace 45d is longer than 30d"),
+        "{out}"
+    );
+    let repo = Repo::new(&format!("{CONFIG}defaults:\n  grace: 31d\n"));
+    repo.write("campaigns/a.yaml", CAMPAIGN);
+    let (code, out, err) = validate(&repo);
+    assert_eq!(code, 1, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("crier.yaml:10:10: error: defaults.grace 31d is longer than 30d"),
+        "{all}"
+    );
+}

@@ -183,3 +183,90 @@ fn unlock_of_a_file_ledger_explains_that_the_os_releases_it() {
         stderr(&o)
     );
 }
+
+/// A ledger of 700 days of daily sends (1,401 records, so a checkpoint at record 1,000):
+/// `status` reads it through the checkpoint and counts every send; `ledger list|show` read the
+/// whole history, the sends of long ago included.
+#[test]
+fn status_counts_a_long_history_read_through_its_checkpoint_and_list_shows_all_of_it() {
+    let repo = Repo::new(CONFIG);
+    repo.write("campaigns/a.yaml", CAMPAIGN);
+    let now: chrono::DateTime<chrono::Utc> = "2026-12-01T02:00:01Z".parse().unwrap();
+    let clock = ManualClock::new(now);
+    let ledger = FileLedger::new(repo.path().join(".crier/ledger"));
+    let mut w = ledger
+        .lock_sync(
+            &crier::cli::lock_holder(now),
+            Duration::from_secs(5),
+            &clock,
+        )
+        .unwrap();
+    let first = now - chrono::TimeDelta::days(700);
+    for day in 0..700 {
+        let at = first + chrono::TimeDelta::days(day);
+        let occ = |state| {
+            RecordBody::Occurrence(OccurrenceRecord {
+                key: OccurrenceKey {
+                    scheduled: at,
+                    ..key("daily")
+                },
+                app: "prod".into(),
+                state,
+            })
+        };
+        let n = u32::try_from(day).unwrap();
+        let intent = OccurrenceState::Intent {
+            msg_random: n,
+            perturbation: None,
+            content_hash: "sha256:x".into(),
+            request: serde_json::json!({"MsgRandom": n}),
+            attempt: 1,
+            origin: None,
+        };
+        w.append_sync(at, occ(intent)).unwrap();
+        w.append_sync(
+            at,
+            occ(OccurrenceState::Sent {
+                task_id: format!("task-{n}"),
+            }),
+        )
+        .unwrap();
+    }
+    drop(w);
+    assert!(
+        repo.path()
+            .join(".crier/ledger/ledger.checkpoint")
+            .is_file()
+    );
+    let o = repo.crier().arg("status").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("occurrences: sent 700"),
+        "{}",
+        stdout(&o)
+    );
+    let o = repo
+        .crier()
+        .args(["ledger", "list", "--state", "sent"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).lines().count(), 700, "{}", stdout(&o));
+    let o = repo
+        .crier()
+        .args(["ledger", "show", "task-0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("history:"), "{}", stdout(&o));
+    // A checkpoint that is not this ledger's (garbage here) is ignored: same answers.
+    repo.write(
+        ".crier/ledger/ledger.checkpoint",
+        "{\"offset\": 5, \"line_len\": 3}\nnot a checkpoint",
+    );
+    let o = repo.crier().arg("status").output().unwrap();
+    assert!(
+        stdout(&o).contains("occurrences: sent 700"),
+        "{}",
+        stdout(&o)
+    );
+}

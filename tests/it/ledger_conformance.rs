@@ -25,6 +25,8 @@ enum Kind {
 struct Fresh {
     ledger: AnyLedger,
     _dir: Option<tempfile::TempDir>,
+    /// The database's URL (PostgreSQL).
+    url: Option<String>,
 }
 
 impl Kind {
@@ -35,12 +37,17 @@ impl Kind {
                 Fresh {
                     ledger: AnyLedger::File(FileLedger::new(dir.path().join("ledger"))),
                     _dir: Some(dir),
+                    url: None,
                 }
             }
-            Self::Postgres(server) => Fresh {
-                ledger: AnyLedger::Postgres(PgLedger::new(database(server).await, "URL")),
-                _dir: None,
-            },
+            Self::Postgres(server) => {
+                let url = database(server).await;
+                Fresh {
+                    ledger: AnyLedger::Postgres(PgLedger::new(url.clone(), "URL")),
+                    _dir: None,
+                    url: Some(url),
+                }
+            }
         }
     }
 }
@@ -76,6 +83,8 @@ conformance!(
     an_app_writer_records_its_app_and_turns_its_dangling_intents_in_doubt,
     an_export_imports_into_an_empty_ledger_losslessly_and_a_full_one_refuses,
     resolve_goes_through_the_writer,
+    a_long_history_is_read_through_a_checkpoint_and_answers_like_the_whole,
+    a_checkpoint_of_another_ledger_is_ignored,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -373,4 +382,167 @@ async fn resolve_goes_through_the_writer(kind: Kind) {
         read.snapshot.occurrence(&key("sale")).unwrap().kind(),
         StateKind::ResolvedSent
     );
+}
+
+/// `days` days of one push a day (an intent and a sent each), the first `days` days before
+/// 2026-12-01, written by one writer; returns the number of records.
+async fn history(ledger: &AnyLedger, days: i64) -> u64 {
+    let clock = clock();
+    let mut w = ledger.lock(holder("ana"), WAIT, &clock).await.unwrap();
+    let start = at("2026-12-01T02:00:00Z") - chrono::TimeDelta::days(days);
+    for day in 0..days {
+        let when = start + chrono::TimeDelta::days(day);
+        let key = OccurrenceKey {
+            scheduled: when,
+            ..key("daily")
+        };
+        let body = |state| {
+            RecordBody::Occurrence(OccurrenceRecord {
+                key: key.clone(),
+                app: "prod".into(),
+                state,
+            })
+        };
+        let n = u32::try_from(day).unwrap();
+        w.append(when, body(intent(n))).await.unwrap();
+        w.append(
+            when + chrono::TimeDelta::seconds(1),
+            body(sent(&format!("t-{n}"))),
+        )
+        .await
+        .unwrap();
+    }
+    w.current_seq()
+}
+
+async fn a_long_history_is_read_through_a_checkpoint_and_answers_like_the_whole(kind: Kind) {
+    let f = kind.fresh().await;
+    // 700 days: 1,401 records, so the writer stored a checkpoint at record 1,000.
+    let seq = history(&f.ledger, 700).await;
+    assert_eq!(seq, 1401);
+    let read = f.ledger.read().await.unwrap();
+    let whole = f.ledger.read_history().await.unwrap();
+    assert_eq!(read.snapshot.seq, whole.snapshot.seq);
+    assert_eq!(f.ledger.current_seq().await.unwrap(), seq);
+    // Through the checkpoint, the sends of long ago are counted, not kept.
+    assert_eq!(whole.snapshot.occurrences.len(), 700);
+    assert!(
+        read.snapshot.occurrences.len() < 300,
+        "{}",
+        read.snapshot.occurrences.len()
+    );
+    assert_eq!(read.snapshot.counts(), whole.snapshot.counts());
+    assert_eq!(read.snapshot.counts()[&StateKind::Sent], 700);
+    // What is recent is the same as in the whole history, and so is the quota per day.
+    for (id, o) in &read.snapshot.occurrences {
+        assert_eq!(Some(o), whole.snapshot.occurrences.get(id), "{id}");
+    }
+    let tz = chrono_tz::Asia::Shanghai;
+    let recent = |s: &crier::ledger::LedgerSnapshot| {
+        s.used_per_day(APP, tz, 100)
+            .into_iter()
+            .filter(|(d, _)| *d >= chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(recent(&read.snapshot), recent(&whole.snapshot));
+    assert_eq!(recent(&read.snapshot).len(), 30);
+    // `ledger list|show` read the whole history.
+    let first = at("2026-12-01T02:00:00Z") - chrono::TimeDelta::days(700);
+    let old = OccurrenceKey {
+        scheduled: first,
+        ..key("daily")
+    };
+    assert!(read.snapshot.occurrence(&old).is_none());
+    assert!(whole.snapshot.occurrence(&old).is_some());
+    // The last sends left out are still known as delivered (a moved one-off of long ago).
+    let oldest_kept = read
+        .snapshot
+        .occurrences
+        .values()
+        .map(|o| o.key.scheduled)
+        .min()
+        .unwrap();
+    assert_eq!(
+        read.snapshot
+            .delivered_keys("daily")
+            .filter(|k| k.scheduled < oldest_kept)
+            .count(),
+        2
+    );
+    // The next writer starts from the checkpoint and goes on: a dangling intent of today is
+    // found, the sequence continues.
+    let clock = clock();
+    let mut w = f.ledger.lock(holder("bob"), WAIT, &clock).await.unwrap();
+    assert_eq!(w.current_seq(), seq);
+    assert!(w.snapshot().compacted.counts[&StateKind::Sent] > 0);
+    w.append(clock.now(), occurrence("sale", intent(9)))
+        .await
+        .unwrap();
+    drop(w);
+    let w = f.ledger.lock(holder("cy"), WAIT, &clock).await.unwrap();
+    assert_eq!(w.warnings().len(), 1, "{:?}", w.warnings());
+    assert_eq!(w.current_seq(), seq + 2);
+    // An export and import keeps every record, and the import's checkpoint reads the same.
+    drop(w);
+    let export = f.ledger.export().await.unwrap();
+    let b = kind.fresh().await;
+    b.ledger.import(&export, &holder("x"), WAIT).await.unwrap();
+    let imported = b.ledger.read().await.unwrap();
+    assert!(
+        !imported.snapshot.compacted.counts.is_empty(),
+        "read through the import's checkpoint"
+    );
+    assert_eq!(
+        imported.snapshot.counts(),
+        f.ledger.read_history().await.unwrap().snapshot.counts()
+    );
+    assert_eq!(b.ledger.export().await.unwrap().hash, export.hash);
+}
+
+async fn a_checkpoint_of_another_ledger_is_ignored(kind: Kind) {
+    let a = kind.fresh().await;
+    history(&a.ledger, 600).await;
+    let b = kind.fresh().await;
+    history(&b.ledger, 601).await;
+    // B's checkpoint replaced by A's (a restored or copied folder, a database copied by hand):
+    // the record it names is not B's, so B is read whole.
+    match kind {
+        Kind::File => {
+            let dir = |f: &Fresh| f._dir.as_ref().unwrap().path().join("ledger");
+            std::fs::copy(
+                dir(&a).join("ledger.checkpoint"),
+                dir(&b).join("ledger.checkpoint"),
+            )
+            .unwrap();
+        }
+        Kind::Postgres(_) => {
+            let connect = |url: String| async move {
+                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                c
+            };
+            let ca = connect(a.url.clone().unwrap()).await;
+            let cb = connect(b.url.clone().unwrap()).await;
+            let row = ca
+                .query_one("SELECT seq, record_hash, body FROM crier.checkpoints", &[])
+                .await
+                .unwrap();
+            let (seq, hash, body): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+            cb.execute(
+                "UPDATE crier.checkpoints SET seq = $1, record_hash = $2, body = $3",
+                &[&seq, &hash, &body],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let read = b.ledger.read().await.unwrap();
+    let whole = b.ledger.read_history().await.unwrap();
+    assert!(
+        read.snapshot.compacted.counts.is_empty(),
+        "not through A's checkpoint"
+    );
+    assert_eq!(read.snapshot, whole.snapshot);
 }

@@ -249,7 +249,7 @@ async fn the_ci_rule_and_a_missing_or_unreachable_database() {
     let url = database(&server).await;
     let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
     assert!(
-        text(&o).contains("schema migrated from version 0 to 2"),
+        text(&o).contains("schema migrated from version 0 to 3"),
         "{}",
         text(&o)
     );
@@ -260,7 +260,7 @@ async fn the_ci_rule_and_a_missing_or_unreachable_database() {
     assert_eq!(emu.pushes().len(), 1);
     let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
     assert!(
-        text(&o).contains("schema version 2, up to date"),
+        text(&o).contains("schema version 3, up to date"),
         "{}",
         text(&o)
     );
@@ -817,13 +817,13 @@ async fn a_ledger_made_by_schema_version_1_is_migrated_and_keeps_its_records() {
     repo.campaigns(1);
     let o = crier(&repo, &url, &["doctor"]).output().unwrap();
     assert!(
-        text(&o).contains("warn ledger_schema: schema version 1; this crier migrates it to 2"),
+        text(&o).contains("warn ledger_schema: schema version 1; this crier migrates it to 3"),
         "{}",
         text(&o)
     );
     let o = crier(&repo, &url, &["ledger", "migrate"]).output().unwrap();
     assert!(
-        text(&o).contains("schema migrated from version 1 to 2"),
+        text(&o).contains("schema migrated from version 1 to 3"),
         "{}",
         text(&o)
     );
