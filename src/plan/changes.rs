@@ -2,6 +2,7 @@
 
 use super::model::{Change, Changes, FieldChange, PlannedSend};
 use super::normalize::{campaign_from_snapshot, leaves};
+use super::review;
 use super::{Input, delta};
 use crate::ledger::fold::{AppliedSnapshot, OccurrenceView};
 use crate::occurrence::OccurrenceKey;
@@ -276,6 +277,7 @@ pub(super) fn diff(
                     sources.extend(previous_names(&old[*r].campaign));
                 }
                 sources.push(name);
+                let after = next_request(input, &renderer, new, app, input.at);
                 changes.created.push(Change {
                     campaign: name.clone(),
                     fields: renamed_from
@@ -297,6 +299,9 @@ pub(super) fn diff(
                         sends_of(name),
                     ),
                     dropped: Vec::new(),
+                    schedule: review::schedule_view(None, new, input.at),
+                    message: review::message_view(None, after.as_ref()),
+                    exceptions_added: review::exceptions_added(None, new),
                 });
             }
             (Some(prev), _) if prev.hash == hashes[name] => changes.unchanged += 1,
@@ -304,11 +309,10 @@ pub(super) fn diff(
                 let mut sources: Vec<&str> = vec![name.as_str()];
                 sources.extend(&declared);
                 let mut fields = field_diff(&prev.campaign, new);
-                let request = match (
-                    next_request(input, &renderer, &prev.campaign, app, input.at),
-                    next_request(input, &renderer, new, app, input.at),
-                ) {
-                    (Some(o), Some(n)) => field_diff(&o, &n),
+                let before = next_request(input, &renderer, &prev.campaign, app, input.at);
+                let after = next_request(input, &renderer, new, app, input.at);
+                let request = match (&before, &after) {
+                    (Some(o), Some(n)) => field_diff(o, n),
                     _ => Vec::new(),
                 };
                 let sends_again = sends_again(
@@ -361,6 +365,9 @@ pub(super) fn diff(
                     no_effect,
                     sends_again,
                     dropped: Vec::new(),
+                    schedule: review::schedule_view(Some(&prev.campaign), new, input.at),
+                    message: review::message_view(before.as_ref(), after.as_ref()),
+                    exceptions_added: review::exceptions_added(Some(&prev.campaign), new),
                 });
             }
         }
@@ -382,6 +389,9 @@ pub(super) fn diff(
             no_effect: None,
             sends_again: None,
             dropped,
+            schedule: None,
+            message: None,
+            exceptions_added: BTreeMap::new(),
         });
     }
     changes
