@@ -102,7 +102,7 @@ fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
             out,
             "        next: {}",
             next.as_deref()
-                .unwrap_or("no occurrence after the plan time")
+                .unwrap_or("no occurrence at or after the plan time")
         );
     }
     if let Some(m) = &c.message {
@@ -588,7 +588,8 @@ pub fn markdown(plan: &Plan) -> String {
             );
             items.push(Item {
                 full: format!("{title}{}", bodies_md(&sends)),
-                short: title,
+                short: title.clone(),
+                tiny: title,
             });
         }
     }
@@ -614,19 +615,25 @@ pub fn markdown(plan: &Plan) -> String {
         .filter(|s| !listed.contains(s.campaign.as_str()))
         .count();
     if unlisted > 0 || !plan.base_upcoming.is_empty() {
-        let mut note = format!(
-            "\n{} of unchanged campaigns not listed",
-            plural(unlisted, "upcoming send", "upcoming sends")
-        );
-        if let Some(base) = &plan.base {
-            let _ = write!(
-                note,
-                "; {} at {}",
+        let mut parts = Vec::new();
+        if unlisted > 0 {
+            parts.push(format!(
+                "{} of unchanged campaigns not listed",
+                plural(unlisted, "upcoming send", "upcoming sends")
+            ));
+        }
+        if let Some(base) = plan
+            .base
+            .as_ref()
+            .filter(|_| !plan.base_upcoming.is_empty())
+        {
+            parts.push(format!(
+                "{} at {}",
                 plural(plan.base_upcoming.len(), "upcoming send", "upcoming sends"),
                 md_escape(base)
-            );
+            ));
         }
-        note.push_str(" (all in the JSON plan).\n");
+        let note = format!("\n{} (all in the JSON plan).\n", parts.join("; "));
         items.push(Item::same(note));
     }
     // The head is kept whole unless it alone is too long (thousands of warnings).
@@ -648,18 +655,24 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let mut out = head;
     let (mut shortened, mut cut) = (0usize, 0usize);
-    let shorts: Vec<usize> = items.iter().map(|i| i.short.len()).collect();
+    // Each part in full while the rest still fits as one line each; else shortened; else one line.
+    let tiny: Vec<usize> = items.iter().map(|i| i.tiny.len()).collect();
     for (i, item) in items.iter().enumerate() {
-        let rest: usize = shorts[i + 1..].iter().sum();
-        if out.len() + item.full.len() + rest + footer_room <= MARKDOWN_LIMIT {
-            out.push_str(&item.full);
-        } else if out.len() + item.short.len() + footer_room <= MARKDOWN_LIMIT {
-            out.push_str(&item.short);
-            shortened += usize::from(item.short != item.full);
+        let rest: usize = tiny[i + 1..].iter().sum();
+        let fits =
+            |text: &str, rest: usize| out.len() + text.len() + rest + footer_room <= MARKDOWN_LIMIT;
+        let chosen = if fits(&item.full, rest) {
+            &item.full
+        } else if fits(&item.short, rest) {
+            &item.short
+        } else if fits(&item.tiny, 0) {
+            &item.tiny
         } else {
             cut = items.len() - i;
             break;
-        }
+        };
+        shortened += usize::from(*chosen != item.full);
+        out.push_str(chosen);
     }
     if shortened + cut > 0 {
         let mut what = Vec::new();
@@ -685,13 +698,16 @@ pub fn markdown(plan: &Plan) -> String {
 struct Item {
     full: String,
     short: String,
+    /// One line, when even the short forms do not fit.
+    tiny: String,
 }
 
 impl Item {
     fn same(text: String) -> Self {
         Self {
             full: text.clone(),
-            short: text,
+            short: text.clone(),
+            tiny: text,
         }
     }
 }
@@ -1120,7 +1136,7 @@ fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
         lines.push(format!("- schedule: {}", md_escape(&words)));
         next_line = Some(match next {
             Some(n) => format!("  - next: {}", md_escape(&n)),
-            None => "  - no occurrence after the plan time".to_owned(),
+            None => "  - no occurrence at or after the plan time".to_owned(),
         });
     }
     let short_head = lines.clone();
@@ -1173,8 +1189,11 @@ fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
         .iter()
         .filter(|s| s.campaign == ch.campaign)
         .collect();
-    if let Some(condition) = sends
-        .first()
+    if let Some(condition) = plan
+        .due
+        .iter()
+        .chain(&plan.upcoming)
+        .find(|s| s.campaign == ch.campaign)
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s.body).ok())
         .and_then(|b| b.get("Condition").cloned())
     {
@@ -1197,7 +1216,18 @@ fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
             plural(fields.len() - 5, "field", "fields")
         );
     }
-    Item { full, short }
+    let paths: Vec<String> = ch
+        .fields
+        .iter()
+        .map(|f| format!("`{}`", md_escape(&f.path)))
+        .collect();
+    let tiny = format!(
+        "- {kind} `{}`{}{}\n",
+        md_escape(&ch.campaign),
+        if paths.is_empty() { "" } else { ": " },
+        capped_list(&paths, 3)
+    );
+    Item { full, short, tiny }
 }
 
 #[cfg(test)]

@@ -12,14 +12,20 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How many next occurrences a section shows.
 pub const NEXT_OCCURRENCES: usize = 3;
 
-/// The new schedule in words with its next occurrences at or after `at`; the old one in words
-/// when it changed.
+/// The new schedule in words with its next occurrences at or after `at` (a one-off: its one
+/// occurrence); the old one in words when it changed.
 pub fn schedule_view(old: Option<&Value>, new: &Value, at: DateTime<Utc>) -> Option<ScheduleView> {
     let schedule = schedule_of(new)?;
     let words = crate::schedule::words::describe(&schedule);
     let zone = schedule.zone();
+    // A one-off shows its one occurrence even when it is due now or past.
+    let from = if schedule.is_cron() {
+        at
+    } else {
+        DateTime::<Utc>::MIN_UTC
+    };
     let next = schedule
-        .occurrences(at, DateTime::<Utc>::MAX_UTC)
+        .occurrences(from, DateTime::<Utc>::MAX_UTC)
         .take(NEXT_OCCURRENCES)
         .map(|o| NextOccurrence {
             local: format!("{} {}", o.local.format("%Y-%m-%d %H:%M"), zone.name()),
