@@ -4,7 +4,7 @@
 
 use super::changes::schedule_of;
 use super::model::{FieldChange, MessageView, NextOccurrence, ReadMessage, ScheduleView};
-use super::normalize::leaves;
+use super::normalize::{Facts, leaves};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,18 +91,11 @@ fn read_element(e: &Value) -> String {
 
 /// The `policy_exceptions` of `new` that `old` did not have with the same reason.
 pub fn exceptions_added(old: Option<&Value>, new: &Value) -> BTreeMap<String, String> {
-    let of = |v: Option<&Value>| -> BTreeMap<String, String> {
-        v.and_then(|v| v.get("policy_exceptions"))
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, r)| Some((k.clone(), r.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let before = of(old);
-    of(Some(new))
+    let before = old
+        .map(|o| Facts::of(o).policy_exceptions)
+        .unwrap_or_default();
+    Facts::of(new)
+        .policy_exceptions
         .into_iter()
         .filter(|(rule, reason)| before.get(rule) != Some(reason))
         .collect()

@@ -257,7 +257,10 @@ fn progression(values: &BTreeSet<u32>) -> Option<(u32, u32)> {
 /// `period` (so the repetition is even across the boundary too).
 fn step_from_zero(values: &BTreeSet<u32>, period: u32) -> Option<u32> {
     let (first, step) = progression(values)?;
-    (first == 0 && values.len() > 1 && period.is_multiple_of(step) && values.len() == (period / step) as usize)
+    (first == 0
+        && values.len() > 1
+        && period.is_multiple_of(step)
+        && values.len() == (period / step) as usize)
         .then_some(step)
 }
 
