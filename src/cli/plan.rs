@@ -157,7 +157,6 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
         let base = load_base(&ws.settings, rev)?;
         let base_outcome =
             crate::validate::validate(&base.settings, &base.campaigns, &[], &base.names);
-        let empty = crate::ledger::fold::LedgerSnapshot::default();
         // The shared ledger (a read-only role is enough) makes quota used and WILL SEND AGAIN
         // right; without it (a fork's pull request, a fresh checkout) the view still works.
         let shared = match read_ledger(&ws.settings) {
@@ -180,7 +179,8 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
         let base_input = crate::plan::Input {
             settings: &base.settings,
             checked: &base_outcome.checked,
-            ledger: &empty,
+            // The same ledger: the quota before the change counts what was used too.
+            ledger: &shared,
             at,
             horizon,
         };

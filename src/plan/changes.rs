@@ -1,43 +1,20 @@
 //! The change view: current normalised campaigns against the last applied snapshot.
 
 use super::model::{Change, Changes, FieldChange, PlannedSend};
-use super::normalize::{campaign_from_snapshot, leaves};
+use super::normalize::{Facts, campaign_from_snapshot, leaves};
+use super::review;
 use super::{Input, delta};
 use crate::ledger::fold::{AppliedSnapshot, Compacted, OccurrenceView};
 use crate::occurrence::OccurrenceKey;
 use crate::render::{Context, Renderer};
 use crate::schedule::Schedule;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The schedule a normalised campaign describes (its zone is resolved in the value).
 pub(super) fn schedule_of(v: &Value) -> Option<Schedule> {
-    let s = v.get("schedule")?;
-    let tz = crate::schedule::parse_zone(s.get("timezone")?.as_str()?).ok()?;
-    if let Some(at) = s.get("at").and_then(Value::as_str) {
-        return Schedule::once(at, tz).ok().map(|(s, _)| s);
-    }
-    let day = |k: &str| {
-        s.get(k)
-            .and_then(Value::as_str)
-            .and_then(|d| d.parse().ok())
-    };
-    Schedule::cron(s.get("cron")?.as_str()?, tz, day("start"), day("end")).ok()
-}
-
-/// The `previous_names` of a normalised campaign.
-fn previous_names(v: &Value) -> Vec<&str> {
-    v.get("previous_names")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
-fn sdkappid_of(v: &Value) -> u64 {
-    v.get("sdkappid")
-        .and_then(Value::as_u64)
-        .unwrap_or_default()
+    Facts::of(v).schedule()
 }
 
 fn without(v: &Value, key: &str) -> Value {
@@ -73,14 +50,15 @@ fn next_request(
     at: DateTime<Utc>,
 ) -> Option<Value> {
     let campaign = campaign_from_snapshot(v).ok()?;
-    let schedule = schedule_of(v)?;
+    let facts = Facts::of(v);
+    let schedule = facts.schedule()?;
     // A one-off whose time has passed still shows its request.
     let occ = schedule
         .first_at_or_after(at)
         .or_else(|| schedule.first())?;
     let key = OccurrenceKey {
         project: input.settings.project.clone(),
-        sdkappid: sdkappid_of(v),
+        sdkappid: facts.sdkappid,
         campaign: campaign.spec.name.0.clone(),
         scheduled: occ.at,
     };
@@ -110,16 +88,6 @@ fn delivered_by_campaign<'l>(input: &'l Input<'_>) -> HashMap<&'l str, Vec<&'l O
     map
 }
 
-fn local(v: &Value, at: DateTime<Utc>) -> String {
-    let tz = v
-        .pointer("/schedule/timezone")
-        .and_then(Value::as_str)
-        .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
-        .unwrap_or(chrono_tz::UTC);
-    at.with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
-}
-
 /// Whether the sends of campaign `name` repeat an occurrence already delivered under another key
 /// (a renamed campaign, another sdkappid or project, a moved one-off).
 fn sends_again(
@@ -146,9 +114,9 @@ fn sends_again(
             }
         }
         // A one-off: moving `at` (or renaming it) re-sends a message that already went out.
-        let is_once = |v: &Value| v.pointer("/schedule/at").is_some();
-        if is_once(new) && old.is_none_or(is_once) {
-            let new_at = schedule_of(new).and_then(|s| s.first()).map(|o| o.at);
+        let new = Facts::of(new);
+        if new.is_once() && old.is_none_or(|o| Facts::of(o).is_once()) {
+            let new_at = new.schedule().and_then(|s| s.first()).map(|o| o.at);
             // Sends settled long ago count too: a checkpoint keeps the last ones of each name.
             let left_out = compacted.delivered.get(*source).into_iter().flatten();
             if let Some(prev) = done
@@ -157,14 +125,14 @@ fn sends_again(
                 .chain(left_out.map(|d| &d.key))
                 .find(|k| {
                     projects.contains(&k.project.as_str())
-                        && (Some(k.scheduled) != new_at || k.sdkappid != sdkappid_of(new))
+                        && (Some(k.scheduled) != new_at || k.sdkappid != new.sdkappid)
                 })
             {
                 return Some(format!(
                     "WILL SEND AGAIN: {source} was already sent at {}; the changed campaign is a new occurrence{}",
-                    local(new, prev.scheduled),
+                    new.local(prev.scheduled),
                     new_at
-                        .map(|a| format!(" at {}", local(new, a)))
+                        .map(|a| format!(" at {}", new.local(a)))
                         .unwrap_or_default()
                 ));
             }
@@ -194,16 +162,19 @@ fn same_push(done: &OccurrenceView, send: &PlannedSend) -> bool {
 
 /// A sent one-off whose key the change keeps: the edit has no effect.
 fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<String> {
-    new.pointer("/schedule/at")?;
-    let at = schedule_of(new)?.first()?.at;
-    let names = std::iter::once(name).chain(previous_names(new));
+    let new = Facts::of(new);
+    if !new.is_once() {
+        return None;
+    }
+    let at = new.schedule()?.first()?.at;
+    let names = std::iter::once(name).chain(new.previous_names.iter().map(String::as_str));
     let keys: Vec<OccurrenceKey> = input
         .settings
         .project_names()
         .flat_map(|project| {
             names.clone().map(move |campaign| OccurrenceKey {
                 project: project.to_owned(),
-                sdkappid: sdkappid_of(new),
+                sdkappid: new.sdkappid,
                 campaign: campaign.to_owned(),
                 scheduled: at,
             })
@@ -256,22 +227,31 @@ pub(super) fn diff(
         first_apply: applied.is_none(),
         ..Changes::default()
     };
-    // Names a current campaign declares in `previous_names` were moved, not deleted.
-    let moved: HashMap<&str, &str> = normalized
+    // Typed facts, read once per campaign of each side.
+    let facts: HashMap<&str, Facts> = normalized
         .iter()
-        .flat_map(|(name, v)| {
-            previous_names(v)
-                .into_iter()
-                .map(move |p| (p, name.as_str()))
-        })
+        .map(|(n, v)| (n.as_str(), Facts::of(v)))
+        .collect();
+    let old_facts: HashMap<&str, Facts> = old
+        .iter()
+        .map(|(n, v)| (n.as_str(), Facts::of(&v.campaign)))
+        .collect();
+    // Names a current campaign declares in `previous_names` were moved, not deleted.
+    let moved: HashMap<&str, &str> = facts
+        .iter()
+        .flat_map(|(name, f)| f.previous_names.iter().map(move |p| (p.as_str(), *name)))
         .collect();
     let deleted: Vec<&String> = old
         .keys()
         .filter(|n| !normalized.contains_key(*n) && !moved.contains_key(n.as_str()))
         .collect();
     for (name, new) in normalized {
-        let app = new.get("app").and_then(Value::as_str).unwrap_or_default();
-        let declared: Vec<&str> = previous_names(new);
+        let app = facts[name.as_str()].app.as_str();
+        let declared: Vec<&str> = facts[name.as_str()]
+            .previous_names
+            .iter()
+            .map(String::as_str)
+            .collect();
         let renamed = declared
             .iter()
             .find_map(|p| old.get(*p).map(|prev| (*p, prev)));
@@ -287,9 +267,15 @@ pub(super) fn diff(
                     .collect();
                 let mut sources = renamed_from.clone();
                 for r in &renamed_from {
-                    sources.extend(previous_names(&old[*r].campaign));
+                    sources.extend(
+                        old_facts
+                            .get(r)
+                            .into_iter()
+                            .flat_map(|f| f.previous_names.iter().map(String::as_str)),
+                    );
                 }
                 sources.push(name);
+                let after = next_request(input, &renderer, new, app, input.at);
                 changes.created.push(Change {
                     campaign: name.clone(),
                     fields: renamed_from
@@ -312,6 +298,9 @@ pub(super) fn diff(
                         sends_of(name),
                     ),
                     dropped: Vec::new(),
+                    schedule: review::schedule_view(None, new, input.at),
+                    message: review::message_view(None, after.as_ref()),
+                    exceptions_added: review::exceptions_added(None, new),
                 });
             }
             (Some(prev), _) if prev.hash == hashes[name] => changes.unchanged += 1,
@@ -319,11 +308,10 @@ pub(super) fn diff(
                 let mut sources: Vec<&str> = vec![name.as_str()];
                 sources.extend(&declared);
                 let mut fields = field_diff(&prev.campaign, new);
-                let request = match (
-                    next_request(input, &renderer, &prev.campaign, app, input.at),
-                    next_request(input, &renderer, new, app, input.at),
-                ) {
-                    (Some(o), Some(n)) => field_diff(&o, &n),
+                let before = next_request(input, &renderer, &prev.campaign, app, input.at);
+                let after = next_request(input, &renderer, new, app, input.at);
+                let request = match (&before, &after) {
+                    (Some(o), Some(n)) => field_diff(o, n),
                     _ => Vec::new(),
                 };
                 let sends_again = sends_again(
@@ -377,17 +365,21 @@ pub(super) fn diff(
                     no_effect,
                     sends_again,
                     dropped: Vec::new(),
+                    schedule: review::schedule_view(Some(&prev.campaign), new, input.at),
+                    message: review::message_view(before.as_ref(), after.as_ref()),
+                    exceptions_added: review::exceptions_added(Some(&prev.campaign), new),
                 });
             }
         }
     }
     for name in deleted {
-        let prev = &old[name.as_str()].campaign;
+        let prev = &old_facts[name.as_str()];
         let end = input.at + delta(input.horizon);
-        let dropped = schedule_of(prev)
+        let dropped = prev
+            .schedule()
             .map(|s| {
                 s.occurrences(input.at, end)
-                    .map(|o| local(prev, o.at))
+                    .map(|o| prev.local(o.at))
                     .collect()
             })
             .unwrap_or_default();
@@ -398,6 +390,9 @@ pub(super) fn diff(
             no_effect: None,
             sends_again: None,
             dropped,
+            schedule: None,
+            message: None,
+            exceptions_added: BTreeMap::new(),
         });
     }
     changes

@@ -1,7 +1,9 @@
 //! The plan as text: human (optionally coloured), Markdown for one pull-request comment, JSON.
 //! Pure: returns strings; the CLI prints them.
 
-use super::model::{Change, FieldChange, Plan, PlannedSend};
+use super::model::{
+    Change, FieldChange, MessageView, Plan, PlannedSend, ReadMessage, ScheduleView,
+};
 use std::fmt::Write as _;
 
 /// GitHub's comment limit is 65,536 characters; stay under it with room for a footer.
@@ -93,6 +95,28 @@ fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
         _ => st.yellow(&format!("  ~ {}", c.campaign)),
     };
     let _ = writeln!(out, "{head}");
+    if let Some(v) = &c.schedule {
+        let (words, next) = schedule_lines(v);
+        let _ = writeln!(out, "      schedule: {words}");
+        let _ = writeln!(
+            out,
+            "        next: {}",
+            next.as_deref()
+                .unwrap_or("no occurrence at or after the plan time")
+        );
+    }
+    if let Some(m) = &c.message {
+        for line in message_lines(m) {
+            let _ = writeln!(out, "      message {line}");
+        }
+    }
+    for (rule, why) in &c.exceptions_added {
+        let _ = writeln!(
+            out,
+            "      {}",
+            st.red(&format!("policy exception added: {rule}: \"{why}\""))
+        );
+    }
     for f in &c.fields {
         let _ = writeln!(out, "      {}", field_line(f));
     }
@@ -148,6 +172,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         plan.project,
         secs(plan.at)
     );
+    let _ = writeln!(out, "{} {}", st.bold("Verdict:"), verdict(plan));
     let c = &plan.changes;
     let _ = writeln!(out);
     if c.first_apply {
@@ -254,7 +279,34 @@ pub fn human(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  {}", send_line(s));
         }
     }
-    if !plan.quota.is_empty() {
+    if plan.base.is_some() {
+        let rows = quota_rows(plan);
+        if !rows.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{}:",
+                st.bold("Quota (used + planned, before → after)")
+            );
+        }
+        for r in &rows {
+            let before = r
+                .before
+                .map_or_else(|| "-".to_owned(), |(u, p)| format!("{u} + {p}"));
+            let line = format!(
+                "  {} {}: {before} → {} + {} of {}",
+                r.app, r.day, r.used, r.planned, r.limit
+            );
+            let _ = writeln!(
+                out,
+                "{}",
+                if r.over() {
+                    st.red(&format!("{line}; OVER: {} deferred", r.deferred))
+                } else {
+                    line
+                }
+            );
+        }
+    } else if !plan.quota.is_empty() {
         let _ = writeln!(out, "\n{}:", st.bold("Quota"));
         for q in &plan.quota {
             let _ = writeln!(
@@ -410,16 +462,21 @@ pub fn verdict(plan: &Plan) -> String {
         plan.due.len(),
         plan.upcoming.len()
     ));
-    let over: Vec<String> = plan
-        .quota
+    let over: Vec<String> = quota_rows(plan)
         .iter()
-        .filter(|q| q.used + q.planned > q.daily_quota)
-        .map(|q| format!("{} {}", q.app, q.day))
+        .filter(|r| r.over())
+        .map(|r| {
+            let new = match r.before {
+                Some((u, p)) if plan.base.is_some() && u + p <= r.limit => " (new)",
+                _ => "",
+            };
+            format!("{} {}{new}", r.app, r.day)
+        })
         .collect();
     parts.push(if over.is_empty() {
         "quota: every day fits".to_owned()
     } else {
-        format!("quota: OVER on {}", over.join(", "))
+        format!("quota: OVER on {}", capped_list(&over, 5))
     });
     let blocking = plan.policy.iter().filter(|f| f.blocks()).count();
     let excepted = plan.policy.iter().filter(|f| f.exception.is_some()).count();
@@ -429,6 +486,16 @@ pub fn verdict(plan: &Plan) -> String {
     } else {
         format!("policy: {blocking} blocking, {warned} warnings, {excepted} excepted")
     });
+    let added: Vec<String> = exceptions_added(plan)
+        .into_iter()
+        .map(|(campaign, rule, _)| format!("{campaign} {rule}"))
+        .collect();
+    if !added.is_empty() {
+        parts.push(format!(
+            "EXCEPTIONS ADDED by this change: {}",
+            capped_list(&added, 5)
+        ));
+    }
     parts.join("; ")
 }
 
@@ -497,10 +564,157 @@ fn md_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The plan as one pull-request comment: a summary table first, details folded, always under
-/// [`MARKDOWN_LIMIT`] characters.
+/// The plan as one pull-request comment, centred on what changed: the verdict, the quota, the
+/// policy and the warnings first, then the due sends and one section per created, changed or
+/// deleted campaign, request bodies folded and identical ones collapsed. Unchanged campaigns
+/// are counted, never listed. Always under [`MARKDOWN_LIMIT`] characters: sections are
+/// shortened, then cut, with a pointer to the JSON plan.
 #[must_use]
 pub fn markdown(plan: &Plan) -> String {
+    let mut head = markdown_head(plan);
+    let mut items: Vec<Item> = Vec::new();
+    if !plan.due.is_empty() {
+        items.push(Item::same(format!(
+            "\n#### Due now ({})\n\n",
+            plan.due.len()
+        )));
+        for sends in by_campaign(&plan.due) {
+            let first = sends[0];
+            let title = format!(
+                "**`{}`** (app {}): {}\n\n",
+                md_escape(&first.campaign),
+                md_escape(&first.app),
+                plural(sends.len(), "send", "sends")
+            );
+            items.push(Item {
+                full: format!("{title}{}", bodies_md(&sends)),
+                short: title.clone(),
+                tiny: title,
+            });
+        }
+    }
+    let c = &plan.changes;
+    let sections = c
+        .created
+        .iter()
+        .map(|ch| ("+ Create", ch))
+        .chain(c.updated.iter().map(|ch| ("~ Update", ch)))
+        .chain(c.deleted.iter().map(|ch| ("- Delete", ch)));
+    for (kind, ch) in sections {
+        items.push(change_section(plan, kind, ch));
+    }
+    let listed: std::collections::BTreeSet<&str> = c
+        .created
+        .iter()
+        .chain(&c.updated)
+        .map(|ch| ch.campaign.as_str())
+        .collect();
+    let unlisted = plan
+        .upcoming
+        .iter()
+        .filter(|s| !listed.contains(s.campaign.as_str()))
+        .count();
+    if unlisted > 0 || !plan.base_upcoming.is_empty() {
+        let mut parts = Vec::new();
+        if unlisted > 0 {
+            parts.push(format!(
+                "{} of unchanged campaigns not listed",
+                plural(unlisted, "upcoming send", "upcoming sends")
+            ));
+        }
+        if let Some(base) = plan
+            .base
+            .as_ref()
+            .filter(|_| !plan.base_upcoming.is_empty())
+        {
+            parts.push(format!(
+                "{} at {}",
+                plural(plan.base_upcoming.len(), "upcoming send", "upcoming sends"),
+                md_escape(base)
+            ));
+        }
+        let note = format!("\n{} (all in the JSON plan).\n", parts.join("; "));
+        items.push(Item::same(note));
+    }
+    // The head is kept whole unless it alone is too long (thousands of warnings).
+    let footer_room = 200;
+    if head.len() + footer_room > MARKDOWN_LIMIT {
+        let mut cut = head.len();
+        while cut > 0 && (cut + footer_room > MARKDOWN_LIMIT || !head.is_char_boundary(cut)) {
+            cut -= 1;
+        }
+        if let Some(nl) = head[..cut].rfind('\n') {
+            head.truncate(nl + 1);
+        }
+        let _ = writeln!(
+            head,
+            "\n_Cut to fit one comment, with {} more — see the JSON plan (`crier plan --format json`)_",
+            plural(items.len(), "section", "sections")
+        );
+        return head;
+    }
+    let mut out = head;
+    let (mut shortened, mut cut) = (0usize, 0usize);
+    // Each part in full while the rest still fits as one line each; else shortened; else one line.
+    let tiny: Vec<usize> = items.iter().map(|i| i.tiny.len()).collect();
+    for (i, item) in items.iter().enumerate() {
+        let rest: usize = tiny[i + 1..].iter().sum();
+        let fits =
+            |text: &str, rest: usize| out.len() + text.len() + rest + footer_room <= MARKDOWN_LIMIT;
+        let chosen = if fits(&item.full, rest) {
+            &item.full
+        } else if fits(&item.short, rest) {
+            &item.short
+        } else if fits(&item.tiny, 0) {
+            &item.tiny
+        } else {
+            cut = items.len() - i;
+            break;
+        };
+        shortened += usize::from(*chosen != item.full);
+        out.push_str(chosen);
+    }
+    if shortened + cut > 0 {
+        let mut what = Vec::new();
+        if shortened > 0 {
+            what.push(format!(
+                "{} shortened",
+                plural(shortened, "section", "sections")
+            ));
+        }
+        if cut > 0 {
+            what.push(format!("{} left out", plural(cut, "section", "sections")));
+        }
+        let _ = writeln!(
+            out,
+            "\n_{} to fit one comment — see the JSON plan (`crier plan --format json`)_",
+            what.join(", ")
+        );
+    }
+    out
+}
+
+/// A part of the comment below its head: in full, or shortened when the comment is too long.
+struct Item {
+    full: String,
+    short: String,
+    /// One line, when even the short forms do not fit.
+    tiny: String,
+}
+
+impl Item {
+    fn same(text: String) -> Self {
+        Self {
+            full: text.clone(),
+            short: text.clone(),
+            tiny: text,
+        }
+    }
+}
+
+/// The part of the comment that is always kept: marker, verdict, counts, quota, policy, WILL
+/// SEND AGAIN, warnings, sends in doubt and held.
+fn markdown_head(plan: &Plan) -> String {
     let mut head = String::new();
     // The hidden marker the CI recipes find the comment by, to update it in place.
     let _ = writeln!(head, "<!-- crier-plan: {} -->", plan.project);
@@ -530,12 +744,6 @@ pub fn markdown(plan: &Plan) -> String {
     ] {
         let _ = writeln!(head, "| {label} | {n} |");
     }
-    let again: Vec<&Change> = c
-        .created
-        .iter()
-        .chain(&c.updated)
-        .filter(|ch| ch.sends_again.is_some())
-        .collect();
     if let Some(p) = &c.project {
         let _ = writeln!(head, "\n> **{}**", md_escape(p));
     }
@@ -549,35 +757,7 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(head, "- … {} more: see `crier validate`", phones.len() - 20);
         }
     }
-    // Quota per app and day: what a reviewer must not miss is a day over its quota.
-    if !plan.quota.is_empty() {
-        let _ = writeln!(
-            head,
-            "\n| quota | day | used | planned | limit | |\n|---|---|---:|---:|---:|---|"
-        );
-        for q in &plan.quota {
-            let over = q.used + q.planned > q.daily_quota;
-            let _ = writeln!(
-                head,
-                "| {} | {} | {}{} | {} | {} | {} |",
-                md_escape(&q.app),
-                q.day,
-                q.used,
-                if q.used_by_others > 0 {
-                    format!(" ({} other projects)", q.used_by_others)
-                } else {
-                    String::new()
-                },
-                q.planned,
-                q.daily_quota,
-                if over {
-                    format!("**over: {} deferred**", q.deferred.len())
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
+    quota_md(&mut head, plan);
     // Policy findings are part of the verdict: never folded away.
     if !plan.policy.is_empty() {
         let _ = writeln!(head, "\n**Policy** ({}):\n", plan.policy.len());
@@ -585,6 +765,24 @@ pub fn markdown(plan: &Plan) -> String {
             let _ = writeln!(head, "- {}", md_escape(&line));
         }
     }
+    let added = exceptions_added(plan);
+    if !added.is_empty() {
+        let _ = writeln!(head, "\n**Policy exceptions added by this change:**\n");
+        for (campaign, rule, reason) in &added {
+            let _ = writeln!(
+                head,
+                "- `{}` {rule}: \"{}\"",
+                md_escape(campaign),
+                md_escape(reason)
+            );
+        }
+    }
+    let again: Vec<&Change> = c
+        .created
+        .iter()
+        .chain(&c.updated)
+        .filter(|ch| ch.sends_again.is_some())
+        .collect();
     for ch in again.iter().take(HEADER_AGAIN_LINES) {
         let _ = writeln!(
             head,
@@ -600,113 +798,436 @@ pub fn markdown(plan: &Plan) -> String {
             again.len() - HEADER_AGAIN_LINES
         );
     }
-    let mut sections: Vec<String> = Vec::new();
-    let plain_creates: Vec<String> = c
-        .created
-        .iter()
-        .filter(|ch| ch.fields.is_empty())
-        .map(|ch| format!("`{}`", md_escape(&ch.campaign)))
-        .collect();
-    if !plain_creates.is_empty() {
-        sections.push(format!("**Created:** {}\n\n", plain_creates.join(", ")));
+    if !plan.warnings.is_empty() || !plan.in_doubt.is_empty() || !plan.held.is_empty() {
+        head.push('\n');
     }
-    let detailed = c
-        .created
-        .iter()
-        .filter(|ch| !ch.fields.is_empty())
-        .chain(&c.updated)
-        .chain(&c.deleted);
-    for ch in detailed {
-        let mut s = format!(
-            "<details><summary>{} <code>{}</code></summary>\n\n",
-            change_kind(plan, ch),
-            md_escape(&ch.campaign)
-        );
-        if let Some(audience) = plan
-            .campaigns
-            .get(&ch.campaign)
-            .and_then(|c| c.get("audience"))
-        {
-            let _ = writeln!(s, "- audience: {}", md_escape(&audience_in_words(audience)));
-        }
-        for f in ch.fields.iter().chain(&ch.request) {
-            let _ = writeln!(s, "- `{}`", md_escape(&field_line(f)));
-        }
-        if let Some(n) = &ch.no_effect {
-            let _ = writeln!(s, "- {}", md_escape(n));
-        }
-        if !ch.dropped.is_empty() {
-            let _ = writeln!(
-                s,
-                "- no longer happens: {}",
-                md_escape(&ch.dropped.join(", "))
-            );
-        }
-        s.push_str("\n</details>\n");
-        sections.push(s);
-    }
-    let base_label = plan
-        .base
-        .as_ref()
-        .map(|b| format!("Upcoming at {b}"))
-        .unwrap_or_default();
-    for (label, list) in [
-        ("Due now", &plan.due),
-        ("Upcoming", &plan.upcoming),
-        (base_label.as_str(), &plan.base_upcoming),
-    ] {
-        for send in list.iter() {
-            let fence = fence_for(&send.body);
-            sections.push(format!(
-                "<details><summary>{label}: {} <code>{}</code> (app {}){}</summary>\n\n{fence}json\n{}\n{fence}\n\n</details>\n",
-                md_escape(&send.local),
-                md_escape(&send.campaign),
-                md_escape(&send.app),
-                if send.over_quota { " — over quota, deferred" } else { "" },
-                send.body
-            ));
-        }
+    for w in &plan.warnings {
+        let _ = writeln!(head, "- :warning: {}", md_escape(&w.message));
     }
     for d in &plan.in_doubt {
-        sections.push(format!(
-            "- **In doubt** `{}`: {}\n",
+        let _ = writeln!(
+            head,
+            "- **In doubt** `{}`: {}",
             md_escape(&d.id),
             md_escape(&d.reason)
-        ));
+        );
     }
     for h in &plan.held {
-        sections.push(format!(
-            "- **Held** `{}` ({}): {}\n",
+        let _ = writeln!(
+            head,
+            "- **Held** `{}` ({}): {}",
             md_escape(&h.id),
             h.state,
             md_escape(&h.reason)
-        ));
+        );
     }
-    for w in &plan.warnings {
-        sections.push(format!("- :warning: {}\n", md_escape(&w.message)));
+    head
+}
+
+/// The quota table: used + planned per app and day, before → after the change with `--base`.
+fn quota_md(head: &mut String, plan: &Plan) {
+    let rows = quota_rows(plan);
+    if rows.is_empty() {
+        return;
     }
-    let mut out = head;
-    out.push('\n');
-    let total = sections.len();
-    for (i, s) in sections.into_iter().enumerate() {
-        let footer_room = 80;
-        if out.len() + s.len() + footer_room > MARKDOWN_LIMIT {
-            let _ = writeln!(out, "\n{} more — see the JSON plan", total - i);
-            return out;
+    if plan.base.is_some() {
+        let _ = writeln!(
+            head,
+            "\n| quota | day | limit | before (used + planned) | after | |\n|---|---|---:|---:|---:|---|"
+        );
+    } else {
+        let _ = writeln!(
+            head,
+            "\n| quota | day | used | planned | limit | |\n|---|---|---:|---:|---:|---|"
+        );
+    }
+    for r in &rows {
+        let others = if r.others > 0 {
+            format!(" ({} other projects)", r.others)
+        } else {
+            String::new()
+        };
+        let flag = if r.over() {
+            let was = match r.before {
+                Some(b) if b.0 + b.1 <= r.limit => " (within it before)",
+                _ => "",
+            };
+            format!("**over: {} deferred**{was}", r.deferred)
+        } else {
+            String::new()
+        };
+        match r.before {
+            Some((bu, bp)) if plan.base.is_some() => {
+                let _ = writeln!(
+                    head,
+                    "| {} | {} | {} | {bu} + {bp} = {} | {}{others} + {} = {} | {flag} |",
+                    md_escape(&r.app),
+                    r.day,
+                    r.limit,
+                    bu + bp,
+                    r.used,
+                    r.planned,
+                    r.used + r.planned
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    head,
+                    "| {} | {} | {}{others} | {} | {} | {flag} |",
+                    md_escape(&r.app),
+                    r.day,
+                    r.used,
+                    r.planned,
+                    r.limit
+                );
+            }
         }
-        out.push_str(&s);
+    }
+}
+
+/// One app and quota day: after the change (`used`, `planned`), and before it with `--base`.
+struct QuotaRow {
+    app: String,
+    day: chrono::NaiveDate,
+    limit: u32,
+    used: u32,
+    others: u32,
+    planned: u32,
+    deferred: usize,
+    /// (used, planned) at the base.
+    before: Option<(u32, u32)>,
+}
+
+impl QuotaRow {
+    const fn over(&self) -> bool {
+        self.used + self.planned > self.limit
+    }
+}
+
+fn quota_rows(plan: &Plan) -> Vec<QuotaRow> {
+    let mut rows: std::collections::BTreeMap<(String, chrono::NaiveDate), QuotaRow> = plan
+        .quota
+        .iter()
+        .map(|q| {
+            (
+                (q.app.clone(), q.day),
+                QuotaRow {
+                    app: q.app.clone(),
+                    day: q.day,
+                    limit: q.daily_quota,
+                    used: q.used,
+                    others: q.used_by_others,
+                    planned: q.planned,
+                    deferred: q.deferred.len(),
+                    before: plan.base.as_ref().map(|_| (q.used, 0)),
+                },
+            )
+        })
+        .collect();
+    for b in &plan.base_quota {
+        let row = rows
+            .entry((b.app.clone(), b.day))
+            .or_insert_with(|| QuotaRow {
+                app: b.app.clone(),
+                day: b.day,
+                limit: b.daily_quota,
+                used: b.used,
+                others: b.used_by_others,
+                planned: 0,
+                deferred: 0,
+                before: None,
+            });
+        row.before = Some((b.used, b.planned));
+    }
+    rows.into_values().collect()
+}
+
+/// `(campaign, rule, reason)` of every policy exception the change adds.
+fn exceptions_added(plan: &Plan) -> Vec<(&str, &str, &str)> {
+    let c = &plan.changes;
+    c.created
+        .iter()
+        .chain(&c.updated)
+        .flat_map(|ch| {
+            ch.exceptions_added
+                .iter()
+                .map(|(rule, why)| (ch.campaign.as_str(), rule.as_str(), why.as_str()))
+        })
+        .collect()
+}
+
+/// Sends grouped by campaign, in the order each campaign first appears.
+fn by_campaign(sends: &[PlannedSend]) -> Vec<Vec<&PlannedSend>> {
+    let mut groups: Vec<Vec<&PlannedSend>> = Vec::new();
+    for s in sends {
+        match groups.iter_mut().find(|g| g[0].campaign == s.campaign) {
+            Some(g) => g.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    groups
+}
+
+/// Occurrences whose differences are listed under a body; the rest are counted.
+const LISTED_DIFFERENCES: usize = 10;
+
+/// The first send's exact request body, folded; later sends with the same body (MsgRandom
+/// aside) counted, the others shown by how they differ from it.
+fn bodies_md(sends: &[&PlannedSend]) -> String {
+    let Some(first) = sends.first() else {
+        return String::new();
+    };
+    let fence = fence_for(&first.body);
+    let mut s = format!(
+        "<details><summary>Request body: {} (app {}){}</summary>\n\n{fence}json\n{}\n{fence}\n\n</details>\n\n",
+        md_escape(&first.local),
+        md_escape(&first.app),
+        if first.over_quota {
+            " — over quota, deferred"
+        } else {
+            ""
+        },
+        first.body
+    );
+    let mut same = 0usize;
+    let mut differ = Vec::new();
+    for other in &sends[1..] {
+        let d = super::review::body_diff(&first.body, &other.body);
+        if d.is_empty() {
+            same += 1;
+        } else {
+            differ.push((other, d));
+        }
+    }
+    if same > 0 {
+        let _ = writeln!(
+            s,
+            "- the same body for {} (MsgRandom aside)",
+            plural(same, "more occurrence", "more occurrences")
+        );
+    }
+    for (other, d) in differ.iter().take(LISTED_DIFFERENCES) {
+        let mut fields: Vec<String> = d
+            .iter()
+            .take(3)
+            .map(|f| format!("`{}`", md_escape(&field_line(f))))
+            .collect();
+        if d.len() > 3 {
+            fields.push(format!("{} more", plural(d.len() - 3, "field", "fields")));
+        }
+        let _ = writeln!(
+            s,
+            "- {}{}: {}",
+            md_escape(&other.local),
+            if other.over_quota {
+                " (over quota, deferred)"
+            } else {
+                ""
+            },
+            fields.join("; ")
+        );
+    }
+    if differ.len() > LISTED_DIFFERENCES {
+        let _ = writeln!(
+            s,
+            "- {} that differ: see the JSON plan",
+            plural(
+                differ.len() - LISTED_DIFFERENCES,
+                "more occurrence",
+                "more occurrences"
+            )
+        );
+    }
+    if same > 0 || !differ.is_empty() {
+        s.push('\n');
+    }
+    s
+}
+
+/// A string as a reviewer reads it in one line: JSON-quoted (newlines escaped), capped.
+fn quoted(s: Option<&str>) -> String {
+    match s {
+        None => "(none)".to_owned(),
+        Some(s) => {
+            let capped: String = s.chars().take(200).collect();
+            let mut q = serde_json::Value::from(capped).to_string();
+            if s.chars().count() > 200 {
+                q.push('…');
+            }
+            q
+        }
+    }
+}
+
+/// The message lines of a change: `title: "a" → "b"`, `desc: "x" (unchanged)`, `body[0]: …`.
+fn message_lines(m: &MessageView) -> Vec<String> {
+    let (b, a) = (m.before.as_ref(), m.after.as_ref());
+    let pair = |label: String, old: Option<&str>, new: Option<&str>| -> Option<String> {
+        if old.is_none() && new.is_none() {
+            return None;
+        }
+        Some(if b.is_none() {
+            format!("{label}: {}", quoted(new))
+        } else if a.is_none() {
+            format!("{label}: {} (before)", quoted(old))
+        } else if old == new {
+            format!("{label}: {} (unchanged)", quoted(new))
+        } else {
+            format!("{label}: {} → {}", quoted(old), quoted(new))
+        })
+    };
+    let mut out = Vec::new();
+    out.extend(pair(
+        "title".into(),
+        b.and_then(|r| r.title.as_deref()),
+        a.and_then(|r| r.title.as_deref()),
+    ));
+    out.extend(pair(
+        "desc".into(),
+        b.and_then(|r| r.desc.as_deref()),
+        a.and_then(|r| r.desc.as_deref()),
+    ));
+    let n = b
+        .map_or(0, |r| r.elements.len())
+        .max(a.map_or(0, |r| r.elements.len()));
+    for i in 0..n {
+        out.extend(pair(format!("body[{i}]"), element(b, i), element(a, i)));
     }
     out
 }
 
-fn change_kind(plan: &Plan, ch: &Change) -> &'static str {
-    if plan.changes.created.iter().any(|c| std::ptr::eq(c, ch)) {
-        "Create"
-    } else if plan.changes.deleted.iter().any(|c| std::ptr::eq(c, ch)) {
-        "Delete"
-    } else {
-        "Update"
+fn element(r: Option<&ReadMessage>, i: usize) -> Option<&str> {
+    r.and_then(|r| r.elements.get(i)).map(String::as_str)
+}
+
+/// The schedule lines of a change: in words (with what it was), then the next occurrences.
+fn schedule_lines(v: &ScheduleView) -> (String, Option<String>) {
+    let words = match &v.before {
+        Some(before) => format!("{before} → {}", v.words),
+        None => v.words.clone(),
+    };
+    let next = (!v.next.is_empty()).then(|| {
+        v.next
+            .iter()
+            .map(|n| format!("{} ({})", n.local, n.utc.format("%Y-%m-%d %H:%M UTC")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    (words, next)
+}
+
+/// One created, changed or deleted campaign's section, and its short form.
+fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
+    let title = format!("\n#### {kind} `{}`\n\n", md_escape(&ch.campaign));
+    let mut lines: Vec<String> = Vec::new();
+    let campaign = plan.campaigns.get(&ch.campaign);
+    if let Some(audience) = campaign
+        .filter(|_| !kind.starts_with('-'))
+        .and_then(|c| c.get("audience"))
+    {
+        lines.push(format!(
+            "- audience: {}",
+            md_escape(&audience_in_words(audience))
+        ));
     }
+    let mut next_line = None;
+    if let Some(v) = &ch.schedule {
+        let (words, next) = schedule_lines(v);
+        lines.push(format!("- schedule: {}", md_escape(&words)));
+        next_line = Some(match next {
+            Some(n) => format!("  - next: {}", md_escape(&n)),
+            None => "  - no occurrence at or after the plan time".to_owned(),
+        });
+    }
+    let short_head = lines.clone();
+    lines.extend(next_line);
+    if let Some(m) = &ch.message {
+        let msg = message_lines(m);
+        if !msg.is_empty() {
+            lines.push("- message (next occurrence):".to_owned());
+            lines.extend(msg.iter().map(|l| format!("  - {}", md_escape(l))));
+        }
+    }
+    for (rule, why) in &ch.exceptions_added {
+        lines.push(format!(
+            "- **policy exception added**: {rule}: \"{}\"",
+            md_escape(why)
+        ));
+    }
+    let fields: Vec<String> = ch
+        .fields
+        .iter()
+        .map(|f| format!("- `{}`", md_escape(&field_line(f))))
+        .chain(
+            ch.request
+                .iter()
+                .map(|f| format!("- request `{}`", md_escape(&field_line(f)))),
+        )
+        .collect();
+    lines.extend(fields.iter().cloned());
+    let mut notes = Vec::new();
+    if let Some(n) = &ch.no_effect {
+        notes.push(format!("- {}", md_escape(n)));
+    }
+    if let Some(a) = &ch.sends_again {
+        notes.push(format!("- **{}**", md_escape(a)));
+    }
+    if !ch.dropped.is_empty() {
+        notes.push(format!(
+            "- no longer happens: {}",
+            md_escape(&capped_list(&ch.dropped, 10))
+        ));
+    }
+    lines.extend(notes.iter().cloned());
+    let mut full = title.clone();
+    for l in &lines {
+        let _ = writeln!(full, "{l}");
+    }
+    full.push('\n');
+    let sends: Vec<&PlannedSend> = plan
+        .upcoming
+        .iter()
+        .filter(|s| s.campaign == ch.campaign)
+        .collect();
+    if let Some(condition) = plan
+        .due
+        .iter()
+        .chain(&plan.upcoming)
+        .find(|s| s.campaign == ch.campaign)
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s.body).ok())
+        .and_then(|b| b.get("Condition").cloned())
+    {
+        let text = serde_json::to_string_pretty(&condition).unwrap_or_default();
+        let fence = fence_for(&text);
+        let _ = write!(
+            full,
+            "<details><summary>Condition</summary>\n\n{fence}json\n{text}\n{fence}\n\n</details>\n\n"
+        );
+    }
+    full.push_str(&bodies_md(&sends));
+    let mut short = title;
+    for l in short_head.iter().chain(fields.iter().take(5)).chain(&notes) {
+        let _ = writeln!(short, "{l}");
+    }
+    if fields.len() > 5 {
+        let _ = writeln!(
+            short,
+            "- … {} more",
+            plural(fields.len() - 5, "field", "fields")
+        );
+    }
+    let paths: Vec<String> = ch
+        .fields
+        .iter()
+        .map(|f| format!("`{}`", md_escape(&f.path)))
+        .collect();
+    let tiny = format!(
+        "- {kind} `{}`{}{}\n",
+        md_escape(&ch.campaign),
+        if paths.is_empty() { "" } else { ": " },
+        capped_list(&paths, 3)
+    );
+    Item { full, short, tiny }
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@ pub mod format;
 pub mod model;
 pub mod normalize;
 mod policy;
+pub mod review;
 mod warnings;
 
 pub use model::{
-    Change, Changes, FieldChange, Held, HeldState, InDoubt, Missed, Plan, PlannedSend, QuotaDay,
-    Skipped, Warning,
+    Change, Changes, FieldChange, Held, HeldState, InDoubt, MessageView, Missed, NextOccurrence,
+    Plan, PlannedSend, QuotaDay, ReadMessage, ScheduleView, Skipped, Warning,
 };
 
 use crate::api::errors::{RefusalRetry, refusal_retry};
@@ -543,11 +544,13 @@ pub fn build(input: &Input<'_>) -> Plan {
         policy,
         base: None,
         base_upcoming: Vec::new(),
+        base_quota: Vec::new(),
     }
 }
 
-/// `plan --base`: the change view of `head` against `base` (read from another revision) and the
-/// upcoming sends of both. The base's normalised campaigns stand in for the applied snapshot;
+/// `plan --base`: the change view of `head` against `base` (read from another revision), the
+/// upcoming sends of both, and the quota days of both (before → after). Both inputs should carry
+/// the same ledger snapshot (the shared ledger when readable, else empty). The base's normalised campaigns stand in for the applied snapshot;
 /// `head.ledger` (the shared ledger when readable, else empty) gives what was already sent and
 /// the quota used; nothing is due.
 #[must_use]
@@ -620,6 +623,7 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
         .into_iter()
         .chain(base_plan.upcoming)
         .collect();
+    plan.base_quota = base_plan.quota;
     plan
 }
 

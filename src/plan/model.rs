@@ -56,6 +56,10 @@ pub struct Plan {
     /// `plan --base REV`: the upcoming sends of the base revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_upcoming: Vec<PlannedSend>,
+    /// `plan --base REV`: the quota days of the base revision (used + planned before the change),
+    /// to compare with `quota` (after).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_quota: Vec<QuotaDay>,
 }
 
 /// One push the plan would send (or, in `upcoming`, will send later).
@@ -229,6 +233,57 @@ pub struct Change {
     pub sends_again: Option<String>,
     /// For deletions: the future occurrences that will no longer happen (within the horizon).
     pub dropped: Vec<String>,
+    /// For creations and updates: the schedule in words, its next occurrences, and what it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleView>,
+    /// For creations and updates: the next occurrence's message as it will be read, before and
+    /// after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageView>,
+    /// `policy_exceptions` this change adds (or rewords): rule → reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions_added: BTreeMap<String, String>,
+}
+
+/// A schedule as a reviewer reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    /// `every weekday at 10:00 Asia/Shanghai` (or the cron expression when it cannot be said
+    /// exactly).
+    pub words: String,
+    /// The schedule before the change, in words, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// The next few occurrences at or after the plan time.
+    pub next: Vec<NextOccurrence>,
+}
+
+/// One occurrence, in the schedule's zone and in UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextOccurrence {
+    /// `2026-12-07 10:00 Asia/Shanghai`.
+    pub local: String,
+    pub utc: DateTime<Utc>,
+}
+
+/// The next occurrence's message as read (before is absent for a created campaign).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<ReadMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<ReadMessage>,
+}
+
+/// What a person reads of a request: the offline push's title and description, and each
+/// `MsgBody` element (text as is, other elements as `[image]`, `[voice message, 6 s]`, …).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
+    pub elements: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -95,6 +95,73 @@ pub fn campaign_from_snapshot(normalized: &Value) -> Result<Campaign, String> {
     })
 }
 
+/// The typed facts of a normalised campaign (current or from a snapshot) that the change view,
+/// its warnings and the review read: identity and schedule, instead of JSON pointers. A value of
+/// the wrong shape (none passes validation) reads as empty facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct Facts {
+    pub name: String,
+    pub app: String,
+    pub sdkappid: u64,
+    pub previous_names: Vec<String>,
+    pub schedule: ScheduleFacts,
+    pub policy_exceptions: std::collections::BTreeMap<String, String>,
+}
+
+/// A normalised `schedule`: `at` or `cron`, the resolved zone, the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct ScheduleFacts {
+    pub at: Option<String>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub start: Option<chrono::NaiveDate>,
+    pub end: Option<chrono::NaiveDate>,
+}
+
+impl Facts {
+    /// The facts of a normalised value.
+    #[must_use]
+    pub fn of(normalized: &Value) -> Self {
+        <Self as serde::Deserialize>::deserialize(normalized).unwrap_or_default()
+    }
+
+    /// A one-off (`schedule.at`).
+    #[must_use]
+    pub const fn is_once(&self) -> bool {
+        self.schedule.at.is_some()
+    }
+
+    /// The schedule's zone (UTC when it is missing or unknown).
+    #[must_use]
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.schedule
+            .timezone
+            .as_deref()
+            .and_then(|z| crate::schedule::parse_zone(z).ok())
+            .unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The schedule it describes, if it still parses.
+    #[must_use]
+    pub fn schedule(&self) -> Option<crate::schedule::Schedule> {
+        let s = &self.schedule;
+        let tz = crate::schedule::parse_zone(s.timezone.as_deref()?).ok()?;
+        if let Some(at) = &s.at {
+            return crate::schedule::Schedule::once(at, tz).ok().map(|(s, _)| s);
+        }
+        crate::schedule::Schedule::cron(s.cron.as_deref()?, tz, s.start, s.end).ok()
+    }
+
+    /// An instant as RFC 3339 in the schedule's zone.
+    #[must_use]
+    pub fn local(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        at.with_timezone(&self.zone())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    }
+}
+
 /// Every leaf of a value by dotted path (`message.body[0].text`), for field-level diffs.
 #[must_use]
 pub fn leaves(v: &Value) -> Vec<(String, Value)> {
@@ -130,6 +197,26 @@ mod tests {
                 ("e".into(), json!({}))
             ]
         );
+    }
+
+    #[test]
+    fn facts_read_identity_and_schedule() {
+        let f = Facts::of(&json!({
+            "name": "digest", "app": "prod", "sdkappid": 1400000000,
+            "previous_names": ["weekly"],
+            "schedule": {"cron": "0 10 * * MON", "timezone": "Asia/Shanghai", "start": "2026-12-01", "grace": "1h"},
+            "policy_exceptions": {"all_users": "why"},
+            "message": {"body": [{"text": "hi"}]}
+        }));
+        assert_eq!(f.sdkappid, 1_400_000_000);
+        assert_eq!(f.previous_names, ["weekly"]);
+        assert!(!f.is_once());
+        assert_eq!(f.zone(), chrono_tz::Asia::Shanghai);
+        let first = f.schedule().unwrap().first().unwrap();
+        assert_eq!(f.local(first.at), "2026-12-07T10:00:00+08:00");
+        assert_eq!(f.policy_exceptions["all_users"], "why");
+        // A value of the wrong shape reads as empty facts, never a panic.
+        assert_eq!(Facts::of(&json!({"sdkappid": "x"})), Facts::default());
     }
 
     #[test]

@@ -126,8 +126,9 @@ pub(super) fn collect(
         // grace, not sent yet) deserves a word.
         if c.no_effect.is_none()
             && let Some(new) = normalized.get(&c.campaign)
-            && new.pointer("/schedule/at").is_some()
-            && let Some(first) = super::changes::schedule_of(new).and_then(|s| s.first())
+            && let facts = super::normalize::Facts::of(new)
+            && facts.is_once()
+            && let Some(first) = facts.schedule().and_then(|s| s.first())
             && let Some(checked) = input.checked.iter().find(|k| k.name() == c.campaign)
             && first.at + delta(checked.grace) < input.at
         {

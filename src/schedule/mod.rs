@@ -19,6 +19,7 @@
 
 pub mod cron;
 mod error;
+pub mod words;
 mod zone;
 
 use chrono::{

@@ -269,7 +269,8 @@ fn markdown_stays_under_one_comment() {
     let out = stdout(&o);
     assert!(out.len() < 65_536, "{} characters", out.len());
     assert!(
-        out.trim_end().ends_with("more — see the JSON plan"),
+        out.trim_end()
+            .ends_with("to fit one comment — see the JSON plan (`crier plan --format json`)_"),
         "{}",
         &out[out.len().saturating_sub(200)..]
     );

@@ -128,3 +128,280 @@ fn a_project_rename_is_flagged() {
         stdout(&o)
     );
 }
+
+/// A campaign `name` on `cron` in Asia/Shanghai with one text element and an offline push.
+fn cron_campaign(name: &str, cron: &str, text: &str, extra: &str) -> String {
+    format!(
+        "version: 1\nname: {name}\naudience: {{tags: {{any: [vip]}}}}\nschedule: {{cron: \"{cron}\", timezone: Asia/Shanghai}}\nmessage:\n  body:\n    - text: \"{text}\"\n  offline_push: {{title: \"Title of {name}\", desc: \"Read me\"}}\n{extra}"
+    )
+}
+
+fn plan_base(repo: &Repo, format: &str) -> std::process::Output {
+    repo.crier()
+        .args([
+            "plan",
+            "--base",
+            "HEAD",
+            "--at",
+            "2026-12-05T12:00:00+08:00",
+            "--format",
+            format,
+        ])
+        .output()
+        .unwrap()
+}
+
+fn commit_all(repo: &Repo) {
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-q", "-m", "base"]);
+}
+
+#[test]
+fn the_review_view_shows_the_changed_campaign_in_words_and_only_it() {
+    let repo = Repo::new(CONFIG);
+    for name in ["alpha", "beta", "gamma", "delta"] {
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(name, "0 9 * * *", "Good morning", ""),
+        );
+    }
+    repo.write(
+        "campaigns/digest.yaml",
+        cron_campaign("digest", "0 10 * * MON", "Your weekly digest is ready", ""),
+    );
+    commit_all(&repo);
+    // One sentence and the schedule change.
+    repo.write(
+        "campaigns/digest.yaml",
+        cron_campaign("digest", "0 10 * * MON-FRI", "Your digest is ready", ""),
+    );
+    let o = plan_base(&repo, "markdown");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("#### ~ Update `digest`"), "{md}");
+    assert!(
+        md.contains(
+            "- schedule: every Monday at 10:00 Asia/Shanghai → every weekday at 10:00 Asia/Shanghai"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - next: 2026-12-07 10:00 Asia/Shanghai (2026-12-07 02:00 UTC), 2026-12-08 10:00 Asia/Shanghai (2026-12-08 02:00 UTC)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - body[0]: \"Your weekly digest is ready\" → \"Your digest is ready\""),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - title: \"Title of digest\" (unchanged)"),
+        "{md}"
+    );
+    // The body once, the four other weekdays collapsed; unchanged campaigns counted only.
+    assert_eq!(md.matches("Request body:").count(), 1, "{md}");
+    assert!(
+        md.contains("- the same body for 4 more occurrences (MsgRandom aside)"),
+        "{md}"
+    );
+    for name in ["alpha", "beta", "gamma", "delta"] {
+        assert!(
+            !md.contains(&format!("`{name}`")),
+            "{name} is unchanged: {md}"
+        );
+    }
+    assert!(
+        md.contains("28 upcoming sends of unchanged campaigns not listed; 29 upcoming sends at HEAD (all in the JSON plan)."),
+        "{md}"
+    );
+    insta::assert_snapshot!("review_one_change", md);
+    // The same in JSON and in the terminal.
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    let u = &v["changes"]["updated"][0];
+    assert_eq!(
+        u["schedule"]["words"],
+        "every weekday at 10:00 Asia/Shanghai"
+    );
+    assert_eq!(
+        u["schedule"]["before"],
+        "every Monday at 10:00 Asia/Shanghai"
+    );
+    assert_eq!(u["schedule"]["next"][0]["utc"], "2026-12-07T02:00:00Z");
+    assert_eq!(
+        u["message"]["before"]["elements"][0],
+        "Your weekly digest is ready"
+    );
+    assert_eq!(u["message"]["after"]["elements"][0], "Your digest is ready");
+    assert_eq!(u["message"]["after"]["title"], "Title of digest");
+    let human = stdout(&plan_base(&repo, "human"));
+    assert!(
+        human.contains("      schedule: every Monday at 10:00 Asia/Shanghai → every weekday at 10:00 Asia/Shanghai"),
+        "{human}"
+    );
+    assert!(
+        human.contains(
+            "      message body[0]: \"Your weekly digest is ready\" → \"Your digest is ready\""
+        ),
+        "{human}"
+    );
+}
+
+#[test]
+fn bodies_that_differ_by_occurrence_are_shown_by_their_difference() {
+    let repo = Repo::new(CONFIG);
+    commit_all_with_readme(&repo);
+    repo.write(
+        "campaigns/daily.yaml",
+        cron_campaign("daily", "0 9 * * *", "Deals of {{ occurrence.date }}", ""),
+    );
+    let md = stdout(&plan_base(&repo, "markdown"));
+    assert!(md.contains("#### + Create `daily`"), "{md}");
+    assert!(md.contains("  - body[0]: \"Deals of 2026-12-06\""), "{md}");
+    assert_eq!(md.matches("Request body:").count(), 1, "{md}");
+    assert!(
+        md.contains("- 2026-12-07T09:00:00+08:00: `MsgBody[0].MsgContent.Text: \"Deals of 2026-12-06\" → \"Deals of 2026-12-07\"`"),
+        "{md}"
+    );
+    assert!(!md.contains("the same body"), "{md}");
+}
+
+/// A repository whose base commit has no campaign.
+fn commit_all_with_readme(repo: &Repo) {
+    repo.write("README.md", "campaigns\n");
+    commit_all(repo);
+}
+
+#[test]
+fn quota_before_and_after_the_change_and_days_it_puts_over() {
+    let config = format!("{CONFIG}    daily_quota: 3\n");
+    let repo = Repo::new(&config);
+    repo.write(
+        "campaigns/one.yaml",
+        cron_campaign("one", "0 9 * * *", "one", ""),
+    );
+    commit_all(&repo);
+    for name in ["two", "three", "four"] {
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(name, "0 9 * * *", name, ""),
+        );
+    }
+    let md = stdout(&plan_base(&repo, "markdown"));
+    assert!(
+        md.contains("quota: OVER on prod 2026-12-06 (new), prod 2026-12-07 (new)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| quota | day | limit | before (used + planned) | after | |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| prod | 2026-12-06 | 3 | 0 + 1 = 1 | 0 + 4 = 4 | **over: 1 deferred** (within it before) |"),
+        "{md}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    assert_eq!(v["base_quota"][0]["planned"], 1);
+    assert_eq!(v["quota"][0]["planned"], 4);
+    let human = stdout(&plan_base(&repo, "human"));
+    assert!(
+        human.contains("  prod 2026-12-06: 0 + 1 → 0 + 4 of 3; OVER: 1 deferred"),
+        "{human}"
+    );
+}
+
+#[test]
+fn an_exception_added_by_the_change_is_called_out_in_the_verdict() {
+    let config = format!("{CONFIG}policy:\n  all_users: deny\n");
+    let repo = Repo::new(&config);
+    let all = |name: &str, why: &str| {
+        cron_campaign(name, "0 9 * * *", "hi", "").replace("{tags: {any: [vip]}}", "{all: true}")
+            + &format!("policy_exceptions: {{all_users: \"{why}\"}}\n")
+    };
+    repo.write("campaigns/old.yaml", all("old", "New year, approved"));
+    repo.write(
+        "campaigns/sale.yaml",
+        cron_campaign("sale", "0 9 * * *", "hi", ""),
+    );
+    commit_all(&repo);
+    repo.write(
+        "campaigns/sale.yaml",
+        all("sale", "Black Friday, approved by the marketing lead"),
+    );
+    let o = plan_base(&repo, "markdown");
+    let md = stdout(&o);
+    assert!(
+        md.contains("; EXCEPTIONS ADDED by this change: sale all_users"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- `sale` all_users: \"Black Friday, approved by the marketing lead\""),
+        "{md}"
+    );
+    assert!(
+        !md.contains("EXCEPTIONS ADDED by this change: old") && !md.contains("- `old` all_users"),
+        "an exception the base had is not new: {md}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    assert_eq!(
+        v["changes"]["updated"][0]["exceptions_added"]["all_users"],
+        "Black Friday, approved by the marketing lead"
+    );
+}
+
+#[test]
+fn two_hundred_changed_campaigns_fit_one_comment_keeping_verdict_quota_and_warnings() {
+    let repo = Repo::new(CONFIG);
+    let big = "x".repeat(1500);
+    let write_all = |word: &str| {
+        for i in 0..200 {
+            repo.write(
+                &format!("campaigns/c{i:03}.yaml"),
+                cron_campaign(
+                    &format!("c{i:03}"),
+                    "0 9 * * *",
+                    &format!("{word} {big}"),
+                    "",
+                )
+                .replace("{tags: {any: [vip]}}", "{all: true}"),
+            );
+        }
+    };
+    write_all("before");
+    commit_all(&repo);
+    write_all("after");
+    let o = plan_base(&repo, "markdown");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(
+        md.chars().count() < 65_536,
+        "{} characters",
+        md.chars().count()
+    );
+    assert!(
+        md.starts_with("<!-- crier-plan: t -->\n### crier plan — t\n\n**Verdict:** 0 created, 200 changed, 0 deleted (0 unchanged) against HEAD"),
+        "{}",
+        &md[..300]
+    );
+    assert!(md.contains("| quota | day | limit | before (used + planned) | after | |"));
+    assert!(md.contains("- :warning: "), "the warnings are kept");
+    // Every change keeps at least its line; the first ones are shown in full.
+    for i in 0..200 {
+        let name = format!("~ Update `c{i:03}`");
+        assert!(
+            md.contains(&format!("#### {name}"))
+                || md.contains(&format!("- {name}: `message.body[0].text`")),
+            "c{i:03}"
+        );
+    }
+    assert!(md.contains("#### ~ Update `c000`\n\n- audience: **ALL USERS**\n- schedule: every day at 09:00 Asia/Shanghai"));
+    assert!(md.contains("<details><summary>Request body:"));
+    assert!(
+        md.trim_end().ends_with(
+            "shortened to fit one comment — see the JSON plan (`crier plan --format json`)_"
+        ),
+        "{}",
+        &md[md.len() - 300..]
+    );
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    assert_eq!(v["changes"]["updated"].as_array().unwrap().len(), 200);
+}

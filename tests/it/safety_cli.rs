@@ -774,7 +774,11 @@ async fn plan_base_reads_the_ledger_for_quota_used_and_will_send_again() {
         "the ledger's delivery is seen: {out}"
     );
     assert!(
-        out.contains("used 1 + planned 1 of 100"),
-        "quota used is counted: {out}"
+        out.contains("Quota (used + planned, before → after):"),
+        "{out}"
+    );
+    assert!(
+        out.contains(": 1 + 0 → 1 + 1 of 100"),
+        "quota used is counted on both sides: {out}"
     );
 }
