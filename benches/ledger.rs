@@ -248,141 +248,145 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     // `cargo bench --bench ledger -- reads`: only the file ledger's reads.
     let only_reads = std::env::args().any(|a| a == "reads");
+    // `cargo bench --bench ledger -- dispatch`: only the dispatch overhead.
+    let only_dispatch = std::env::args().any(|a| a == "dispatch");
     let server = std::env::var("CRIER_TEST_DATABASE_URL")
         .ok()
         .filter(|_| !only_reads);
-    println!("== one durable step ({STEPS} appends, intent/sent records of ~400 bytes)");
-    let file = AnyLedger::File(FileLedger::new(dir.path().join("steps")));
-    report(
-        "file ledger: append (write + sync_data)",
-        durable_steps(&file).await,
-    );
-    if let Some(server) = &server {
-        let url = pg_database(server, "crier_bench_steps").await;
-        let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
+    if !only_dispatch {
+        println!("== one durable step ({STEPS} appends, intent/sent records of ~400 bytes)");
+        let file = AnyLedger::File(FileLedger::new(dir.path().join("steps")));
         report(
-            "PostgreSQL ledger: append (one transaction)",
-            durable_steps(&pg).await,
+            "file ledger: append (write + sync_data)",
+            durable_steps(&file).await,
         );
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .batch_execute("CREATE TABLE bare (seq bigint PRIMARY KEY, line text NOT NULL)")
-            .await
-            .unwrap();
-        let line = String::from_utf8(
-            crier::ledger::jsonl::encode(&Record {
-                v: 1,
-                seq: 2,
-                at: at(),
-                body: intent(1),
-            })
-            .unwrap(),
-        )
-        .unwrap();
-        let insert = client
-            .prepare("INSERT INTO bare VALUES ($1, $2)")
-            .await
-            .unwrap();
-        let mut bare = Vec::new();
-        for i in 0..STEPS {
-            let t = Instant::now();
-            // One prepared statement in its own transaction (autocommit): INSERT …; COMMIT.
-            client
-                .execute(&insert, &[&i64::try_from(i).unwrap(), &line])
+        if let Some(server) = &server {
+            let url = pg_database(server, "crier_bench_steps").await;
+            let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
+            report(
+                "PostgreSQL ledger: append (one transaction)",
+                durable_steps(&pg).await,
+            );
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
                 .unwrap();
-            bare.push(t.elapsed());
-        }
-        report(
-            "PostgreSQL: bare INSERT … (autocommit) of the same row",
-            bare,
-        );
-    } else {
-        println!("(PostgreSQL parts skipped: CRIER_TEST_DATABASE_URL is not set)");
-    }
-
-    for n in [BIG / 10, BIG / 3, BIG] {
-        println!("== a ledger of {n} records (pushes at 100 a day, an intent and a sent each)");
-        let big = dir.path().join(format!("big-{n}"));
-        big_file(&big, n);
-        let file = FileLedger::new(&big);
-        let mut reads = Vec::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            let read = file.read_history_sync().unwrap();
-            reads.push(t.elapsed());
-            assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
-        }
-        report("file ledger: the whole history (ledger list|show)", reads);
-        // The first writer folds it all once and stores the checkpoint.
-        let t = Instant::now();
-        drop(
-            file.lock_sync(&holder(), Duration::from_secs(5), &ManualClock::new(at()))
+            tokio::spawn(conn);
+            client
+                .batch_execute("CREATE TABLE bare (seq bigint PRIMARY KEY, line text NOT NULL)")
+                .await
+                .unwrap();
+            let line = String::from_utf8(
+                crier::ledger::jsonl::encode(&Record {
+                    v: 1,
+                    seq: 2,
+                    at: at(),
+                    body: intent(1),
+                })
                 .unwrap(),
-        );
-        println!(
-            "{:<58} {:>8.1} ms",
-            "file ledger: first writer (whole fold + checkpoint)",
-            t.elapsed().as_secs_f64() * 1e3
-        );
-        let mut reads = Vec::new();
-        let mut kept = 0;
-        for _ in 0..3 {
-            let t = Instant::now();
-            let read = file.read_sync().unwrap();
-            reads.push(t.elapsed());
-            assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
-            kept = read.snapshot.occurrences.len();
-        }
-        report("file ledger: through the checkpoint (plan, status)", reads);
-        println!(
-            "{:<58} {kept} occurrences kept whole of {}, checkpoint {} KB",
-            "  of which",
-            n / 2,
-            std::fs::metadata(big.join("ledger.checkpoint"))
-                .unwrap()
-                .len()
-                / 1000
-        );
-        let repo = plan_repo(dir.path(), &format!("ledger: {{path: {}}}", big.display()));
-        commands("file ledger: crier status / crier plan", repo.path(), None);
-        if only_reads {
-            continue;
-        }
-        if let Some(server) = &server {
-            let url = pg_database(server, &format!("crier_bench_big_{n}")).await;
-            let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
-            let export = AnyLedger::File(file).export().await.unwrap();
-            let t = Instant::now();
-            pg.import(&export, &holder(), Duration::ZERO).await.unwrap();
-            println!(
-                "{:<58} {:>8.1} s (one transaction, COPY, and its checkpoint)",
-                format!("PostgreSQL ledger: import of {n} records"),
-                t.elapsed().as_secs_f64()
+            )
+            .unwrap();
+            let insert = client
+                .prepare("INSERT INTO bare VALUES ($1, $2)")
+                .await
+                .unwrap();
+            let mut bare = Vec::new();
+            for i in 0..STEPS {
+                let t = Instant::now();
+                // One prepared statement in its own transaction (autocommit): INSERT …; COMMIT.
+                client
+                    .execute(&insert, &[&i64::try_from(i).unwrap(), &line])
+                    .await
+                    .unwrap();
+                bare.push(t.elapsed());
+            }
+            report(
+                "PostgreSQL: bare INSERT … (autocommit) of the same row",
+                bare,
             );
-            let mut whole = Vec::new();
+        } else {
+            println!("(PostgreSQL parts skipped: CRIER_TEST_DATABASE_URL is not set)");
+        }
+
+        for n in [BIG / 10, BIG / 3, BIG] {
+            println!("== a ledger of {n} records (pushes at 100 a day, an intent and a sent each)");
+            let big = dir.path().join(format!("big-{n}"));
+            big_file(&big, n);
+            let file = FileLedger::new(&big);
             let mut reads = Vec::new();
             for _ in 0..3 {
                 let t = Instant::now();
-                let read = pg.read_history().await.unwrap();
-                whole.push(t.elapsed());
-                assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
-                let t = Instant::now();
-                let read = pg.read().await.unwrap();
+                let read = file.read_history_sync().unwrap();
                 reads.push(t.elapsed());
                 assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
             }
-            report("PostgreSQL ledger: the whole history", whole);
-            report("PostgreSQL ledger: through the checkpoint", reads);
-            let repo = plan_repo(dir.path(), "ledger: {postgres_url_env: CRIER_LEDGER_URL}");
-            commands(
-                "PostgreSQL ledger: crier status / crier plan",
-                repo.path(),
-                Some(&url),
+            report("file ledger: the whole history (ledger list|show)", reads);
+            // The first writer folds it all once and stores the checkpoint.
+            let t = Instant::now();
+            drop(
+                file.lock_sync(&holder(), Duration::from_secs(5), &ManualClock::new(at()))
+                    .unwrap(),
             );
+            println!(
+                "{:<58} {:>8.1} ms",
+                "file ledger: first writer (whole fold + checkpoint)",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+            let mut reads = Vec::new();
+            let mut kept = 0;
+            for _ in 0..3 {
+                let t = Instant::now();
+                let read = file.read_sync().unwrap();
+                reads.push(t.elapsed());
+                assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
+                kept = read.snapshot.occurrences.len();
+            }
+            report("file ledger: through the checkpoint (plan, status)", reads);
+            println!(
+                "{:<58} {kept} occurrences kept whole of {}, checkpoint {} KB",
+                "  of which",
+                n / 2,
+                std::fs::metadata(big.join("ledger.checkpoint"))
+                    .unwrap()
+                    .len()
+                    / 1000
+            );
+            let repo = plan_repo(dir.path(), &format!("ledger: {{path: {}}}", big.display()));
+            commands("file ledger: crier status / crier plan", repo.path(), None);
+            if only_reads {
+                continue;
+            }
+            if let Some(server) = &server {
+                let url = pg_database(server, &format!("crier_bench_big_{n}")).await;
+                let pg = AnyLedger::Postgres(PgLedger::new(url.clone(), "bench"));
+                let export = AnyLedger::File(file).export().await.unwrap();
+                let t = Instant::now();
+                pg.import(&export, &holder(), Duration::ZERO).await.unwrap();
+                println!(
+                    "{:<58} {:>8.1} s (one transaction, COPY, and its checkpoint)",
+                    format!("PostgreSQL ledger: import of {n} records"),
+                    t.elapsed().as_secs_f64()
+                );
+                let mut whole = Vec::new();
+                let mut reads = Vec::new();
+                for _ in 0..3 {
+                    let t = Instant::now();
+                    let read = pg.read_history().await.unwrap();
+                    whole.push(t.elapsed());
+                    assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
+                    let t = Instant::now();
+                    let read = pg.read().await.unwrap();
+                    reads.push(t.elapsed());
+                    assert!(read.snapshot.seq >= u64::try_from(n).unwrap());
+                }
+                report("PostgreSQL ledger: the whole history", whole);
+                report("PostgreSQL ledger: through the checkpoint", reads);
+                let repo = plan_repo(dir.path(), "ledger: {postgres_url_env: CRIER_LEDGER_URL}");
+                commands(
+                    "PostgreSQL ledger: crier status / crier plan",
+                    repo.path(),
+                    Some(&url),
+                );
+            }
         }
     }
     if only_reads {
@@ -438,7 +442,9 @@ async fn dispatch(root: &std::path::Path, ledger: &str, url: Option<&str>) -> (D
     )
     .unwrap();
     std::fs::create_dir(repo.path().join("campaigns")).unwrap();
-    let now = "2026-12-01T02:00:00Z";
+    // The real time: the emulator checks UserSigs against its own clock.
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = now.as_str();
     for i in 0..PUSHES {
         std::fs::write(
             repo.path().join(format!("campaigns/c{i:04}.yaml")),
@@ -463,7 +469,13 @@ async fn dispatch(root: &std::path::Path, ledger: &str, url: Option<&str>) -> (D
     let t = Instant::now();
     let status = cmd.status().unwrap();
     let took = t.elapsed();
-    assert!(status.success(), "apply failed: {status}");
+    if !status.success() {
+        let o = cmd.stderr(std::process::Stdio::piped()).output().unwrap();
+        panic!(
+            "apply failed: {status}; run again: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     assert_eq!(emu.pushes().len(), PUSHES as usize);
     // The same apply again has nothing to send: its time is the fixed part (start, load,
     // validate, plan, lock).
