@@ -62,6 +62,12 @@ pub fn redact_usersig(text: &str) -> String {
     out
 }
 
+/// Whether `text` carries a UserSig query parameter (what [`redact_usersig`] would redact).
+#[must_use]
+pub fn contains_usersig(text: &str) -> bool {
+    find_ascii_case_insensitive(text, "usersig=").is_some()
+}
+
 fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
     haystack
         .as_bytes()

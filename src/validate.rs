@@ -441,7 +441,11 @@ fn check_schedule(
 /// the same minutes, so eight days from its first occurrence show every quota day's count
 /// (quota days may straddle two local days when `quota_timezone` differs).
 fn check_schedule_quota(sink: &mut Sink<'_>, app: &AppSettings, schedule: &Schedule) {
-    if !matches!(schedule, Schedule::Cron(_)) {
+    let Some(cron) = schedule.cron_expr() else {
+        return;
+    };
+    // No 24 hours can hold more than this: nothing to walk.
+    if cron.max_per_day() <= app.daily_quota {
         return;
     }
     let Some(first) = schedule.first() else {
@@ -539,14 +543,11 @@ fn check_rendering(
 /// Strings that look like a UserSig query parameter: the ledger never stores one (it refuses
 /// such records), so a campaign that carries one could never be applied.
 fn check_no_usersig(sink: &mut Sink<'_>) {
-    let found: Vec<String> = crate::spec::yaml::leaves(&sink.doc.value)
-        .into_iter()
-        .filter(|(_, v)| {
-            v.as_str()
-                .is_some_and(|s| crate::secrets::redact_usersig(s) != s)
+    let found = crate::spec::yaml::find_leaves(&sink.doc.value, &|v| {
+        v.as_str().is_some_and(|s| {
+            crate::secrets::contains_usersig(s) && crate::secrets::redact_usersig(s) != s
         })
-        .map(|(pointer, _)| pointer)
-        .collect();
+    });
     for pointer in found {
         sink.error(&pointer, "this text carries a UserSig query parameter (`usersig` and `=`): crier never records a UserSig, so this campaign could not be applied; remove it");
     }

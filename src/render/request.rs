@@ -292,12 +292,11 @@ pub fn render_message_checked(
 /// once and only the MsgRandom differs.
 #[must_use]
 pub fn depends_on_occurrence(campaign: &Campaign) -> bool {
-    crate::spec::yaml::leaves(campaign.message_source())
-        .into_iter()
-        .any(|(_, v)| {
-            v.as_str()
-                .is_some_and(|s| is_template(s) && s.contains("occurrence"))
-        })
+    !crate::spec::yaml::find_leaves(campaign.message_source(), &|v| {
+        v.as_str()
+            .is_some_and(|s| is_template(s) && s.contains("occurrence"))
+    })
+    .is_empty()
 }
 
 /// The request of a rendered message with its MsgRandom.

@@ -9,6 +9,9 @@
 //! fires; a field that starts with `*` (such as `*/2`) counts as unrestricted, so `0 9 */2 * MON`
 //! means odd-numbered days that are Mondays, as in crontab.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use croner::parser::{CronParser, Seconds, Year};
 
@@ -46,6 +49,39 @@ impl CronExpr {
     #[must_use]
     pub fn canonical(&self) -> &str {
         &self.canonical
+    }
+
+    /// An upper bound of the times it fires in any 24 hours: its minutes times its hours, plus
+    /// one hour for a day that a DST change makes 25 hours long.
+    #[must_use]
+    pub fn max_per_day(&self) -> u32 {
+        let fields: Vec<&str> = self.canonical.split(' ').collect();
+        let count = |field: &str, lo: u32, hi: u32| -> u32 {
+            let mut set = 0u64;
+            for item in field.split(',') {
+                let (base, step) = item
+                    .split_once('/')
+                    .map_or((item, 1), |(b, s)| (b, s.parse().unwrap_or(1).max(1)));
+                let (from, to) = match base.split_once('-') {
+                    _ if base == "*" => (lo, hi),
+                    Some((a, b)) => (a.parse().unwrap_or(lo), b.parse().unwrap_or(hi)),
+                    // `v/step` runs from v to the end of the range, as in crontab.
+                    None if step > 1 => (base.parse().unwrap_or(lo), hi),
+                    None => {
+                        let v = base.parse().unwrap_or(lo);
+                        (v, v)
+                    }
+                };
+                for v in (from..=to.min(hi)).step_by(step as usize) {
+                    set |= 1 << v;
+                }
+            }
+            set.count_ones()
+        };
+        match fields.as_slice() {
+            [minutes, hours, ..] => count(minutes, 0, 59) * (count(hours, 0, 23) + 1),
+            _ => 25 * 60,
+        }
     }
 
     /// Whether the wall-clock minute `wall` matches (seconds are ignored).
@@ -89,7 +125,26 @@ impl std::fmt::Display for CronExpr {
 /// A [`ScheduleError`] naming the first problem: a nickname, the wrong number of fields, an
 /// extension (`L`, `W`, `#`, `?`), a value out of range, a name in the wrong field, bad syntax.
 pub fn parse_cron(expr: &str) -> Result<CronExpr, ScheduleError> {
+    // croner's parser costs about as much as reading a whole campaign file, and a repository
+    // repeats a few expressions (and every command parses each schedule more than once), so
+    // checked expressions are kept per process, by text. Bounded: cleared when full.
+    static PARSED: LazyLock<Mutex<HashMap<String, CronExpr>>> = LazyLock::new(Mutex::default);
+    const KEPT: usize = 4096;
     let text = expr.trim();
+    if let Some(hit) = PARSED.lock().ok().and_then(|m| m.get(text).cloned()) {
+        return Ok(hit);
+    }
+    let parsed = parse_uncached(text)?;
+    if let Ok(mut m) = PARSED.lock() {
+        if m.len() >= KEPT {
+            m.clear();
+        }
+        m.insert(text.to_owned(), parsed.clone());
+    }
+    Ok(parsed)
+}
+
+fn parse_uncached(text: &str) -> Result<CronExpr, ScheduleError> {
     if text.is_empty() {
         return Err(ScheduleError::CronEmpty);
     }

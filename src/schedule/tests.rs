@@ -840,3 +840,33 @@ mod reference {
         }
     }
 }
+
+#[test]
+fn max_per_day_bounds_every_day_of_a_year_in_a_dst_zone() {
+    for (expr, bound) in [
+        ("0 10 * * *", 2),
+        ("*/15 9-17 * * *", 40),
+        ("* * * * *", 1500),
+        ("0,30 8,20 * * MON-FRI", 6),
+        ("5-59/20 */6 * * *", 15),
+    ] {
+        let cron = super::cron::parse_cron(expr).unwrap();
+        assert_eq!(cron.max_per_day(), bound, "{expr}");
+        // Any 24 hours around both DST changes of a zone fire at most that often.
+        let s = Schedule::cron(expr, chrono_tz::America::New_York, None, None).unwrap();
+        for (from, to) in [
+            ("2026-03-06T00:00:00Z", "2026-03-11T00:00:00Z"),
+            ("2026-10-30T00:00:00Z", "2026-11-04T00:00:00Z"),
+        ] {
+            let times: Vec<_> = s.occurrences(utc(from), utc(to)).map(|o| o.at).collect();
+            let mut end = 0;
+            for (i, t) in times.iter().enumerate() {
+                while end < times.len() && times[end] < *t + TimeDelta::hours(24) {
+                    end += 1;
+                }
+                let in_day = u32::try_from(end - i).unwrap();
+                assert!(in_day <= bound, "{expr}: {in_day} from {t}");
+            }
+        }
+    }
+}

@@ -113,6 +113,53 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
     out
 }
 
+/// The JSON pointers of the leaves of `v` that `keep` accepts, in document order. Cheaper than
+/// [`leaves`] when few match: a pointer is only spelled out for a leaf that is kept.
+pub fn find_leaves(v: &Value, keep: &dyn Fn(&Value) -> bool) -> Vec<String> {
+    enum Seg<'v> {
+        Key(&'v str),
+        Index(usize),
+    }
+    fn walk<'v>(
+        v: &'v Value,
+        path: &mut Vec<Seg<'v>>,
+        keep: &dyn Fn(&Value) -> bool,
+        out: &mut Vec<String>,
+    ) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, item) in m {
+                    path.push(Seg::Key(k));
+                    walk(item, path, keep, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (i, item) in a.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    walk(item, path, keep, out);
+                    path.pop();
+                }
+            }
+            leaf if keep(leaf) => {
+                let mut pointer = String::new();
+                for seg in path.iter() {
+                    pointer.push('/');
+                    match seg {
+                        Seg::Key(k) => pointer.push_str(&escape_pointer_segment(k)),
+                        Seg::Index(i) => pointer.push_str(&i.to_string()),
+                    }
+                }
+                out.push(pointer);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut Vec::new(), keep, &mut out);
+    out
+}
+
 fn pos_of(span: Span) -> Pos {
     let (s, e) = (span.start, span.end);
     let len = if e.line() == s.line() && e.col() > s.col() {
