@@ -443,6 +443,10 @@ pub fn audience_in_words(audience: &serde_json::Value) -> String {
     audience.to_string()
 }
 
+/// The verdict's words for `plan --base` without a readable ledger.
+pub const LEDGER_UNKNOWN: &str =
+    "ledger not read: quota used and WILL SEND AGAIN are not known";
+
 /// One line: what changed, what it sends, the quota and the policy, for the top of a review.
 #[must_use]
 pub fn verdict(plan: &Plan) -> String {
@@ -456,6 +460,9 @@ pub fn verdict(plan: &Plan) -> String {
     )];
     if let Some(base) = &plan.base {
         parts[0].push_str(&format!(" against {base}"));
+    }
+    if plan.ledger_unknown {
+        parts.push(LEDGER_UNKNOWN.to_owned());
     }
     parts.push(format!(
         "{} to send now, {} upcoming",
@@ -720,12 +727,16 @@ fn markdown_head(plan: &Plan) -> String {
     let _ = writeln!(head, "<!-- crier-plan: {} -->", plan.project);
     let _ = writeln!(head, "### crier plan — {}\n", md_escape(&plan.project));
     let _ = writeln!(head, "**Verdict:** {}\n", md_escape(&verdict(plan)));
+    let ledger = if plan.ledger_unknown {
+        "ledger not read".to_owned()
+    } else {
+        format!("ledger seq {}", plan.ledger_seq)
+    };
     let _ = writeln!(
         head,
-        "Plan at `{}`, horizon {}, ledger seq {}.\n",
+        "Plan at `{}`, horizon {}, {ledger}.\n",
         secs(plan.at),
         horizon(plan),
-        plan.ledger_seq
     );
     let c = &plan.changes;
     let _ = writeln!(head, "| | count |\n|---|---:|");

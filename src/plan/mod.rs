@@ -545,6 +545,7 @@ pub fn build(input: &Input<'_>) -> Plan {
         base: None,
         base_upcoming: Vec::new(),
         base_quota: Vec::new(),
+        ledger_unknown: false,
     }
 }
 
@@ -552,9 +553,10 @@ pub fn build(input: &Input<'_>) -> Plan {
 /// upcoming sends of both, and the quota days of both (before → after). Both inputs should carry
 /// the same ledger snapshot (the shared ledger when readable, else empty). The base's normalised campaigns stand in for the applied snapshot;
 /// `head.ledger` (the shared ledger when readable, else empty) gives what was already sent and
-/// the quota used; nothing is due.
+/// the quota used; nothing is due. `ledger_read` false: the caller could not read the shared
+/// ledger, so the plan says that quota used and WILL SEND AGAIN are not known.
 #[must_use]
-pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
+pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str, ledger_read: bool) -> Plan {
     let base_plan = build(base);
     // The shared ledger as it is (when the caller could read it): what was already sent is not
     // upcoming, the quota counts what was used, and WILL SEND AGAIN sees the deliveries.
@@ -624,6 +626,7 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
         .chain(base_plan.upcoming)
         .collect();
     plan.base_quota = base_plan.quota;
+    plan.ledger_unknown = !ledger_read;
     plan
 }
 

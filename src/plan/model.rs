@@ -60,6 +60,10 @@ pub struct Plan {
     /// to compare with `quota` (after).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_quota: Vec<QuotaDay>,
+    /// `plan --base REV` without a readable ledger: the quota used and WILL SEND AGAIN of
+    /// earlier sends are not known (the plan counts nothing as used or sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ledger_unknown: bool,
 }
 
 /// One push the plan would send (or, in `upcoming`, will send later).

@@ -405,3 +405,61 @@ fn two_hundred_changed_campaigns_fit_one_comment_keeping_verdict_quota_and_warni
     let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
     assert_eq!(v["changes"]["updated"].as_array().unwrap().len(), 200);
 }
+
+#[test]
+fn without_a_readable_ledger_the_verdict_says_quota_used_and_sends_again_are_not_known() {
+    const UNSET: &str = "CRIER_TEST_UNSET_LEDGER_URL";
+    let config = format!("{CONFIG}ledger: {{postgres_url_env: {UNSET}}}\n");
+    let repo = Repo::new(&config);
+    repo.write(
+        "campaigns/one.yaml",
+        cron_campaign("one", "0 9 * * *", "one", ""),
+    );
+    commit_all(&repo);
+    repo.write(
+        "campaigns/one.yaml",
+        cron_campaign("one", "0 9 * * *", "two", ""),
+    );
+    let run = |format: &str| {
+        let o = repo
+            .crier()
+            .env_remove(UNSET)
+            .args([
+                "plan",
+                "--base",
+                "HEAD",
+                "--at",
+                "2026-12-05T12:00:00+08:00",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the comparison goes on without the ledger"),
+            "{}",
+            stderr(&o)
+        );
+        stdout(&o)
+    };
+    let md = run("markdown");
+    assert!(
+        md.contains("**Verdict:** 0 created, 1 changed, 0 deleted (0 unchanged) against HEAD; ledger not read: quota used and WILL SEND AGAIN are not known; "),
+        "{md}"
+    );
+    assert!(md.contains("horizon 7d, ledger not read."), "{md}");
+    let human = run("human");
+    assert!(
+        human.contains("Verdict: 0 created, 1 changed, 0 deleted (0 unchanged) against HEAD; ledger not read: quota used and WILL SEND AGAIN are not known; "),
+        "{human}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(v["ledger_unknown"], true);
+    // With a readable ledger (the default file ledger) none of it is said.
+    repo.write("crier.yaml", CONFIG);
+    let md = stdout(&plan_base(&repo, "markdown"));
+    assert!(!md.contains("ledger not read"), "{md}");
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    assert!(v.get("ledger_unknown").is_none(), "{v}");
+}
