@@ -1,6 +1,7 @@
 //! `crier plan`: the reviewable dry run. [`build`] is a pure function of (campaign set, settings,
 //! ledger snapshot, time) that returns a [`Plan`] value; the CLI prints it, `apply` executes it.
 
+pub mod audience;
 mod changes;
 pub mod format;
 pub mod model;
@@ -10,8 +11,9 @@ pub mod review;
 mod warnings;
 
 pub use model::{
-    Change, Changes, FieldChange, Held, HeldState, InDoubt, MessageView, Missed, NextOccurrence,
-    Plan, PlannedSend, QuotaDay, ReadMessage, ScheduleView, Skipped, Warning,
+    AudienceChange, AudienceDirection, Change, Changes, FieldChange, Held, HeldState, InDoubt,
+    MessageView, Missed, NextOccurrence, Plan, PlannedSend, QuotaDay, ReadMessage, ScheduleView,
+    Skipped, Warning,
 };
 
 use crate::api::errors::{RefusalRetry, refusal_retry};
@@ -507,7 +509,6 @@ pub fn build(input: &Input<'_>) -> Plan {
     warnings.extend(warnings::collect(
         input,
         &normalized,
-        applied,
         &changes,
         &due,
         &upcoming,

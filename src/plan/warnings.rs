@@ -3,7 +3,6 @@
 
 use super::model::{Changes, PlannedSend, Warning};
 use super::{Input, delta};
-use crate::ledger::fold::AppliedSnapshot;
 use chrono::DateTime;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,67 +25,6 @@ fn warn(kind: &str, campaign: Option<&str>, message: String) -> Warning {
     }
 }
 
-fn strings(v: Option<&Value>) -> BTreeSet<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Why the new audience reaches more people than the old one, if it does.
-fn widened(old: &Value, new: &Value) -> Option<String> {
-    let tags = |v: &Value, k: &str| strings(v.pointer(&format!("/audience/tags/{k}")));
-    let is_all = |v: &Value| v.pointer("/audience/all").is_some();
-    let only_none = |v: &Value| {
-        v.pointer("/audience/tags").is_some()
-            && tags(v, "any").is_empty()
-            && tags(v, "all").is_empty()
-    };
-    if is_all(new) && !is_all(old) {
-        return Some("the audience is now all users".into());
-    }
-    if only_none(new) && !only_none(old) {
-        return Some("the audience is now `tags.none` alone: every user without those tags".into());
-    }
-    if new.pointer("/audience/tags").is_some() && old.pointer("/audience/tags").is_some() {
-        let dropped: Vec<String> = tags(old, "all")
-            .difference(&tags(new, "all"))
-            .cloned()
-            .collect();
-        if !dropped.is_empty() {
-            return Some(format!(
-                "tags.all no longer requires {}",
-                dropped.join(", ")
-            ));
-        }
-        let added: Vec<String> = tags(new, "any")
-            .difference(&tags(old, "any"))
-            .cloned()
-            .collect();
-        if !tags(old, "any").is_empty() && !added.is_empty() {
-            return Some(format!("tags.any now also reaches {}", added.join(", ")));
-        }
-        let unexcluded: Vec<String> = tags(old, "none")
-            .difference(&tags(new, "none"))
-            .cloned()
-            .collect();
-        if !unexcluded.is_empty() {
-            return Some(format!(
-                "tags.none no longer excludes {}",
-                unexcluded.join(", ")
-            ));
-        }
-    }
-    if new.pointer("/audience/attrs").is_some() && old.pointer("/audience/tags").is_some() {
-        return None;
-    }
-    None
-}
-
 fn human(d: Duration) -> String {
     crate::duration::Human(Duration::from_secs(d.as_secs().max(1))).to_string()
 }
@@ -94,23 +32,27 @@ fn human(d: Duration) -> String {
 pub(super) fn collect(
     input: &Input<'_>,
     normalized: &BTreeMap<String, Value>,
-    applied: Option<&AppliedSnapshot>,
     changes: &Changes,
     due: &[PlannedSend],
     upcoming: &[PlannedSend],
 ) -> Vec<Warning> {
     let mut out = Vec::new();
     let sends: Vec<&PlannedSend> = due.iter().chain(upcoming).collect();
+    // The one audience rule (`audience::compare`, in the change view): an edit that can reach
+    // users the old audience could not, widened or replaced.
     for c in &changes.updated {
-        if let (Some(old), Some(new)) = (
-            applied.and_then(|a| a.snapshot.campaigns.get(&c.campaign)),
-            normalized.get(&c.campaign),
-        ) && let Some(why) = widened(&old.campaign, new)
+        if let Some(a) = &c.audience_change
+            && a.direction.reaches_more()
         {
             out.push(warn(
                 "audience-widened",
                 Some(&c.campaign),
-                format!("{}: audience widened: {why}", c.campaign),
+                format!(
+                    "{}: audience {}: {}",
+                    c.campaign,
+                    a.direction.as_str(),
+                    a.why.join("; ")
+                ),
             ));
         }
     }

@@ -463,3 +463,80 @@ fn without_a_readable_ledger_the_verdict_says_quota_used_and_sends_again_are_not
     let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
     assert!(v.get("ledger_unknown").is_none(), "{v}");
 }
+
+#[test]
+fn an_audience_change_is_said_widened_narrowed_or_replaced_before_and_after() {
+    let repo = Repo::new(CONFIG);
+    for name in ["wide", "narrow", "other", "same"] {
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(name, "0 9 * * *", "hi", ""),
+        );
+    }
+    commit_all(&repo);
+    let with = |name: &str, audience: &str| {
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(name, "0 9 * * *", "hi", "").replace("{tags: {any: [vip]}}", audience),
+        );
+    };
+    with("wide", "{tags: {any: [vip, gold]}}");
+    with("narrow", "{tags: {any: [vip], none: [churned]}}");
+    with("other", "{attrs: {all: {city: Shenzhen}}}");
+    // The same users, written differently: no audience change.
+    with("same", "{tags: {any: [vip, vip]}}");
+    let md = stdout(&plan_base(&repo, "markdown"));
+    assert!(
+        md.contains("#### ~ Update `wide`\n\n- audience WIDENED: users with any of vip → users with any of vip, gold\n  - tags.any now also reaches gold\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- audience NARROWED: users with any of vip → users with any of vip and with none of churned\n  - tags.none now also excludes churned\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- audience REPLACED: users with any of vip → users whose city = Shenzhen (all of these)\n  - the audience is now by attributes instead of tags\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("#### ~ Update `same`\n\n- audience: users with any of vip, vip\n"),
+        "{md}"
+    );
+    // The widened-audience warning follows the same rule: widened and replaced, not narrowed.
+    assert!(
+        md.contains("- :warning: wide: audience widened: tags.any now also reaches gold"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- :warning: other: audience replaced: the audience is now by attributes instead of tags"),
+        "{md}"
+    );
+    assert!(!md.contains(":warning: narrow:"), "{md}");
+    let human = stdout(&plan_base(&repo, "human"));
+    assert!(
+        human.contains("  ~ wide\n      audience WIDENED: users with any of vip → users with any of vip, gold (tags.any now also reaches gold)\n"),
+        "{human}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    let change = |name: &str| {
+        v["changes"]["updated"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["campaign"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        change("wide")["audience_change"],
+        serde_json::json!({
+            "direction": "widened",
+            "before": "users with any of vip",
+            "after": "users with any of vip, gold",
+            "why": ["tags.any now also reaches gold"]
+        })
+    );
+    assert_eq!(change("narrow")["audience_change"]["direction"], "narrowed");
+    assert_eq!(change("other")["audience_change"]["direction"], "replaced");
+    assert!(change("same").get("audience_change").is_none());
+}
