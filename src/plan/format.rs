@@ -458,7 +458,8 @@ pub fn verdict(plan: &Plan) -> String {
         plan.due.len(),
         plan.upcoming.len()
     ));
-    let over: Vec<String> = quota_rows(plan)
+    let rows = quota_rows(plan);
+    let over: Vec<String> = rows
         .iter()
         .filter(|r| r.over())
         .map(|r| {
@@ -469,8 +470,19 @@ pub fn verdict(plan: &Plan) -> String {
             format!("{} {}{new}", r.app, r.day)
         })
         .collect();
+    // With --base, days the change leaves as over as they were are not this change's doing.
+    let none_new = plan.base.is_some()
+        && rows
+            .iter()
+            .filter(|r| r.over())
+            .all(|r| r.before.is_some_and(|(u, p)| r.used + r.planned <= u + p));
     parts.push(if over.is_empty() {
         "quota: every day fits".to_owned()
+    } else if none_new {
+        format!(
+            "quota: OVER on {}, no more than before this change",
+            capped_list(&over, 5)
+        )
     } else {
         format!("quota: OVER on {}", capped_list(&over, 5))
     });
@@ -742,7 +754,10 @@ fn markdown_head(plan: &Plan) -> String {
         ("Unchanged", c.unchanged),
         ("Warnings", plan.warnings.len()),
     ] {
-        let _ = writeln!(head, "| {label} | {n} |");
+        // Only what there is: a review of one change is not a table of zeros.
+        if n > 0 {
+            let _ = writeln!(head, "| {label} | {n} |");
+        }
     }
     if let Some(p) = &c.project {
         let _ = writeln!(head, "\n> **{}**", md_escape(p));

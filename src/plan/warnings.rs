@@ -14,6 +14,8 @@ const NEAR_LIMIT_BYTES: usize = crate::render::MAX_BODY_BYTES * 9 / 10;
 const FAN_OUT_USERS_PER_SECOND: u64 = 200;
 /// Interval conflicts listed one by one per app; the rest are summed up.
 const SHOWN_CONFLICTS: usize = 5;
+/// Campaigns named in the short-grace note; the rest are counted.
+const SHOWN_SHORT_GRACE: usize = 10;
 /// Graces below this get the "CI schedulers run late" note.
 const LATE_CI: Duration = Duration::from_secs(3600);
 
@@ -22,6 +24,16 @@ fn warn(kind: &str, campaign: Option<&str>, message: String) -> Warning {
         kind: kind.to_owned(),
         campaign: campaign.map(str::to_owned),
         message,
+    }
+}
+
+/// The first `max` names, then "and N more", so that a warning stays one readable line in a
+/// repository of hundreds of campaigns.
+fn shown(names: &[&str], max: usize) -> String {
+    if names.len() > max {
+        format!("{} and {} more", names[..max].join(", "), names.len() - max)
+    } else {
+        names.join(", ")
     }
 }
 
@@ -153,19 +165,11 @@ pub(super) fn collect(
             .get(app_name)
             .map(|a| crate::duration::Human(a.min_interval).to_string())
             .unwrap_or_default();
-        let names: Vec<String> = campaigns.iter().map(|c| (*c).to_owned()).collect();
-        let shown = if names.len() > SHOWN_CONFLICTS {
-            format!(
-                "{} and {} more",
-                names[..SHOWN_CONFLICTS].join(", "),
-                names.len() - SHOWN_CONFLICTS
-            )
-        } else {
-            names.join(", ")
-        };
+        let names: Vec<&str> = campaigns.iter().copied().collect();
+        let shown = shown(&names, SHOWN_CONFLICTS);
         out.push(warn(
             "interval-conflict",
-            (campaigns.len() == 1).then(|| names[0].as_str()),
+            (campaigns.len() == 1).then(|| names[0]),
             format!(
                 "app {app_name}: {n} {} due within min_interval ({interval}) of the one before and {} serialised, starting up to {} late ({shown})",
                 if n == 1 { "send is" } else { "sends are" },
@@ -213,7 +217,7 @@ pub(super) fn collect(
             None,
             format!(
                 "grace under 1h for {}: CI schedulers often start late (GitHub Actions cron can lag by much more); an occurrence not sent within its grace is missed, never sent",
-                short.join(", ")
+                shown(&short, SHOWN_SHORT_GRACE)
             ),
         ));
     }

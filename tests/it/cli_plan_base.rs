@@ -540,3 +540,76 @@ fn an_audience_change_is_said_widened_narrowed_or_replaced_before_and_after() {
     assert_eq!(change("other")["audience_change"]["direction"], "replaced");
     assert!(change("same").get("audience_change").is_none());
 }
+
+#[test]
+fn one_sentence_changed_in_two_hundred_campaigns_is_a_short_comment_about_that_campaign() {
+    let repo = Repo::new(CONFIG);
+    for i in 0..200 {
+        let name = format!("c{i:03}");
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(&name, "0 9 * * *", &format!("Hello from {name}."), ""),
+        );
+    }
+    commit_all(&repo);
+    repo.write(
+        "campaigns/c042.yaml",
+        cron_campaign("c042", "0 9 * * *", "Hello again from c042.", ""),
+    );
+    let o = plan_base(&repo, "markdown");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let md = stdout(&o);
+    // Small: well under one screen of summary before the one section.
+    assert!(
+        md.chars().count() < 3_500,
+        "{} characters:\n{md}",
+        md.chars().count()
+    );
+    let summary = &md[..md.find("\n#### ").expect("one section")];
+    assert!(summary.lines().count() < 30, "{summary}");
+    // Only the changed campaign is named: one section, no other campaign in a list.
+    assert_eq!(md.matches("\n#### ").count(), 1, "{md}");
+    assert!(md.contains("\n#### ~ Update `c042`\n"), "{md}");
+    for i in (0..200).filter(|i| *i >= 10 && *i != 42) {
+        assert!(
+            !md.contains(&format!("c{i:03}")),
+            "c{i:03} is unchanged:\n{md}"
+        );
+    }
+    assert!(
+        md.contains("**Verdict:** 0 created, 1 changed, 0 deleted (199 unchanged) against HEAD"),
+        "{md}"
+    );
+    // In words and as it will look: the audience, the schedule, the message before → after.
+    assert!(md.contains("- audience: users with any of vip\n"), "{md}");
+    assert!(
+        md.contains("- schedule: every day at 09:00 Asia/Shanghai\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - body[0]: \"Hello from c042.\" → \"Hello again from c042.\"\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - title: \"Title of c042\" (unchanged)\n"),
+        "{md}"
+    );
+    assert_eq!(md.matches("Request body:").count(), 1, "{md}");
+    // Its quota effect: each day before → after; the days over quota were so before it.
+    assert!(
+        md.contains(
+            "| prod | 2026-12-06 | 100 | 0 + 200 = 200 | 0 + 200 = 200 | **over: 100 deferred** |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("quota: OVER on prod 2026-12-06, prod 2026-12-07, prod 2026-12-08, prod 2026-12-09, prod 2026-12-10 and 2 more, no more than before this change;"),
+        "{md}"
+    );
+    // No table of zeros, and warnings about many campaigns name a few and count the rest.
+    assert!(!md.contains("| 0 |"), "{md}");
+    assert!(
+        md.contains("grace under 1h for c000, c001, c002, c003, c004, c005, c006, c007, c008, c009 and 190 more: "),
+        "{md}"
+    );
+}
