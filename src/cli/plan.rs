@@ -159,14 +159,14 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
             crate::validate::validate(&base.settings, &base.campaigns, &[], &base.names);
         // The shared ledger (a read-only role is enough) makes quota used and WILL SEND AGAIN
         // right; without it (a fork's pull request, a fresh checkout) the view still works.
-        let shared = match read_ledger(&ws.settings) {
-            Ok(read) => read.snapshot,
+        let (shared, ledger_read) = match read_ledger(&ws.settings) {
+            Ok(read) => (read.snapshot, true),
             Err(e) => {
                 writeln!(
                     anstream::stderr(),
                     "warning: {e:#}; the comparison goes on without the ledger (quota used and WILL SEND AGAIN of earlier sends are not shown)"
                 )?;
-                crate::ledger::fold::LedgerSnapshot::default()
+                (crate::ledger::fold::LedgerSnapshot::default(), false)
             }
         };
         let head = crate::plan::Input {
@@ -184,7 +184,7 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
             at,
             horizon,
         };
-        let plan = crate::plan::compare(&head, &base_input, rev);
+        let plan = crate::plan::compare(&head, &base_input, rev, ledger_read);
         print_plan(&plan, args.format)?;
         return Ok(if plan.blocked_by_policy() {
             Status::Failed

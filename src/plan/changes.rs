@@ -300,6 +300,7 @@ pub(super) fn diff(
                     dropped: Vec::new(),
                     schedule: review::schedule_view(None, new, input.at),
                     message: review::message_view(None, after.as_ref()),
+                    audience_change: None,
                     exceptions_added: review::exceptions_added(None, new),
                 });
             }
@@ -367,6 +368,13 @@ pub(super) fn diff(
                     dropped: Vec::new(),
                     schedule: review::schedule_view(Some(&prev.campaign), new, input.at),
                     message: review::message_view(before.as_ref(), after.as_ref()),
+                    audience_change: match (
+                        &Facts::of(&prev.campaign).audience,
+                        &facts[name.as_str()].audience,
+                    ) {
+                        (Some(o), Some(n)) => super::audience::compare(o, n),
+                        _ => None,
+                    },
                     exceptions_added: review::exceptions_added(Some(&prev.campaign), new),
                 });
             }
@@ -392,6 +400,7 @@ pub(super) fn diff(
             dropped,
             schedule: None,
             message: None,
+            audience_change: None,
             exceptions_added: BTreeMap::new(),
         });
     }

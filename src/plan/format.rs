@@ -88,13 +88,20 @@ impl Style {
     }
 }
 
-fn change_lines(out: &mut String, st: &Style, sign: &str, c: &Change) {
+fn change_lines(out: &mut String, st: &Style, plan: &Plan, sign: &str, c: &Change) {
     let head = match sign {
         "+" => st.green(&format!("  + {}", c.campaign)),
         "-" => st.red(&format!("  - {}", c.campaign)),
         _ => st.yellow(&format!("  ~ {}", c.campaign)),
     };
     let _ = writeln!(out, "{head}");
+    if let Some((line, why)) = audience_line(plan, c).filter(|_| sign != "-") {
+        let line = line.replace("**", "");
+        let _ = match why {
+            Some(why) => writeln!(out, "      {} ({why})", st.yellow(&line)),
+            None => writeln!(out, "      {line}"),
+        };
+    }
     if let Some(v) = &c.schedule {
         let (words, next) = schedule_lines(v);
         let _ = writeln!(out, "      schedule: {words}");
@@ -200,13 +207,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  {}", st.red(p));
         }
         for ch in &c.created {
-            change_lines(&mut out, &st, "+", ch);
+            change_lines(&mut out, &st, plan, "+", ch);
         }
         for ch in &c.updated {
-            change_lines(&mut out, &st, "~", ch);
+            change_lines(&mut out, &st, plan, "~", ch);
         }
         for ch in &c.deleted {
-            change_lines(&mut out, &st, "-", ch);
+            change_lines(&mut out, &st, plan, "-", ch);
         }
     }
     if plan.base.is_none() {
@@ -393,55 +400,41 @@ fn phone_lines(plan: &Plan) -> Vec<String> {
 /// (`users tagged VIP and any of Stock A, Stock B, and none of churned`).
 #[must_use]
 pub fn audience_in_words(audience: &serde_json::Value) -> String {
-    let list = |v: Option<&serde_json::Value>| -> Option<String> {
-        let items: Vec<String> = v?
-            .as_array()?
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect();
-        (!items.is_empty()).then(|| items.join(", "))
-    };
-    let pairs = |v: Option<&serde_json::Value>| -> Option<String> {
-        let items: Vec<String> = v?
-            .as_object()?
-            .iter()
-            .map(|(k, x)| {
-                format!(
-                    "{k} = {}",
-                    x.as_str().map_or_else(|| x.to_string(), str::to_owned)
-                )
-            })
-            .collect();
-        (!items.is_empty()).then(|| items.join(", "))
-    };
-    if audience.get("all").and_then(serde_json::Value::as_bool) == Some(true) {
-        return "**ALL USERS**".to_owned();
-    }
-    if let Some(t) = audience.get("tags") {
-        let mut parts = Vec::new();
-        if let Some(all) = list(t.get("all")) {
-            parts.push(format!("tagged {all}"));
-        }
-        if let Some(any) = list(t.get("any")) {
-            parts.push(format!("with any of {any}"));
-        }
-        if let Some(none) = list(t.get("none")) {
-            parts.push(format!("with none of {none}"));
-        }
-        return format!("users {}", parts.join(" and "));
-    }
-    if let Some(a) = audience.get("attrs") {
-        let mut parts = Vec::new();
-        if let Some(all) = pairs(a.get("all")) {
-            parts.push(format!("whose {all} (all of these)"));
-        }
-        if let Some(any) = pairs(a.get("any")) {
-            parts.push(format!("with any of {any}"));
-        }
-        return format!("users {}", parts.join(" and "));
-    }
-    audience.to_string()
+    <crate::spec::campaign::Audience as serde::Deserialize>::deserialize(audience).map_or_else(
+        |_| audience.to_string(),
+        |a| loud(&super::audience::words(&a)),
+    )
 }
+
+/// ALL USERS in bold, loudly; other audiences as they are.
+fn loud(words: &str) -> String {
+    if words == "ALL USERS" {
+        "**ALL USERS**".to_owned()
+    } else {
+        words.to_owned()
+    }
+}
+
+/// The audience of a created or changed campaign: in words, or how it changed (widened,
+/// narrowed, replaced) before → after, with why.
+fn audience_line(plan: &Plan, ch: &Change) -> Option<(String, Option<String>)> {
+    if let Some(a) = &ch.audience_change {
+        return Some((
+            format!(
+                "audience {}: {} → {}",
+                a.direction.as_str().to_uppercase(),
+                loud(&a.before),
+                loud(&a.after)
+            ),
+            Some(a.why.join("; ")),
+        ));
+    }
+    let audience = plan.campaigns.get(&ch.campaign)?.get("audience")?;
+    Some((format!("audience: {}", audience_in_words(audience)), None))
+}
+
+/// The verdict's words for `plan --base` without a readable ledger.
+pub const LEDGER_UNKNOWN: &str = "ledger not read: quota used and WILL SEND AGAIN are not known";
 
 /// One line: what changed, what it sends, the quota and the policy, for the top of a review.
 #[must_use]
@@ -457,12 +450,16 @@ pub fn verdict(plan: &Plan) -> String {
     if let Some(base) = &plan.base {
         parts[0].push_str(&format!(" against {base}"));
     }
+    if plan.ledger_unknown {
+        parts.push(LEDGER_UNKNOWN.to_owned());
+    }
     parts.push(format!(
         "{} to send now, {} upcoming",
         plan.due.len(),
         plan.upcoming.len()
     ));
-    let over: Vec<String> = quota_rows(plan)
+    let rows = quota_rows(plan);
+    let over: Vec<String> = rows
         .iter()
         .filter(|r| r.over())
         .map(|r| {
@@ -473,8 +470,19 @@ pub fn verdict(plan: &Plan) -> String {
             format!("{} {}{new}", r.app, r.day)
         })
         .collect();
+    // With --base, days the change leaves as over as they were are not this change's doing.
+    let none_new = plan.base.is_some()
+        && rows
+            .iter()
+            .filter(|r| r.over())
+            .all(|r| r.before.is_some_and(|(u, p)| r.used + r.planned <= u + p));
     parts.push(if over.is_empty() {
         "quota: every day fits".to_owned()
+    } else if none_new {
+        format!(
+            "quota: OVER on {}, no more than before this change",
+            capped_list(&over, 5)
+        )
     } else {
         format!("quota: OVER on {}", capped_list(&over, 5))
     });
@@ -720,12 +728,16 @@ fn markdown_head(plan: &Plan) -> String {
     let _ = writeln!(head, "<!-- crier-plan: {} -->", plan.project);
     let _ = writeln!(head, "### crier plan — {}\n", md_escape(&plan.project));
     let _ = writeln!(head, "**Verdict:** {}\n", md_escape(&verdict(plan)));
+    let ledger = if plan.ledger_unknown {
+        "ledger not read".to_owned()
+    } else {
+        format!("ledger seq {}", plan.ledger_seq)
+    };
     let _ = writeln!(
         head,
-        "Plan at `{}`, horizon {}, ledger seq {}.\n",
+        "Plan at `{}`, horizon {}, {ledger}.\n",
         secs(plan.at),
         horizon(plan),
-        plan.ledger_seq
     );
     let c = &plan.changes;
     let _ = writeln!(head, "| | count |\n|---|---:|");
@@ -742,7 +754,10 @@ fn markdown_head(plan: &Plan) -> String {
         ("Unchanged", c.unchanged),
         ("Warnings", plan.warnings.len()),
     ] {
-        let _ = writeln!(head, "| {label} | {n} |");
+        // Only what there is: a review of one change is not a table of zeros.
+        if n > 0 {
+            let _ = writeln!(head, "| {label} | {n} |");
+        }
     }
     if let Some(p) = &c.project {
         let _ = writeln!(head, "\n> **{}**", md_escape(p));
@@ -1120,15 +1135,11 @@ fn schedule_lines(v: &ScheduleView) -> (String, Option<String>) {
 fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
     let title = format!("\n#### {kind} `{}`\n\n", md_escape(&ch.campaign));
     let mut lines: Vec<String> = Vec::new();
-    let campaign = plan.campaigns.get(&ch.campaign);
-    if let Some(audience) = campaign
-        .filter(|_| !kind.starts_with('-'))
-        .and_then(|c| c.get("audience"))
-    {
-        lines.push(format!(
-            "- audience: {}",
-            md_escape(&audience_in_words(audience))
-        ));
+    if let Some((line, why)) = audience_line(plan, ch).filter(|_| !kind.starts_with('-')) {
+        lines.push(format!("- {}", md_escape(&line)));
+        if let Some(why) = why {
+            lines.push(format!("  - {}", md_escape(&why)));
+        }
     }
     let mut next_line = None;
     if let Some(v) = &ch.schedule {

@@ -1,6 +1,7 @@
 //! `crier plan`: the reviewable dry run. [`build`] is a pure function of (campaign set, settings,
 //! ledger snapshot, time) that returns a [`Plan`] value; the CLI prints it, `apply` executes it.
 
+pub mod audience;
 mod changes;
 pub mod format;
 pub mod model;
@@ -10,8 +11,9 @@ pub mod review;
 mod warnings;
 
 pub use model::{
-    Change, Changes, FieldChange, Held, HeldState, InDoubt, MessageView, Missed, NextOccurrence,
-    Plan, PlannedSend, QuotaDay, ReadMessage, ScheduleView, Skipped, Warning,
+    AudienceChange, AudienceDirection, Change, Changes, FieldChange, Held, HeldState, InDoubt,
+    MessageView, Missed, NextOccurrence, Plan, PlannedSend, QuotaDay, ReadMessage, ScheduleView,
+    Skipped, Warning,
 };
 
 use crate::api::errors::{RefusalRetry, refusal_retry};
@@ -507,7 +509,6 @@ pub fn build(input: &Input<'_>) -> Plan {
     warnings.extend(warnings::collect(
         input,
         &normalized,
-        applied,
         &changes,
         &due,
         &upcoming,
@@ -545,6 +546,7 @@ pub fn build(input: &Input<'_>) -> Plan {
         base: None,
         base_upcoming: Vec::new(),
         base_quota: Vec::new(),
+        ledger_unknown: false,
     }
 }
 
@@ -552,9 +554,10 @@ pub fn build(input: &Input<'_>) -> Plan {
 /// upcoming sends of both, and the quota days of both (before → after). Both inputs should carry
 /// the same ledger snapshot (the shared ledger when readable, else empty). The base's normalised campaigns stand in for the applied snapshot;
 /// `head.ledger` (the shared ledger when readable, else empty) gives what was already sent and
-/// the quota used; nothing is due.
+/// the quota used; nothing is due. `ledger_read` false: the caller could not read the shared
+/// ledger, so the plan says that quota used and WILL SEND AGAIN are not known.
 #[must_use]
-pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
+pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str, ledger_read: bool) -> Plan {
     let base_plan = build(base);
     // The shared ledger as it is (when the caller could read it): what was already sent is not
     // upcoming, the quota counts what was used, and WILL SEND AGAIN sees the deliveries.
@@ -624,6 +627,7 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str) -> Plan {
         .chain(base_plan.upcoming)
         .collect();
     plan.base_quota = base_plan.quota;
+    plan.ledger_unknown = !ledger_read;
     plan
 }
 

@@ -60,6 +60,10 @@ pub struct Plan {
     /// to compare with `quota` (after).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_quota: Vec<QuotaDay>,
+    /// `plan --base REV` without a readable ledger: the quota used and WILL SEND AGAIN of
+    /// earlier sends are not known (the plan counts nothing as used or sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ledger_unknown: bool,
 }
 
 /// One push the plan would send (or, in `upcoming`, will send later).
@@ -240,9 +244,52 @@ pub struct Change {
     /// after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<MessageView>,
+    /// For updates that change who the campaign reaches: widened, narrowed or replaced, with
+    /// the audience before → after in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience_change: Option<AudienceChange>,
     /// `policy_exceptions` this change adds (or rewords): rule → reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exceptions_added: BTreeMap<String, String>,
+}
+
+/// How an edit changed who a campaign reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudienceChange {
+    pub direction: AudienceDirection,
+    /// The audience before, in words (`users with any of vip`, `ALL USERS`).
+    pub before: String,
+    /// The audience after, in words.
+    pub after: String,
+    /// Why, one reason per list that changed (`tags.any now also reaches gold`).
+    pub why: Vec<String>,
+}
+
+/// Whether the new audience reaches a superset (widened), a subset (narrowed) or neither
+/// (replaced) of the users the old one reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AudienceDirection {
+    Widened,
+    Narrowed,
+    Replaced,
+}
+
+impl AudienceDirection {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Widened => "widened",
+            Self::Narrowed => "narrowed",
+            Self::Replaced => "replaced",
+        }
+    }
+
+    /// The new audience can reach users the old one could not (the `widened_audience` policy).
+    #[must_use]
+    pub const fn reaches_more(self) -> bool {
+        matches!(self, Self::Widened | Self::Replaced)
+    }
 }
 
 /// A schedule as a reviewer reads it.

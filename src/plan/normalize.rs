@@ -96,7 +96,7 @@ pub fn campaign_from_snapshot(normalized: &Value) -> Result<Campaign, String> {
 }
 
 /// The typed facts of a normalised campaign (current or from a snapshot) that the change view,
-/// its warnings and the review read: identity and schedule, instead of JSON pointers. A value of
+/// its warnings and the review read: identity, schedule and audience, instead of JSON pointers. A value of
 /// the wrong shape (none passes validation) reads as empty facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(default)]
@@ -107,6 +107,7 @@ pub struct Facts {
     pub previous_names: Vec<String>,
     pub schedule: ScheduleFacts,
     pub policy_exceptions: std::collections::BTreeMap<String, String>,
+    pub audience: Option<crate::spec::campaign::Audience>,
 }
 
 /// A normalised `schedule`: `at` or `cron`, the resolved zone, the window.
@@ -215,6 +216,12 @@ mod tests {
         let first = f.schedule().unwrap().first().unwrap();
         assert_eq!(f.local(first.at), "2026-12-07T10:00:00+08:00");
         assert_eq!(f.policy_exceptions["all_users"], "why");
+        assert!(f.audience.is_none(), "absent in this value");
+        let f = Facts::of(&json!({"name": "x", "audience": {"tags": {"any": ["vip"]}}}));
+        assert!(matches!(
+            f.audience,
+            Some(crate::spec::campaign::Audience::Tags(_))
+        ));
         // A value of the wrong shape reads as empty facts, never a panic.
         assert_eq!(Facts::of(&json!({"sdkappid": "x"})), Facts::default());
     }

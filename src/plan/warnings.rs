@@ -3,7 +3,6 @@
 
 use super::model::{Changes, PlannedSend, Warning};
 use super::{Input, delta};
-use crate::ledger::fold::AppliedSnapshot;
 use chrono::DateTime;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +14,8 @@ const NEAR_LIMIT_BYTES: usize = crate::render::MAX_BODY_BYTES * 9 / 10;
 const FAN_OUT_USERS_PER_SECOND: u64 = 200;
 /// Interval conflicts listed one by one per app; the rest are summed up.
 const SHOWN_CONFLICTS: usize = 5;
+/// Campaigns named in the short-grace note; the rest are counted.
+const SHOWN_SHORT_GRACE: usize = 10;
 /// Graces below this get the "CI schedulers run late" note.
 const LATE_CI: Duration = Duration::from_secs(3600);
 
@@ -26,65 +27,14 @@ fn warn(kind: &str, campaign: Option<&str>, message: String) -> Warning {
     }
 }
 
-fn strings(v: Option<&Value>) -> BTreeSet<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Why the new audience reaches more people than the old one, if it does.
-fn widened(old: &Value, new: &Value) -> Option<String> {
-    let tags = |v: &Value, k: &str| strings(v.pointer(&format!("/audience/tags/{k}")));
-    let is_all = |v: &Value| v.pointer("/audience/all").is_some();
-    let only_none = |v: &Value| {
-        v.pointer("/audience/tags").is_some()
-            && tags(v, "any").is_empty()
-            && tags(v, "all").is_empty()
-    };
-    if is_all(new) && !is_all(old) {
-        return Some("the audience is now all users".into());
+/// The first `max` names, then "and N more", so that a warning stays one readable line in a
+/// repository of hundreds of campaigns.
+fn shown(names: &[&str], max: usize) -> String {
+    if names.len() > max {
+        format!("{} and {} more", names[..max].join(", "), names.len() - max)
+    } else {
+        names.join(", ")
     }
-    if only_none(new) && !only_none(old) {
-        return Some("the audience is now `tags.none` alone: every user without those tags".into());
-    }
-    if new.pointer("/audience/tags").is_some() && old.pointer("/audience/tags").is_some() {
-        let dropped: Vec<String> = tags(old, "all")
-            .difference(&tags(new, "all"))
-            .cloned()
-            .collect();
-        if !dropped.is_empty() {
-            return Some(format!(
-                "tags.all no longer requires {}",
-                dropped.join(", ")
-            ));
-        }
-        let added: Vec<String> = tags(new, "any")
-            .difference(&tags(old, "any"))
-            .cloned()
-            .collect();
-        if !tags(old, "any").is_empty() && !added.is_empty() {
-            return Some(format!("tags.any now also reaches {}", added.join(", ")));
-        }
-        let unexcluded: Vec<String> = tags(old, "none")
-            .difference(&tags(new, "none"))
-            .cloned()
-            .collect();
-        if !unexcluded.is_empty() {
-            return Some(format!(
-                "tags.none no longer excludes {}",
-                unexcluded.join(", ")
-            ));
-        }
-    }
-    if new.pointer("/audience/attrs").is_some() && old.pointer("/audience/tags").is_some() {
-        return None;
-    }
-    None
 }
 
 fn human(d: Duration) -> String {
@@ -94,23 +44,27 @@ fn human(d: Duration) -> String {
 pub(super) fn collect(
     input: &Input<'_>,
     normalized: &BTreeMap<String, Value>,
-    applied: Option<&AppliedSnapshot>,
     changes: &Changes,
     due: &[PlannedSend],
     upcoming: &[PlannedSend],
 ) -> Vec<Warning> {
     let mut out = Vec::new();
     let sends: Vec<&PlannedSend> = due.iter().chain(upcoming).collect();
+    // The one audience rule (`audience::compare`, in the change view): an edit that can reach
+    // users the old audience could not, widened or replaced.
     for c in &changes.updated {
-        if let (Some(old), Some(new)) = (
-            applied.and_then(|a| a.snapshot.campaigns.get(&c.campaign)),
-            normalized.get(&c.campaign),
-        ) && let Some(why) = widened(&old.campaign, new)
+        if let Some(a) = &c.audience_change
+            && a.direction.reaches_more()
         {
             out.push(warn(
                 "audience-widened",
                 Some(&c.campaign),
-                format!("{}: audience widened: {why}", c.campaign),
+                format!(
+                    "{}: audience {}: {}",
+                    c.campaign,
+                    a.direction.as_str(),
+                    a.why.join("; ")
+                ),
             ));
         }
     }
@@ -211,19 +165,11 @@ pub(super) fn collect(
             .get(app_name)
             .map(|a| crate::duration::Human(a.min_interval).to_string())
             .unwrap_or_default();
-        let names: Vec<String> = campaigns.iter().map(|c| (*c).to_owned()).collect();
-        let shown = if names.len() > SHOWN_CONFLICTS {
-            format!(
-                "{} and {} more",
-                names[..SHOWN_CONFLICTS].join(", "),
-                names.len() - SHOWN_CONFLICTS
-            )
-        } else {
-            names.join(", ")
-        };
+        let names: Vec<&str> = campaigns.iter().copied().collect();
+        let shown = shown(&names, SHOWN_CONFLICTS);
         out.push(warn(
             "interval-conflict",
-            (campaigns.len() == 1).then(|| names[0].as_str()),
+            (campaigns.len() == 1).then(|| names[0]),
             format!(
                 "app {app_name}: {n} {} due within min_interval ({interval}) of the one before and {} serialised, starting up to {} late ({shown})",
                 if n == 1 { "send is" } else { "sends are" },
@@ -271,7 +217,7 @@ pub(super) fn collect(
             None,
             format!(
                 "grace under 1h for {}: CI schedulers often start late (GitHub Actions cron can lag by much more); an occurrence not sent within its grace is missed, never sent",
-                short.join(", ")
+                shown(&short, SHOWN_SHORT_GRACE)
             ),
         ));
     }

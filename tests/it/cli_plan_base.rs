@@ -405,3 +405,211 @@ fn two_hundred_changed_campaigns_fit_one_comment_keeping_verdict_quota_and_warni
     let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
     assert_eq!(v["changes"]["updated"].as_array().unwrap().len(), 200);
 }
+
+#[test]
+fn without_a_readable_ledger_the_verdict_says_quota_used_and_sends_again_are_not_known() {
+    const UNSET: &str = "CRIER_TEST_UNSET_LEDGER_URL";
+    let config = format!("{CONFIG}ledger: {{postgres_url_env: {UNSET}}}\n");
+    let repo = Repo::new(&config);
+    repo.write(
+        "campaigns/one.yaml",
+        cron_campaign("one", "0 9 * * *", "one", ""),
+    );
+    commit_all(&repo);
+    repo.write(
+        "campaigns/one.yaml",
+        cron_campaign("one", "0 9 * * *", "two", ""),
+    );
+    let run = |format: &str| {
+        let o = repo
+            .crier()
+            .env_remove(UNSET)
+            .args([
+                "plan",
+                "--base",
+                "HEAD",
+                "--at",
+                "2026-12-05T12:00:00+08:00",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the comparison goes on without the ledger"),
+            "{}",
+            stderr(&o)
+        );
+        stdout(&o)
+    };
+    let md = run("markdown");
+    assert!(
+        md.contains("**Verdict:** 0 created, 1 changed, 0 deleted (0 unchanged) against HEAD; ledger not read: quota used and WILL SEND AGAIN are not known; "),
+        "{md}"
+    );
+    assert!(md.contains("horizon 7d, ledger not read."), "{md}");
+    let human = run("human");
+    assert!(
+        human.contains("Verdict: 0 created, 1 changed, 0 deleted (0 unchanged) against HEAD; ledger not read: quota used and WILL SEND AGAIN are not known; "),
+        "{human}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(v["ledger_unknown"], true);
+    // With a readable ledger (the default file ledger) none of it is said.
+    repo.write("crier.yaml", CONFIG);
+    let md = stdout(&plan_base(&repo, "markdown"));
+    assert!(!md.contains("ledger not read"), "{md}");
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    assert!(v.get("ledger_unknown").is_none(), "{v}");
+}
+
+#[test]
+fn an_audience_change_is_said_widened_narrowed_or_replaced_before_and_after() {
+    let repo = Repo::new(CONFIG);
+    for name in ["wide", "narrow", "other", "same"] {
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(name, "0 9 * * *", "hi", ""),
+        );
+    }
+    commit_all(&repo);
+    let with = |name: &str, audience: &str| {
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(name, "0 9 * * *", "hi", "").replace("{tags: {any: [vip]}}", audience),
+        );
+    };
+    with("wide", "{tags: {any: [vip, gold]}}");
+    with("narrow", "{tags: {any: [vip], none: [churned]}}");
+    with("other", "{attrs: {all: {city: Shenzhen}}}");
+    // The same users, written differently: no audience change.
+    with("same", "{tags: {any: [vip, vip]}}");
+    let md = stdout(&plan_base(&repo, "markdown"));
+    assert!(
+        md.contains("#### ~ Update `wide`\n\n- audience WIDENED: users with any of vip → users with any of vip, gold\n  - tags.any now also reaches gold\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- audience NARROWED: users with any of vip → users with any of vip and with none of churned\n  - tags.none now also excludes churned\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- audience REPLACED: users with any of vip → users whose city = Shenzhen (all of these)\n  - the audience is now by attributes instead of tags\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("#### ~ Update `same`\n\n- audience: users with any of vip, vip\n"),
+        "{md}"
+    );
+    // The widened-audience warning follows the same rule: widened and replaced, not narrowed.
+    assert!(
+        md.contains("- :warning: wide: audience widened: tags.any now also reaches gold"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- :warning: other: audience replaced: the audience is now by attributes instead of tags"),
+        "{md}"
+    );
+    assert!(!md.contains(":warning: narrow:"), "{md}");
+    let human = stdout(&plan_base(&repo, "human"));
+    assert!(
+        human.contains("  ~ wide\n      audience WIDENED: users with any of vip → users with any of vip, gold (tags.any now also reaches gold)\n"),
+        "{human}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&plan_base(&repo, "json").stdout).unwrap();
+    let change = |name: &str| {
+        v["changes"]["updated"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["campaign"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        change("wide")["audience_change"],
+        serde_json::json!({
+            "direction": "widened",
+            "before": "users with any of vip",
+            "after": "users with any of vip, gold",
+            "why": ["tags.any now also reaches gold"]
+        })
+    );
+    assert_eq!(change("narrow")["audience_change"]["direction"], "narrowed");
+    assert_eq!(change("other")["audience_change"]["direction"], "replaced");
+    assert!(change("same").get("audience_change").is_none());
+}
+
+#[test]
+fn one_sentence_changed_in_two_hundred_campaigns_is_a_short_comment_about_that_campaign() {
+    let repo = Repo::new(CONFIG);
+    for i in 0..200 {
+        let name = format!("c{i:03}");
+        repo.write(
+            &format!("campaigns/{name}.yaml"),
+            cron_campaign(&name, "0 9 * * *", &format!("Hello from {name}."), ""),
+        );
+    }
+    commit_all(&repo);
+    repo.write(
+        "campaigns/c042.yaml",
+        cron_campaign("c042", "0 9 * * *", "Hello again from c042.", ""),
+    );
+    let o = plan_base(&repo, "markdown");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let md = stdout(&o);
+    // Small: well under one screen of summary before the one section.
+    assert!(
+        md.chars().count() < 3_500,
+        "{} characters:\n{md}",
+        md.chars().count()
+    );
+    let summary = &md[..md.find("\n#### ").expect("one section")];
+    assert!(summary.lines().count() < 30, "{summary}");
+    // Only the changed campaign is named: one section, no other campaign in a list.
+    assert_eq!(md.matches("\n#### ").count(), 1, "{md}");
+    assert!(md.contains("\n#### ~ Update `c042`\n"), "{md}");
+    for i in (0..200).filter(|i| *i >= 10 && *i != 42) {
+        assert!(
+            !md.contains(&format!("c{i:03}")),
+            "c{i:03} is unchanged:\n{md}"
+        );
+    }
+    assert!(
+        md.contains("**Verdict:** 0 created, 1 changed, 0 deleted (199 unchanged) against HEAD"),
+        "{md}"
+    );
+    // In words and as it will look: the audience, the schedule, the message before → after.
+    assert!(md.contains("- audience: users with any of vip\n"), "{md}");
+    assert!(
+        md.contains("- schedule: every day at 09:00 Asia/Shanghai\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - body[0]: \"Hello from c042.\" → \"Hello again from c042.\"\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("  - title: \"Title of c042\" (unchanged)\n"),
+        "{md}"
+    );
+    assert_eq!(md.matches("Request body:").count(), 1, "{md}");
+    // Its quota effect: each day before → after; the days over quota were so before it.
+    assert!(
+        md.contains(
+            "| prod | 2026-12-06 | 100 | 0 + 200 = 200 | 0 + 200 = 200 | **over: 100 deferred** |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("quota: OVER on prod 2026-12-06, prod 2026-12-07, prod 2026-12-08, prod 2026-12-09, prod 2026-12-10 and 2 more, no more than before this change;"),
+        "{md}"
+    );
+    // No table of zeros, and warnings about many campaigns name a few and count the rest.
+    assert!(!md.contains("| 0 |"), "{md}");
+    assert!(
+        md.contains("grace under 1h for c000, c001, c002, c003, c004, c005, c006, c007, c008, c009 and 190 more: "),
+        "{md}"
+    );
+}

@@ -215,7 +215,7 @@ async fn all_user_pushes_per_day_and_widened_audiences_are_judged_by_the_plan() 
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("c widened_audience (deny, NOT SENT)"), "{out}");
-    // The review view says who the changed campaign reaches, in words.
+    // The review view says who the changed campaign reaches, in words, and how it changed.
     let mut c = repo.binary(&["plan", "--format", "markdown"]);
     c.env(
         "CRIER_NOW",
@@ -223,7 +223,9 @@ async fn all_user_pushes_per_day_and_widened_audiences_are_judged_by_the_plan() 
     );
     let o = run(c).await;
     assert!(
-        text(&o).contains("- audience: users with any of vip, new"),
+        text(&o).contains(
+            "- audience WIDENED: users with any of vip → users with any of vip, new\n  - tags.any now also reaches new\n"
+        ),
         "{}",
         text(&o)
     );
