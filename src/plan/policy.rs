@@ -21,19 +21,18 @@ pub fn judge(
     held: &mut Vec<Held>,
 ) -> Vec<Finding> {
     let policy = &input.settings.policy;
+    // By name, once: looked up for every campaign and every send.
+    let by_name: std::collections::HashMap<&str, _> =
+        input.checked.iter().map(|c| (c.name(), c)).collect();
     let exception = |campaign: &str, rule: &str| -> Option<String> {
-        input
-            .checked
-            .iter()
-            .find(|c| c.name() == campaign)
+        by_name
+            .get(campaign)
             .and_then(|c| c.campaign.spec.policy_exceptions.as_ref())
             .and_then(|e| e.get(rule).cloned())
     };
     let all_user = |campaign: &str| {
-        input
-            .checked
-            .iter()
-            .find(|c| c.name() == campaign)
+        by_name
+            .get(campaign)
             .is_some_and(|c| matches!(c.campaign.spec.audience, Audience::All(_)))
     };
     let mut findings = Vec::new();

@@ -68,6 +68,8 @@ pub(super) fn collect(
             ));
         }
     }
+    let checked_by_name: std::collections::HashMap<&str, _> =
+        input.checked.iter().map(|k| (k.name(), k)).collect();
     for c in changes.created.iter().chain(&changes.updated) {
         if let Some(again) = &c.sends_again {
             out.push(warn(
@@ -83,7 +85,7 @@ pub(super) fn collect(
             && let facts = super::normalize::Facts::of(new)
             && facts.is_once()
             && let Some(first) = facts.schedule().and_then(|s| s.first())
-            && let Some(checked) = input.checked.iter().find(|k| k.name() == c.campaign)
+            && let Some(checked) = checked_by_name.get(c.campaign.as_str())
             && first.at + delta(checked.grace) < input.at
         {
             out.push(warn(
