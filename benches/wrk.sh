@@ -80,7 +80,7 @@ run_api() { # $1 api, $2 users per call, $3 log label
   done
 }
 
-echo "INFO wrk -t$threads -c$conns -d${seconds}s, $runs runs per API, $users generated users, $(wrk -v 2>&1 | head -1 | cut -c1-40)"
+echo "INFO wrk -t$threads -c$conns -d${seconds}s, $runs runs per API, $users generated users, $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
 start_emulator ""
 for api in $apis; do run_api "$api" 1 log; done
 run_api get_tag 100 log
