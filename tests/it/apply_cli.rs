@@ -137,7 +137,13 @@ async fn interrupted_by(signal: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Signal once the apply is sending (its handlers are installed before the first send), not
+    // after a fixed wait: a loaded machine may take longer than that to start it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while emu.pushes().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no push within 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
