@@ -22,9 +22,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use crier::emulator::UserStore;
 use crier::emulator::users::{GENERATED_TAGS, Selector, generated_values};
+
+#[path = "common/mod.rs"]
+mod common;
 
 fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
     v.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
@@ -273,51 +275,21 @@ fn wrk() {
 }
 
 const PACED: usize = 30;
-const KEY: &str = "bench-secret-key-0123456789abcdef";
 
 /// One `crier apply --auto-approve` of `PACED` one-offs due now against an in-process emulator
 /// with the provider's interval rule (more than 1 s); crier's `min_interval` is its default.
 /// Returns the intervals between accepted pushes as the emulator saw them, and its 90024 count.
 async fn paced_apply(root: &Path) -> (Vec<Duration>, u64) {
-    use crier::emulator::{AppConfig, EmulatorConfig};
-    let app = AppConfig::new(1_400_000_000, "admin", KEY);
+    let app = crier::emulator::AppConfig::new(1_400_000_000, "admin", common::KEY);
     assert_eq!(
         app.min_interval,
         Duration::from_secs(1),
         "the provider's rule"
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let emu = crier::emulator::start(listener, EmulatorConfig::new(vec![app]))
-        .await
-        .unwrap();
-    let repo = tempfile::tempdir_in(root).unwrap();
-    std::fs::write(
-        repo.path().join("crier.yaml"),
-        format!(
-            "project: bench\napps:\n  prod:\n    sdkappid: 1400000000\n    endpoint: {}\n    admin: admin\n    secret_key_env: BENCH_KEY\ndefaults: {{timezone: UTC, grace: 1h}}\nledger: {{path: .crier/ledger}}\n",
-            emu.base_url()
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir(repo.path().join("campaigns")).unwrap();
-    // The real time: the emulator checks UserSigs against its own clock.
-    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for i in 0..PACED {
-        std::fs::write(
-            repo.path().join(format!("campaigns/p{i:02}.yaml")),
-            format!(
-                "version: 1\nname: p{i:02}\naudience: {{all: true}}\nschedule: {{at: \"{now}\"}}\nmessage:\n  body:\n    - text: \"paced {i}\"\n"
-            ),
-        )
-        .unwrap();
-    }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crier"));
-    cmd.args(["apply", "--auto-approve"])
-        .current_dir(repo.path())
-        .env("CRIER_NOW", &now)
-        .env("BENCH_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("CI");
+    let due =
+        common::DueNow::start(root, app, "", "ledger: {path: .crier/ledger}", PACED, "p").await;
+    let emu = &due.emu;
+    let mut cmd = due.crier(&["apply", "--auto-approve"]);
     // Off the runtime's workers: the in-process emulator answers on them meanwhile.
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
@@ -336,7 +308,7 @@ async fn paced_apply(root: &Path) -> (Vec<Duration>, u64) {
         .map(|w| (w[1].received_at - w[0].received_at).to_std().unwrap())
         .collect();
     let too_frequent = emu.stats().rejected.get("90024").copied().unwrap_or(0);
-    emu.shutdown().await;
+    due.emu.shutdown().await;
     (intervals, too_frequent)
 }
 

@@ -27,6 +27,9 @@ use crier::ledger::record::{OccurrenceRecord, OccurrenceState, Record, RecordBod
 use crier::ledger::{AnyLedger, FileLedger, Ledger as _, LedgerWriter as _};
 use crier::occurrence::OccurrenceKey;
 
+#[path = "common/mod.rs"]
+mod common;
+
 const STEPS: usize = 300;
 const BIG: usize = 300_000;
 
@@ -209,17 +212,9 @@ fn plan_repo(root: &std::path::Path, ledger: &str) -> tempfile::TempDir {
 fn command_time(repo: &std::path::Path, args: &[&str], url: Option<&str>) -> Duration {
     let mut times = Vec::new();
     for _ in 0..3 {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
-        cmd.args(args)
-            .current_dir(repo)
-            .env("CRIER_NOW", "2026-12-01T02:00:30Z")
-            .env("NO_COLOR", "1")
-            .env_remove("CI")
-            .stdout(std::process::Stdio::null())
+        let mut cmd = common::crier_in(repo, args, "2026-12-01T02:00:30Z", url);
+        cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        if let Some(url) = url {
-            cmd.env("CRIER_LEDGER_URL", url);
-        }
         let t = Instant::now();
         let status = cmd.status().unwrap();
         times.push(t.elapsed());
@@ -423,45 +418,21 @@ const PUSHES: u32 = 200;
 /// The wall time of `crier apply --auto-approve` (the release binary) sending `PUSHES` one-offs
 /// due now to an in-process emulator whose interval rule is off.
 async fn dispatch(root: &std::path::Path, ledger: &str, url: Option<&str>) -> (Duration, Duration) {
-    use crier::emulator::{AppConfig, EmulatorConfig};
-    const KEY: &str = "bench-secret-key-0123456789abcdef";
-    let mut app = AppConfig::new(1_400_000_000, "admin", KEY);
+    let mut app = crier::emulator::AppConfig::new(1_400_000_000, "admin", common::KEY);
     app.min_interval = Duration::ZERO;
     app.daily_quota = 100_000;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let emu = crier::emulator::start(listener, EmulatorConfig::new(vec![app]))
-        .await
-        .unwrap();
-    let repo = tempfile::tempdir_in(root).unwrap();
-    std::fs::write(
-        repo.path().join("crier.yaml"),
-        format!(
-            "project: bench\napps:\n  prod:\n    sdkappid: 1400000000\n    endpoint: {}\n    admin: admin\n    secret_key_env: BENCH_KEY\n    min_interval: 0ms\n    daily_quota: 100000\ndefaults: {{timezone: UTC, grace: 1h}}\n{ledger}\n",
-            emu.base_url()
-        ),
+    let due = common::DueNow::start(
+        root,
+        app,
+        "    min_interval: 0ms\n    daily_quota: 100000\n",
+        ledger,
+        PUSHES as usize,
+        "c",
     )
-    .unwrap();
-    std::fs::create_dir(repo.path().join("campaigns")).unwrap();
-    // The real time: the emulator checks UserSigs against its own clock.
-    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let now = now.as_str();
-    for i in 0..PUSHES {
-        std::fs::write(
-            repo.path().join(format!("campaigns/c{i:04}.yaml")),
-            format!(
-                "version: 1\nname: c{i:04}\naudience: {{all: true}}\nschedule: {{at: \"{now}\"}}\nmessage:\n  body:\n    - text: \"hello {i}\"\n"
-            ),
-        )
-        .unwrap();
-    }
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
-    cmd.args(["apply", "--auto-approve"])
-        .current_dir(repo.path())
-        .env("CRIER_NOW", now)
-        .env("BENCH_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .stdout(std::process::Stdio::null())
+    .await;
+    let emu = &due.emu;
+    let mut cmd = due.crier(&["apply", "--auto-approve"]);
+    cmd.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     if let Some(url) = url {
         cmd.env("CRIER_LEDGER_URL", url);
