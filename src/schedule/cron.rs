@@ -151,7 +151,23 @@ fn parse_field(field: CronField, raw: &str) -> Result<String, ScheduleError> {
         .split(',')
         .map(|item| parse_item(field, raw, item))
         .collect();
-    Ok(items?.join(","))
+    let mut items = items?;
+    if items.len() > 1 {
+        // croner refuses `*` inside a list (`*,5`, `1,*/15`), which standard cron reads as the
+        // full range: write it as one.
+        let (min, max) = field.bounds();
+        let max = if field == CronField::DayOfWeek {
+            6
+        } else {
+            max
+        };
+        for item in &mut items {
+            if item == "*" || item.starts_with("*/") {
+                item.replace_range(..1, &format!("{min}-{max}"));
+            }
+        }
+    }
+    Ok(items.join(","))
 }
 
 /// Finds the non-standard syntax croner knows, so each gets a message of its own.
