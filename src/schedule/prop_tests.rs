@@ -85,11 +85,12 @@ struct Field {
 }
 
 impl Field {
-    fn atom(&self, v: u32, range_end: bool) -> String {
+    fn atom(&self, v: u32, range_end: Option<u32>) -> String {
         match (self.kind, self.names) {
             (Kind::Month, true) => MONTHS[v as usize - 1].to_owned(),
-            // A `SUN` ending a range is 7; anywhere else 7 is written as a number.
-            (Kind::Dow, true) if v == 7 && range_end => "SUN".to_owned(),
+            // A `SUN` ending a range that starts after Sunday is 7 (`FRI-SUN`); `SUN-SUN` is
+            // Sunday alone, so 0-7 is written `SUN-7`; anywhere else 7 is written as a number.
+            (Kind::Dow, true) if v == 7 && range_end.is_some_and(|lo| lo > 0) => "SUN".to_owned(),
             (Kind::Dow, true) if v < 7 => WEEKDAYS[v as usize].to_owned(),
             _ => v.to_string(),
         }
@@ -101,9 +102,9 @@ impl Field {
             .map(|item| match item {
                 Item::Star(None) => "*".to_owned(),
                 Item::Star(Some(s)) => format!("*/{s}"),
-                Item::Value(v) => self.atom(*v, false),
+                Item::Value(v) => self.atom(*v, None),
                 Item::Range(lo, hi, step) => {
-                    let base = format!("{}-{}", self.atom(*lo, false), self.atom(*hi, true));
+                    let base = format!("{}-{}", self.atom(*lo, None), self.atom(*hi, Some(*lo)));
                     step.map_or(base.clone(), |s| format!("{base}/{s}"))
                 }
             })

@@ -33,6 +33,35 @@ fn cron_err(expr: &str) -> String {
 
 // ---------------------------------------------------------------- cron parsing
 
+/// Found by `prop_tests`: `SUN-SUN` read as `0-7`, every day of the week, where crontab reads
+/// Sunday alone (a weekly campaign would have pushed daily).
+#[test]
+fn sun_to_sun_is_sunday_alone() {
+    assert_eq!(
+        parse_cron("* * * * SUN-SUN").unwrap().canonical(),
+        "* * * * 0-0"
+    );
+    assert_eq!(
+        parse_cron("0 9 * * 0-SUN").unwrap().canonical(),
+        "0 9 * * 0-0"
+    );
+    // A range to SUN from any other day still ends on Sunday, and `SUN-7` is the whole week.
+    assert_eq!(
+        parse_cron("0 9 * * FRI-SUN").unwrap().canonical(),
+        "0 9 * * 5-7"
+    );
+    assert_eq!(
+        parse_cron("0 9 * * SUN-7").unwrap().canonical(),
+        "0 9 * * 0-7"
+    );
+    let s = Schedule::cron("0 9 * * SUN-SUN", Asia::Shanghai, None, None).unwrap();
+    let weekdays: Vec<Weekday> = s
+        .occurrences(utc("2026-03-01T00:00:00Z"), utc("2026-03-15T00:00:00Z"))
+        .map(|o| o.local.weekday())
+        .collect();
+    assert_eq!(weekdays, [Weekday::Sun, Weekday::Sun]);
+}
+
 /// Found by `prop_tests` (`* * *,* * *` was "refused by the cron engine"): standard cron reads a
 /// `*` inside a list as the full range; croner refuses it, so it is written as one.
 #[test]
