@@ -485,7 +485,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
             YamlError::new(
-                Pos::new(m.line().max(1), m.col() + 1, 1),
+                within(text, m.line().max(1), m.col() + 1),
                 format!("invalid YAML: {}", e.info()),
             )
         })?;
@@ -511,6 +511,17 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         value: b.root.unwrap_or(Value::Null),
         positions: b.positions,
     })
+}
+
+/// A scanner position kept inside `text`: at the end of the input the scanner counts a line
+/// (and columns) that the text does not have; those point just past the last character instead.
+fn within(text: &str, line: usize, col: usize) -> Pos {
+    let lines: Vec<&str> = text.split('\n').collect();
+    match lines.get(line - 1) {
+        Some(l) if col <= l.chars().count() + 1 => Pos::new(line, col, 1),
+        Some(l) => Pos::new(line, l.chars().count() + 1, 1),
+        None => Pos::of_offset(text, text.len()),
+    }
 }
 
 #[cfg(test)]
@@ -584,6 +595,16 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    /// Found by the loader property test: a file cut after a bare word (`…\na`, no final
+    /// newline) was reported at line 6 of a 5-line file.
+    #[test]
+    fn an_error_at_the_end_of_the_input_points_into_the_text() {
+        let text = "version: 1\nname: x\ndescription: y\na";
+        let e = err(text);
+        assert_eq!((e.pos.line, e.pos.col), (4, 2), "{}", e.message);
+        assert!(e.message.starts_with("invalid YAML"), "{}", e.message);
     }
 
     #[test]
