@@ -150,6 +150,46 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The documented bounds: a template string over `MAX_TEMPLATE_BYTES` is an error, whatever
+    /// it holds, and so is one `{{ … }}` with more than `MAX_EXPRESSION_TOKENS` operators and
+    /// names (nested parentheses included), before minijinja sees it.
+    #[test]
+    fn the_documented_bounds_are_errors(
+        pad in 1usize..2000,
+        t in template(),
+        operands in 2usize..200,
+        op in prop_oneof![Just(" + "), Just(" ~ "), Just(" and "), Just("|string|upper and ")],
+        nested in any::<bool>(),
+    ) {
+        let renderer = Renderer::new();
+        let render = |text: String| {
+            renderer.render_message(&json!({ "body": [{ "text": text }] }), &ctx(), &IndexMap::new())
+        };
+        let long = format!("{{{{ app.name }}}}{t}{}", "x".repeat(crier::render::MAX_TEMPLATE_BYTES + pad));
+        let errors = render(long).expect_err("over the size bound");
+        prop_assert!(errors[0].message.contains("crier allows at most 16384 per string"), "{}", errors[0].message);
+
+        let expr = if nested {
+            format!("{}1{}", "(".repeat(operands), ")".repeat(operands))
+        } else {
+            vec!["1"; operands].join(op)
+        };
+        let tokens = if nested {
+            2 * operands + 1
+        } else {
+            let op_tokens = if op.contains('|') { 5 } else { 1 };
+            operands + (operands - 1) * op_tokens
+        };
+        let over = tokens > crier::render::MAX_EXPRESSION_TOKENS;
+        let result = render(format!("{{{{ {expr} }}}}"));
+        let refused = result.as_ref().err().is_some_and(|e| e[0].message.contains("crier allows at most 200"));
+        prop_assert_eq!(refused, over, "{} tokens: {:?}", tokens, result);
+    }
+}
+
 /// Huge output is stopped by fuel: one repetition (minijinja lets it reach 100 MB) and a long
 /// loop are both errors, never a hundred megabytes of text.
 #[test]
