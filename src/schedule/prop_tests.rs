@@ -16,7 +16,7 @@ use chrono::{
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use super::{DstNote, Occurrence, Schedule, ScheduleError};
+use super::{DstNote, Occurrence, Schedule, ScheduleError, parse_time};
 
 const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
@@ -461,6 +461,38 @@ proptest! {
         days in days_around(),
     ) {
         check(&c, tz, from, len, days)?;
+    }
+
+    /// A one-off's wall-clock TIME near a transition: a time a gap skips is an error (never a
+    /// silent move), a time in a fold is its earlier instant with a note, any other is exact.
+    #[test]
+    fn one_off_times_follow_the_dst_rule(
+        (tz, from, len) in window(),
+        seconds in prop_oneof![Just(false), Just(true)],
+    ) {
+        let wall = (from + TimeDelta::minutes(len % (36 * 60))).with_timezone(&tz).naive_local();
+        // Shift by the window length so walls inside gaps (which no instant shows) come up too.
+        let wall = wall - TimeDelta::minutes(len % 120);
+        let text = if seconds { wall.format("%Y-%m-%dT%H:%M:%S") } else { wall.format("%Y-%m-%d %H:%M") }.to_string();
+        let wall = chrono::NaiveDateTime::parse_from_str(&text, if seconds { "%Y-%m-%dT%H:%M:%S" } else { "%Y-%m-%d %H:%M" }).unwrap();
+        let result = parse_time(&text, tz);
+        match tz.from_local_datetime(&wall) {
+            chrono::LocalResult::None => {
+                let gap = matches!(result, Err(ScheduleError::TimeInGap { .. }));
+                prop_assert!(gap, "{text} in {}: {result:?}", tz.name());
+            }
+            chrono::LocalResult::Single(at) => {
+                let r = result.expect("an existing time");
+                prop_assert_eq!(r.at, at.with_timezone(&Utc));
+                prop_assert_eq!(r.dst, None);
+            }
+            chrono::LocalResult::Ambiguous(earlier, _) => {
+                let r = result.expect("a time in a fold");
+                prop_assert_eq!(r.at, earlier.with_timezone(&Utc));
+                let fold = matches!(r.dst, Some(DstNote::Fold { .. }));
+                prop_assert!(fold, "{text}: {:?}", r.dst);
+            }
+        }
     }
 
     #[test]
