@@ -511,13 +511,45 @@ fn check_rendering(
     match render::render(renderer, campaign, &ctx, key.base_msg_random()) {
         Ok(_) if !sized => {}
         Ok(r) => {
-            if r.body.len() > MAX_BODY_BYTES {
+            // The body is measured with the widest MsgRandom (the plan's may have more digits
+            // than this one), and, when a template reads the occurrence, at the first
+            // occurrence of each of the first 8 days too (a weekday's name changes its size).
+            // (size as rendered, size with a 10-digit MsgRandom, occurrence, is it the first)
+            let widest =
+                r.body.len() + u32::MAX.to_string().len() - key.base_msg_random().to_string().len();
+            let mut largest = (r.body.len(), widest, first, true);
+            if let Some(s) = schedule.filter(|_| render::depends_on_occurrence(campaign)) {
+                let mut last_day = first.local.date_naive();
+                for occ in s.occurrences(first.at, first.at + chrono::Duration::days(8)) {
+                    if occ.local.date_naive() == last_day {
+                        continue;
+                    }
+                    last_day = occ.local.date_naive();
+                    let ctx = Context {
+                        local: occ.local,
+                        ..ctx.clone()
+                    };
+                    if let Ok(other) = render::render_checked(renderer, campaign, &ctx, u32::MAX)
+                        && other.body.len() > largest.1
+                    {
+                        largest = (other.body.len(), other.body.len(), occ, false);
+                    }
+                }
+            }
+            let (size, widest, at, is_first) = largest;
+            if widest > MAX_BODY_BYTES {
+                // Said only when the MsgRandom's digits are what tip it over.
+                let padded = if size <= MAX_BODY_BYTES {
+                    format!(" and up to {widest} with a 10-digit MsgRandom")
+                } else {
+                    String::new()
+                };
                 sink.error(
                     "/message",
                     format!(
-                        "the rendered request body is {} bytes (first occurrence, {}); the API allows at most {MAX_BODY_BYTES} (90056)",
-                        r.body.len(),
-                        first.local.format("%Y-%m-%d %H:%M %Z")
+                        "the rendered request body is {size} bytes ({}, {}){padded}; the API allows at most {MAX_BODY_BYTES} (90056)",
+                        if is_first { "first occurrence" } else { "occurrence" },
+                        at.local.format("%Y-%m-%d %H:%M %Z")
                     ),
                 );
             }

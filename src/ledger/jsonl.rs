@@ -593,4 +593,223 @@ mod tests {
             })
         );
     }
+
+    /// Property tests (issue 12): the reader on torn and corrupted files. Long run:
+    /// `PROPTEST_CASES=20000 cargo test --lib ledger::jsonl::tests::props`.
+    mod props {
+        use super::*;
+        use crate::ledger::record::{OccurrenceRecord, OccurrenceState};
+        use proptest::prelude::*;
+
+        /// A valid ledger of `n` records: the header, then intents, sents and repairs (the fast
+        /// path and the general decoder both), with quotes and non-ASCII in the strings.
+        fn ledger(n: u64, salt: u32) -> (Vec<u8>, Vec<Record>) {
+            let mut records = vec![Record {
+                v: SCHEMA_VERSION,
+                seq: 1,
+                at: "2026-12-01T02:00:00Z".parse().unwrap(),
+                body: RecordBody::header(),
+            }];
+            for seq in 2..=n {
+                let key = crate::occurrence::OccurrenceKey {
+                    project: "shop".into(),
+                    sdkappid: 1_400_000_000,
+                    campaign: format!("sale \"{salt}\" \u{e9}{seq}"),
+                    scheduled: "2026-12-01T02:00:00Z".parse().unwrap(),
+                };
+                let state = match (seq + u64::from(salt)) % 3 {
+                    0 => OccurrenceState::Intent {
+                        msg_random: salt
+                            .wrapping_mul(31)
+                            .wrapping_add(u32::try_from(seq).unwrap_or(0)),
+                        perturbation: None,
+                        content_hash: "sha256:ab".into(),
+                        request: serde_json::json!({"MsgRandom": salt, "MsgBody": [{"Text": "a\\b 名"}]}),
+                        attempt: 1,
+                        origin: None,
+                    },
+                    1 => OccurrenceState::Sent {
+                        task_id: format!("t-{seq}"),
+                    },
+                    _ => {
+                        records.push(Record {
+                            v: SCHEMA_VERSION,
+                            seq,
+                            at: "2026-12-01T02:00:00.125Z".parse().unwrap(),
+                            body: repair(seq),
+                        });
+                        continue;
+                    }
+                };
+                records.push(Record {
+                    v: SCHEMA_VERSION,
+                    seq,
+                    at: "2026-12-01T02:00:01Z".parse().unwrap(),
+                    body: RecordBody::Occurrence(OccurrenceRecord {
+                        key,
+                        app: "prod".into(),
+                        state,
+                    }),
+                });
+            }
+            let bytes = records.iter().flat_map(|r| encode(r).unwrap()).collect();
+            (bytes, records)
+        }
+
+        fn error_line(e: &ParseError) -> usize {
+            match e {
+                ParseError::Corrupt { line, .. }
+                | ParseError::NewerSchema { line, .. }
+                | ParseError::SeqGap { line, .. } => *line,
+                ParseError::NoHeader | ParseError::NoValidFirstLine { .. } => 1,
+            }
+        }
+
+        /// Lines of `bytes` with their `\n` (the last one may lack it).
+        fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+            bytes.split_inclusive(|&b| b == b'\n').collect()
+        }
+
+        /// What every successful read must hold, whatever the input: each record is decoded
+        /// from its own line of the input (never invented, never from elsewhere); every line is
+        /// a record or the torn tail (nothing silently dropped); a torn tail is the last line.
+        fn holds(input: &[u8], parsed: &LedgerText) -> Result<(), TestCaseError> {
+            let input_lines = lines(input);
+            let torn = usize::from(parsed.torn.is_some());
+            prop_assert_eq!(parsed.records.len() + torn, input_lines.len());
+            for (record, line) in parsed.records.iter().zip(&input_lines) {
+                let text = line.strip_suffix(b"\n").unwrap_or(line);
+                let general: Result<Record, _> = serde_json::from_slice(text);
+                prop_assert_eq!(
+                    Some(record),
+                    general.as_ref().ok(),
+                    "{}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+            if let Some(t) = &parsed.torn {
+                let last = input_lines.last().copied().unwrap_or_default();
+                prop_assert_eq!(t.bytes.as_slice(), last);
+                prop_assert_eq!(usize::try_from(t.offset).unwrap() + last.len(), input.len());
+            }
+            for (i, r) in parsed.records.iter().enumerate() {
+                prop_assert_eq!(r.seq, i as u64 + 1);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            // Each case reads every prefix of its ledger: few cases go a long way.
+            #![proptest_config(ProptestConfig::with_cases(8))]
+
+            #[test]
+            fn every_truncation_is_a_prefix_and_a_torn_tail(n in 1u64..10, salt in any::<u32>()) {
+                let (bytes, records) = ledger(n, salt);
+                let boundaries: Vec<usize> = std::iter::once(0)
+                    .chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1))
+                    .collect();
+                for cut in 0..=bytes.len() {
+                    let input = &bytes[..cut];
+                    let complete = boundaries.iter().filter(|b| **b <= cut).count() - 1;
+                    match parse(input) {
+                        Ok(parsed) => {
+                            holds(input, &parsed)?;
+                            prop_assert_eq!(&parsed.records[..], &records[..complete]);
+                            if boundaries.contains(&cut) {
+                                prop_assert_eq!(parsed.torn, None);
+                            } else {
+                                // Cut inside a line: reported torn, never silently dropped.
+                                let torn = parsed.torn.expect("a cut line is torn");
+                                prop_assert_eq!(torn.offset, boundaries[complete] as u64);
+                                prop_assert_eq!(torn.bytes.as_slice(), &bytes[boundaries[complete]..cut]);
+                            }
+                        }
+                        // Only a cut inside the header leaves no ledger to read.
+                        Err(e) => {
+                            prop_assert!(cut < boundaries[1], "cut {cut}: {e}");
+                            prop_assert_eq!(e, ParseError::NoValidFirstLine { bytes: cut as u64 });
+                        }
+                    }
+                }
+            }
+
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn flipped_bytes_never_give_records_that_are_not_in_the_input(
+                n in 1u64..12,
+                salt in any::<u32>(),
+                flips in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..4),
+            ) {
+                let (mut bytes, _) = ledger(n, salt);
+                let original = bytes.clone();
+                let mut first = usize::MAX;
+                for (at, value) in &flips {
+                    let i = at.index(bytes.len());
+                    bytes[i] = *value;
+                    if bytes[i] != original[i] {
+                        first = first.min(i);
+                    }
+                }
+                let first_line = original[..first.min(original.len())].iter().filter(|b| **b == b'\n').count() + 1;
+                match parse(&bytes) {
+                    Ok(parsed) => holds(&bytes, &parsed)?,
+                    // An error names the first line that cannot be read: never one before the
+                    // first change (a change can leave a line valid: there is no checksum), and
+                    // every line before it is a record.
+                    Err(e) => {
+                        let line = error_line(&e);
+                        let input_lines = lines(&bytes);
+                        prop_assert!(first_line <= line && line <= input_lines.len(), "{e} (first change on line {first_line})");
+                        for l in &input_lines[..line - 1] {
+                            prop_assert!(serde_json::from_slice::<Record>(l).is_ok(), "{e}: an earlier line is bad: {}", String::from_utf8_lossy(l));
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn a_garbage_line_is_an_error_naming_it_or_the_torn_tail(
+                n in 1u64..12,
+                salt in any::<u32>(),
+                at in any::<proptest::sample::Index>(),
+                garbage in proptest::collection::vec(
+                    prop_oneof![Just(b'{'), Just(b'}'), Just(b'"'), Just(b':'), Just(b','), Just(0u8), Just(b' '), 0x20u8..0x7f, 0x80u8..=0xff],
+                    0..40,
+                ),
+                newline in any::<bool>(),
+            ) {
+                prop_assume!(serde_json::from_slice::<Record>(&garbage).is_err());
+                let (bytes, records) = ledger(n, salt);
+                let boundaries: Vec<usize> = std::iter::once(0)
+                    .chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1))
+                    .collect();
+                let k = at.index(boundaries.len()); // the garbage becomes line k + 1
+                let last = k == boundaries.len() - 1;
+                prop_assume!(!(last && !newline && garbage.is_empty()));
+                let mut input = bytes[..boundaries[k]].to_vec();
+                input.extend(&garbage);
+                if newline || !last {
+                    input.push(b'\n');
+                }
+                input.extend(&bytes[boundaries[k]..]);
+                let is_json = serde_json::from_slice::<serde_json::Value>(&garbage).is_ok();
+                match parse(&input) {
+                    Ok(parsed) => {
+                        holds(&input, &parsed)?;
+                        // Accepted only as the torn last line, not valid JSON or without `\n`.
+                        prop_assert!(last && (!is_json || !newline), "{parsed:?}");
+                        prop_assert_eq!(&parsed.records[..], &records[..]);
+                        prop_assert!(parsed.torn.is_some());
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(error_line(&e), k + 1, "{}", e);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -231,4 +231,165 @@ mod tests {
         assert_eq!(u32::MAX.wrapping_sub(1).wrapping_add(3), 1);
         assert_eq!(steps_to_free(5, taken), 0);
     }
+
+    /// Property tests (issue 12): random uses around the base value, some by the occurrence
+    /// itself, some older than the window, against the rule of the module documentation written
+    /// out by hand. Long run: `PROPTEST_CASES=20000 cargo test --lib msg_random::tests::prop`.
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::HashSet;
+
+        /// A key with a random campaign and scheduled minute.
+        fn any_key() -> impl Strategy<Value = OccurrenceKey> {
+            ("[a-z]{1,8}", 0i64..(366 * 24 * 60)).prop_map(|(campaign, minute)| OccurrenceKey {
+                project: "shop".into(),
+                sdkappid: 1_400_000_000,
+                campaign,
+                scheduled: now() + TimeDelta::minutes(minute),
+            })
+        }
+
+        /// Uses whose values sit at the base or a few steps after it (so collisions are common),
+        /// or anywhere; by this occurrence or another; within the window, at its edge, or older.
+        fn uses(own_id: String, base: u32) -> impl Strategy<Value = Vec<MsgRandomUse>> {
+            let value = prop_oneof![
+                4 => (0u32..12).prop_map(move |k| base.wrapping_add(k)),
+                1 => any::<u32>(),
+            ];
+            let who = prop_oneof![
+                8 => (0u8..6).prop_map(|i| format!("other-{i}")),
+                1 => Just(own_id),
+            ];
+            let week = COLLISION_WINDOW.num_seconds();
+            let at = prop_oneof![
+                4 => (-week..=0).prop_map(|s| now() + TimeDelta::seconds(s)),
+                1 => Just(now() - COLLISION_WINDOW),
+                1 => Just(now() - COLLISION_WINDOW - TimeDelta::milliseconds(1)),
+                2 => (-3 * week..-week).prop_map(|s| now() + TimeDelta::seconds(s)),
+                1 => (0..86_400i64).prop_map(|s| now() + TimeDelta::seconds(s)),
+            ];
+            proptest::collection::vec(
+                (value, who, at).prop_map(|(value, occurrence, at)| MsgRandomUse {
+                    value,
+                    occurrence,
+                    at,
+                }),
+                0..24,
+            )
+        }
+
+        fn key_and_uses() -> impl Strategy<Value = (OccurrenceKey, Vec<MsgRandomUse>)> {
+            any_key().prop_flat_map(|k| {
+                let base = k.base_msg_random();
+                (Just(k.clone()), uses(k.id(), base))
+            })
+        }
+
+        /// The values other occurrences of the app used in the 7 days before `now`.
+        fn blocked(id: &str, uses: &[MsgRandomUse]) -> HashSet<u32> {
+            uses.iter()
+                .filter(|u| u.occurrence != id && u.at >= now() - COLLISION_WINDOW)
+                .map(|u| u.value)
+                .collect()
+        }
+
+        /// The documented rule, by hand.
+        fn expected(k: &OccurrenceKey, uses: &[MsgRandomUse]) -> MsgRandomChoice {
+            let id = k.id();
+            if let Some(own) = uses.iter().rev().find(|u| u.occurrence == id) {
+                return MsgRandomChoice {
+                    value: own.value,
+                    reused: true,
+                    perturbation: None,
+                };
+            }
+            let blocked = blocked(&id, uses);
+            let base = k.base_msg_random();
+            let mut value = base;
+            let mut steps = 0u32;
+            while blocked.contains(&value) {
+                value = value.wrapping_add(1);
+                steps += 1;
+            }
+            let perturbation = (steps > 0).then(|| {
+                let passed: HashSet<u32> = (0..steps).map(|s| base.wrapping_add(s)).collect();
+                let mut collided_with: Vec<String> = uses
+                    .iter()
+                    .filter(|u| u.at >= now() - COLLISION_WINDOW && passed.contains(&u.value))
+                    .map(|u| u.occurrence.clone())
+                    .collect();
+                collided_with.sort();
+                collided_with.dedup();
+                Perturbation {
+                    base,
+                    steps,
+                    collided_with,
+                }
+            });
+            MsgRandomChoice {
+                value,
+                reused: false,
+                perturbation,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn the_pick_is_the_documented_rule((k, uses) in key_and_uses(), seed in any::<u64>()) {
+                let choice = pick_msg_random(&k, &uses, now());
+                prop_assert_eq!(&choice, &expected(&k, &uses));
+                if !choice.reused {
+                    // Never a value another occurrence of the app used within 7 days.
+                    prop_assert!(!blocked(&k.id(), &uses).contains(&choice.value));
+                }
+                // Deterministic: the same ledger and `now` give the same value.
+                prop_assert_eq!(&pick_msg_random(&k, &uses, now()), &choice);
+                // Without a use of its own, the order of the records does not matter.
+                if !uses.iter().any(|u| u.occurrence == k.id()) {
+                    let mut shuffled = uses.clone();
+                    let n = shuffled.len();
+                    for i in (1..n).rev() {
+                        let j = usize::try_from(seed.rotate_left(u32::try_from(i).unwrap_or(0)) % (i as u64 + 1)).unwrap_or(0);
+                        shuffled.swap(i, j);
+                    }
+                    prop_assert_eq!(&pick_msg_random(&k, &shuffled, now()), &choice);
+                }
+            }
+
+            #[test]
+            fn picks_from_one_pool_never_collide(
+                keys in proptest::collection::vec(any_key(), 1..12),
+                uses in uses("nobody".into(), 0),
+            ) {
+                let mut pool = MsgRandomPool::new(&uses, now());
+                let mut picked: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+                for k in &keys {
+                    let choice = pool.pick(k);
+                    match picked.get(&k.id()) {
+                        // A second pick of the same occurrence reuses its value.
+                        Some(v) => prop_assert_eq!((choice.value, choice.reused), (*v, true)),
+                        None => {
+                            prop_assert!(!blocked(&k.id(), &uses).contains(&choice.value));
+                            prop_assert!(!picked.values().any(|v| *v == choice.value));
+                            picked.insert(k.id(), choice.value);
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn the_perturbation_wraps(start in (u32::MAX - 8)..=u32::MAX, taken in proptest::collection::hash_set((u32::MAX - 10)..=u32::MAX, 0..10), low in proptest::collection::hash_set(0u32..6, 0..6)) {
+                let all: HashSet<u32> = taken.union(&low).copied().collect();
+                let steps = steps_to_free(start, |v| all.contains(&v));
+                let value = start.wrapping_add(steps);
+                prop_assert!(!all.contains(&value));
+                for s in 0..steps {
+                    prop_assert!(all.contains(&start.wrapping_add(s)));
+                }
+            }
+        }
+    }
 }

@@ -206,7 +206,23 @@ fn parse_field(field: CronField, raw: &str) -> Result<String, ScheduleError> {
         .split(',')
         .map(|item| parse_item(field, raw, item))
         .collect();
-    Ok(items?.join(","))
+    let mut items = items?;
+    if items.len() > 1 {
+        // croner refuses `*` inside a list (`*,5`, `1,*/15`), which standard cron reads as the
+        // full range: write it as one.
+        let (min, max) = field.bounds();
+        let max = if field == CronField::DayOfWeek {
+            6
+        } else {
+            max
+        };
+        for item in &mut items {
+            if item == "*" || item.starts_with("*/") {
+                item.replace_range(..1, &format!("{min}-{max}"));
+            }
+        }
+    }
+    Ok(items.join(","))
 }
 
 /// Finds the non-standard syntax croner knows, so each gets a message of its own.
@@ -272,7 +288,11 @@ fn parse_item(field: CronField, raw: &str, item: &str) -> Result<String, Schedul
         "*".to_owned()
     } else if let Some((lo, hi)) = base.split_once('-') {
         let lo_v = value(field, lo, false).ok_or_else(syntax)??;
-        let hi_v = value(field, hi, true).ok_or_else(syntax)??;
+        let mut hi_v = value(field, hi, true).ok_or_else(syntax)??;
+        if field == CronField::DayOfWeek && lo_v == 0 && hi_v == 7 && !is_digits(hi) {
+            // `SUN-SUN` (or `0-SUN`) is Sunday, as in crontab, not the whole week.
+            hi_v = 0;
+        }
         if lo_v > hi_v {
             return Err(ScheduleError::CronBackwardRange {
                 field,
@@ -304,7 +324,8 @@ fn parse_item(field: CronField, raw: &str, item: &str) -> Result<String, Schedul
 }
 
 /// A number or a name. `None`: not a value at all (a syntax error for the caller to report).
-/// `range_end`: a `SUN` that ends a range is 7, so `FRI-SUN` reads as Friday to Sunday.
+/// `range_end`: a `SUN` that ends a range is 7, so `FRI-SUN` reads as Friday to Sunday (the
+/// caller keeps `SUN-SUN` at Sunday alone).
 fn value(field: CronField, atom: &str, range_end: bool) -> Option<Result<u32, ScheduleError>> {
     let (min, max) = field.bounds();
     if is_digits(atom) {

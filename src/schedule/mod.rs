@@ -373,4 +373,6 @@ impl Iterator for CronWalk<'_> {
 }
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;

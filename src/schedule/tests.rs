@@ -33,6 +33,68 @@ fn cron_err(expr: &str) -> String {
 
 // ---------------------------------------------------------------- cron parsing
 
+/// Found by `prop_tests`: `SUN-SUN` read as `0-7`, every day of the week, where crontab reads
+/// Sunday alone (a weekly campaign would have pushed daily).
+#[test]
+fn sun_to_sun_is_sunday_alone() {
+    assert_eq!(
+        parse_cron("* * * * SUN-SUN").unwrap().canonical(),
+        "* * * * 0-0"
+    );
+    assert_eq!(
+        parse_cron("0 9 * * 0-SUN").unwrap().canonical(),
+        "0 9 * * 0-0"
+    );
+    // A range to SUN from any other day still ends on Sunday, and `SUN-7` is the whole week.
+    assert_eq!(
+        parse_cron("0 9 * * FRI-SUN").unwrap().canonical(),
+        "0 9 * * 5-7"
+    );
+    assert_eq!(
+        parse_cron("0 9 * * SUN-7").unwrap().canonical(),
+        "0 9 * * 0-7"
+    );
+    let s = Schedule::cron("0 9 * * SUN-SUN", Asia::Shanghai, None, None).unwrap();
+    let weekdays: Vec<Weekday> = s
+        .occurrences(utc("2026-03-01T00:00:00Z"), utc("2026-03-15T00:00:00Z"))
+        .map(|o| o.local.weekday())
+        .collect();
+    assert_eq!(weekdays, [Weekday::Sun, Weekday::Sun]);
+}
+
+/// Found by `prop_tests` (`* * *,* * *` was "refused by the cron engine"): standard cron reads a
+/// `*` inside a list as the full range; croner refuses it, so it is written as one.
+#[test]
+fn a_star_inside_a_list_is_the_full_range() {
+    assert_eq!(
+        parse_cron("* * *,* * *").unwrap().canonical(),
+        "* * 1-31,1-31 * *"
+    );
+    assert_eq!(
+        parse_cron("*/20,5 * * * *").unwrap().canonical(),
+        "0-59/20,5 * * * *"
+    );
+    assert_eq!(
+        parse_cron("0 9 * * *,MON").unwrap().canonical(),
+        "0 9 * * 0-6,1"
+    );
+    assert_eq!(
+        parse_cron("0 9 * * 1,*/3").unwrap().canonical(),
+        "0 9 * * 1,0-6/3"
+    );
+    let c = parse_cron("*/20,5 * * * *").unwrap();
+    let at = |m: u32| day("2026-03-02").and_hms_opt(10, m, 0).unwrap();
+    let fired: Vec<u32> = (0..60).filter(|m| c.matches(at(*m))).collect();
+    assert_eq!(fired, [0, 5, 20, 40]);
+    // `*,MON` starts with `*`: the day-of-week field does not restrict on its own (Vixie).
+    let s = Schedule::cron("0 9 15 * *,MON", Asia::Shanghai, None, None).unwrap();
+    let days: Vec<u32> = s
+        .occurrences(utc("2026-03-01T00:00:00Z"), utc("2026-04-30T00:00:00Z"))
+        .map(|o| o.local.day())
+        .collect();
+    assert_eq!(days, [15, 15]);
+}
+
 #[test]
 fn names_are_case_insensitive_and_become_numbers() {
     assert_eq!(

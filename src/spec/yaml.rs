@@ -160,8 +160,13 @@ pub fn find_leaves(v: &Value, keep: &dyn Fn(&Value) -> bool) -> Vec<String> {
     out
 }
 
-fn pos_of(span: Span) -> Pos {
+/// `lines`: how many lines `text` has; a span the scanner starts past them (an empty key or
+/// value at the end of the input) points just past the last character instead.
+fn pos_of(span: Span, text: &str, lines: usize) -> Pos {
     let (s, e) = (span.start, span.end);
+    if s.line() > lines {
+        return Pos::of_offset(text, text.len());
+    }
     let len = if e.line() == s.line() && e.col() > s.col() {
         e.col() - s.col()
     } else {
@@ -528,15 +533,16 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         root: None,
         documents: 0,
     };
+    let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
             YamlError::new(
-                Pos::new(m.line().max(1), m.col() + 1, 1),
+                within(text, m.line().max(1), m.col() + 1),
                 format!("invalid YAML: {}", e.info()),
             )
         })?;
-        let pos = pos_of(span);
+        let pos = pos_of(span, text, lines);
         match event {
             Event::DocumentStart(_) => {
                 b.documents += 1;
@@ -558,6 +564,17 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         value: b.root.unwrap_or(Value::Null),
         positions: b.positions,
     })
+}
+
+/// A scanner position kept inside `text`: at the end of the input the scanner counts a line
+/// (and columns) that the text does not have; those point just past the last character instead.
+fn within(text: &str, line: usize, col: usize) -> Pos {
+    let lines: Vec<&str> = text.split('\n').collect();
+    match lines.get(line - 1) {
+        Some(l) if col <= l.chars().count() + 1 => Pos::new(line, col, 1),
+        Some(l) => Pos::new(line, l.chars().count() + 1, 1),
+        None => Pos::of_offset(text, text.len()),
+    }
 }
 
 #[cfg(test)]
@@ -630,6 +647,37 @@ mod tests {
                 .contains("duplicate key `a` (first defined at line 1, column 1)"),
             "{}",
             e.message
+        );
+    }
+
+    /// Found by the loader property test: a file cut after a bare word (`…\na`, no final
+    /// newline) was reported at line 6 of a 5-line file.
+    #[test]
+    fn an_error_at_the_end_of_the_input_points_into_the_text() {
+        let text = "version: 1\nname: x\ndescription: y\na";
+        let e = err(text);
+        assert_eq!((e.pos.line, e.pos.col), (4, 2), "{}", e.message);
+        assert!(e.message.starts_with("invalid YAML"), "{}", e.message);
+    }
+
+    /// Found by the loader property test: an empty explicit key at the end of the input (`? `)
+    /// was placed on line 2 of a 1-line file.
+    #[test]
+    fn a_node_at_the_end_of_the_input_points_into_the_text() {
+        let doc = parse("? ").unwrap();
+        assert!(!doc.positions.nodes.is_empty());
+        for pos in doc.positions.nodes.values() {
+            assert_eq!(pos.line, 1, "{pos:?}");
+            assert!(pos.col <= 3, "{pos:?}");
+        }
+        let file: std::sync::Arc<std::path::Path> =
+            std::sync::Arc::from(std::path::Path::new("p.yaml"));
+        let parsed = crate::spec::parse_campaign(&file, "? ");
+        assert!(!parsed.diagnostics.is_empty());
+        assert!(
+            parsed.diagnostics.iter().all(|d| d.pos.line == 1),
+            "{:?}",
+            parsed.diagnostics
         );
     }
 

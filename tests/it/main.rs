@@ -22,6 +22,7 @@ mod cli_policy;
 mod cli_preview;
 mod cli_usersig_emulator;
 mod proptest_inputs;
+mod proptest_scale;
 mod schema_parity;
 mod validate_cases;
 
