@@ -287,6 +287,18 @@ pub fn render_message_checked(
     typed(rendered)
 }
 
+/// [`render_message_checked`] from the campaign's templates compiled once
+/// ([`Renderer::prepare_checked`] of its `message_source()` and vars).
+///
+/// # Errors
+/// Template errors at render time, by pointer.
+pub fn render_prepared(
+    prepared: &super::template::Prepared<'_, '_>,
+    ctx: &Context,
+) -> Result<MessageSpec, Vec<RenderError>> {
+    typed(prepared.render(ctx)?)
+}
+
 /// Whether a template of the campaign's message may read the occurrence (its time, date or
 /// weekday). When none does, every occurrence renders the same message, so it is rendered
 /// once and only the MsgRandom differs.
