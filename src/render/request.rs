@@ -315,7 +315,9 @@ pub fn depends_on_occurrence(campaign: &Campaign) -> bool {
 #[must_use]
 pub fn with_msg_random(campaign: &Campaign, message: MessageSpec, msg_random: u32) -> Rendered {
     let request = push_request(msg_random, &campaign.spec.audience, &message);
-    let body = serde_json::to_string(&request).expect("a JSON value always serialises");
+    let mut body = serde_json::to_string(&request).expect("a JSON value always serialises");
+    // A plan keeps the body of every upcoming send: no spare capacity (up to half of it).
+    body.shrink_to_fit();
     Rendered {
         message,
         request,
