@@ -33,7 +33,7 @@ fn canonical(v: &Value, keep_order: bool) -> Value {
             if !keep_order {
                 keys.sort();
             }
-            let mut out = Map::new();
+            let mut out = Map::with_capacity(keys.len());
             for k in keys {
                 out.insert(k.clone(), canonical(&m[k], keep_order || k == "ext"));
             }

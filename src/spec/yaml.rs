@@ -519,8 +519,14 @@ impl Builder {
             .expect("the parser balances starts and ends");
         match frame {
             Frame::Seq {
-                anchor, pos, items, ..
-            } => self.place(Value::Array(items), pos, anchor),
+                anchor,
+                pos,
+                mut items,
+                ..
+            } => {
+                items.shrink_to_fit();
+                self.place(Value::Array(items), pos, anchor)
+            }
             Frame::Map {
                 pointer,
                 anchor,
@@ -540,14 +546,21 @@ impl Builder {
         pointer: &str,
         entries: Vec<Entry>,
     ) -> Result<Map<String, Value>, YamlError> {
-        let explicit: std::collections::HashSet<String> = entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Pair(k, _) => Some(k.clone()),
-                Entry::Merge(..) => None,
-            })
-            .collect();
-        let mut map = Map::new();
+        // Only a mapping with a merge key needs its explicit keys apart.
+        let has_merge = entries.iter().any(|e| matches!(e, Entry::Merge(..)));
+        let explicit: std::collections::HashSet<String> = if has_merge {
+            entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Pair(k, _) => Some(k.clone()),
+                    Entry::Merge(..) => None,
+                })
+                .collect()
+        } else {
+            std::collections::HashSet::new()
+        };
+        // Every document is kept for the whole command: no spare capacity when no merge adds keys.
+        let mut map = Map::with_capacity(entries.len());
         for entry in entries {
             match entry {
                 Entry::Pair(k, v) => {
