@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, SecondsFormat};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Names a var may not take.
@@ -68,20 +68,29 @@ impl Renderer {
         Self { env }
     }
 
-    fn context_value(ctx: &Context, vars: &IndexMap<String, Value>) -> minijinja::Value {
-        let mut map: Map<String, Value> =
-            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        map.insert("campaign".into(), json!({ "name": ctx.campaign }));
-        map.insert("app".into(), json!({ "name": ctx.app }));
-        map.insert(
-            "occurrence".into(),
-            json!({
-                "time": ctx.local.to_rfc3339_opts(SecondsFormat::Secs, false),
-                "date": ctx.local.format("%Y-%m-%d").to_string(),
-                "weekday": weekday_name(ctx.local.weekday()),
-            }),
-        );
-        minijinja::Value::from(minijinja::value::Serde(&map))
+    /// The template context of one occurrence: the campaign's vars (converted once, by
+    /// [`Prepared`]), then `campaign`, `app` and `occurrence`.
+    fn context_value(ctx: &Context, vars: &[(String, minijinja::Value)]) -> minijinja::Value {
+        let name = |n: &str| minijinja::Value::from_pairs([("name", minijinja::Value::from(n))]);
+        let occurrence = minijinja::Value::from_pairs([
+            (
+                "time",
+                minijinja::Value::from(ctx.local.to_rfc3339_opts(SecondsFormat::Secs, false)),
+            ),
+            (
+                "date",
+                minijinja::Value::from(ctx.local.format("%Y-%m-%d").to_string()),
+            ),
+            (
+                "weekday",
+                minijinja::Value::from(weekday_name(ctx.local.weekday())),
+            ),
+        ]);
+        minijinja::Value::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.clone())).chain([
+            ("campaign", name(&ctx.campaign)),
+            ("app", name(&ctx.app)),
+            ("occurrence", occurrence),
+        ]))
     }
 
     /// Checks one template's syntax and variables without rendering it.
@@ -202,6 +211,18 @@ impl Renderer {
                 });
             templates.push(compiled);
         });
+        let vars = if templates.is_empty() {
+            Vec::new()
+        } else {
+            vars.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        minijinja::Value::from(minijinja::value::Serde(v)),
+                    )
+                })
+                .collect()
+        };
         Prepared {
             message,
             vars,
@@ -263,7 +284,8 @@ fn visit_templates<'v>(
 /// A campaign's message with its templates compiled once: renders any occurrence.
 pub struct Prepared<'r, 's> {
     message: &'s Value,
-    vars: &'s IndexMap<String, Value>,
+    /// The campaign's vars as template values, converted once.
+    vars: Vec<(String, minijinja::Value)>,
     /// Every template string of `message` in document order: compiled, or why it cannot be.
     templates: Vec<Result<minijinja::Template<'r, 's>, String>>,
 }
@@ -274,7 +296,12 @@ impl Prepared<'_, '_> {
     /// # Errors
     /// Every template that fails, by pointer (relative to the campaign document).
     pub fn render(&self, ctx: &Context) -> Result<Value, Vec<RenderError>> {
-        let context = Renderer::context_value(ctx, self.vars);
+        // A message without templates renders as it is: no context to build.
+        let context = if self.templates.is_empty() {
+            minijinja::Value::UNDEFINED
+        } else {
+            Renderer::context_value(ctx, &self.vars)
+        };
         let mut errors = Vec::new();
         let mut next = 0;
         let out = self.walk(

@@ -110,7 +110,13 @@ impl Working {
 impl Positions {
     /// The slot of exactly `pointer`.
     fn slot(&self, pointer: &str) -> Option<&Slot> {
-        let start = |i: usize| if i == 0 { 0 } else { self.slots[i - 1].end as usize };
+        let start = |i: usize| {
+            if i == 0 {
+                0
+            } else {
+                self.slots[i - 1].end as usize
+            }
+        };
         let (mut lo, mut hi) = (0, self.slots.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
