@@ -502,7 +502,17 @@ pub fn build(input: &Input<'_>) -> Plan {
             })
         })
         .collect();
-    let (mut due, mut upcoming) = (Vec::new(), Vec::new());
+    // Sized exactly: a plan of many campaigns keeps tens of thousands of upcoming sends.
+    let ready = |want: bool| {
+        rendered
+            .iter()
+            .filter(|(u, r)| *u == want && matches!(r, Rendered::Ready(_)))
+            .count()
+    };
+    let (mut due, mut upcoming) = (
+        Vec::with_capacity(ready(false)),
+        Vec::with_capacity(ready(true)),
+    );
     for (is_upcoming, r) in rendered {
         match r {
             Rendered::Ready(send) if is_upcoming => upcoming.push(send),
