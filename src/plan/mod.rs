@@ -100,7 +100,7 @@ impl Refused {
 /// Renders one pending occurrence into a [`PlannedSend`], or says why it cannot be sent.
 fn render_send(
     input: &Input<'_>,
-    renderer: &Renderer,
+    prepared: Option<&crate::render::Prepared<'_, '_>>,
     hashes: &BTreeMap<String, String>,
     once: &HashMap<&str, RenderedOnce>,
     p: Pending<'_>,
@@ -110,9 +110,10 @@ fn render_send(
     let ctx = c.context(p.occ.local);
     // Validation already checked every template's names; rendering needs no second check.
     // A message that does not read the occurrence was rendered once for all of them.
-    let message = match once.get(c.name()) {
-        Some(r) => r.clone(),
-        None => crate::render::render_message_checked(renderer, c.campaign, &ctx),
+    let message = match (once.get(c.name()), prepared) {
+        (Some(r), _) => r.clone(),
+        (None, Some(prepared)) => crate::render::render_prepared(prepared, &ctx),
+        (None, None) => unreachable!("a campaign not rendered once has its templates prepared"),
     };
     let rendered = message
         .map(|m| crate::render::with_msg_random(c.campaign, m, p.choice.value))
@@ -468,19 +469,50 @@ pub fn build(input: &Input<'_>) -> Plan {
     }
     let renderer = Renderer::new();
     let once = render_once(&pending, &renderer);
-    let rendered: Vec<(bool, Rendered)> = pending
+    // Pending occurrences come campaign by campaign: each campaign's templates are compiled
+    // once for all its occurrences.
+    let mut groups: Vec<Vec<Pending<'_>>> = Vec::new();
+    for p in pending {
+        match groups.last_mut() {
+            Some(g) if g[0].checked.name() == p.checked.name() => g.push(p),
+            _ => groups.push(vec![p]),
+        }
+    }
+    let rendered: Vec<(bool, Rendered)> = groups
         .into_par_iter()
-        .map(|mut p| {
-            let refused = p.refused.take();
-            let upcoming = p.upcoming;
-            let r = match render_send(input, &renderer, &hashes, &once, p) {
-                Ok(send) => retry_of(send, refused),
-                Err(w) => Rendered::Unsendable(w),
-            };
-            (upcoming, r)
+        .flat_map_iter(|group| {
+            let prepared = group
+                .first()
+                .filter(|p| !once.contains_key(p.checked.name()))
+                .map(|p| {
+                    renderer.prepare_checked(
+                        p.checked.campaign.message_source(),
+                        &p.checked.campaign.spec.vars,
+                    )
+                });
+            let (hashes, once) = (&hashes, &once);
+            group.into_iter().map(move |mut p| {
+                let refused = p.refused.take();
+                let upcoming = p.upcoming;
+                let r = match render_send(input, prepared.as_ref(), hashes, once, p) {
+                    Ok(send) => retry_of(send, refused),
+                    Err(w) => Rendered::Unsendable(w),
+                };
+                (upcoming, r)
+            })
         })
         .collect();
-    let (mut due, mut upcoming) = (Vec::new(), Vec::new());
+    // Sized exactly: a plan of many campaigns keeps tens of thousands of upcoming sends.
+    let ready = |want: bool| {
+        rendered
+            .iter()
+            .filter(|(u, r)| *u == want && matches!(r, Rendered::Ready(_)))
+            .count()
+    };
+    let (mut due, mut upcoming) = (
+        Vec::with_capacity(ready(false)),
+        Vec::with_capacity(ready(true)),
+    );
     for (is_upcoming, r) in rendered {
         match r {
             Rendered::Ready(send) if is_upcoming => upcoming.push(send),

@@ -17,8 +17,10 @@ pub fn sha256(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
 }
@@ -31,7 +33,7 @@ fn canonical(v: &Value, keep_order: bool) -> Value {
             if !keep_order {
                 keys.sort();
             }
-            let mut out = Map::new();
+            let mut out = Map::with_capacity(keys.len());
             for k in keys {
                 out.insert(k.clone(), canonical(&m[k], keep_order || k == "ext"));
             }

@@ -287,6 +287,18 @@ pub fn render_message_checked(
     typed(rendered)
 }
 
+/// [`render_message_checked`] from the campaign's templates compiled once
+/// ([`Renderer::prepare_checked`] of its `message_source()` and vars).
+///
+/// # Errors
+/// Template errors at render time, by pointer.
+pub fn render_prepared(
+    prepared: &super::template::Prepared<'_, '_>,
+    ctx: &Context,
+) -> Result<MessageSpec, Vec<RenderError>> {
+    typed(prepared.render(ctx)?)
+}
+
 /// Whether a template of the campaign's message may read the occurrence (its time, date or
 /// weekday). When none does, every occurrence renders the same message, so it is rendered
 /// once and only the MsgRandom differs.
@@ -303,7 +315,9 @@ pub fn depends_on_occurrence(campaign: &Campaign) -> bool {
 #[must_use]
 pub fn with_msg_random(campaign: &Campaign, message: MessageSpec, msg_random: u32) -> Rendered {
     let request = push_request(msg_random, &campaign.spec.audience, &message);
-    let body = serde_json::to_string(&request).expect("a JSON value always serialises");
+    let mut body = serde_json::to_string(&request).expect("a JSON value always serialises");
+    // A plan keeps the body of every upcoming send: no spare capacity (up to half of it).
+    body.shrink_to_fit();
     Rendered {
         message,
         request,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, SecondsFormat};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Names a var may not take.
@@ -68,20 +68,29 @@ impl Renderer {
         Self { env }
     }
 
-    fn context_value(ctx: &Context, vars: &IndexMap<String, Value>) -> minijinja::Value {
-        let mut map: Map<String, Value> =
-            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        map.insert("campaign".into(), json!({ "name": ctx.campaign }));
-        map.insert("app".into(), json!({ "name": ctx.app }));
-        map.insert(
-            "occurrence".into(),
-            json!({
-                "time": ctx.local.to_rfc3339_opts(SecondsFormat::Secs, false),
-                "date": ctx.local.format("%Y-%m-%d").to_string(),
-                "weekday": weekday_name(ctx.local.weekday()),
-            }),
-        );
-        minijinja::Value::from(minijinja::value::Serde(&map))
+    /// The template context of one occurrence: the campaign's vars (converted once, by
+    /// [`Prepared`]), then `campaign`, `app` and `occurrence`.
+    fn context_value(ctx: &Context, vars: &[(String, minijinja::Value)]) -> minijinja::Value {
+        let name = |n: &str| minijinja::Value::from_pairs([("name", minijinja::Value::from(n))]);
+        let occurrence = minijinja::Value::from_pairs([
+            (
+                "time",
+                minijinja::Value::from(ctx.local.to_rfc3339_opts(SecondsFormat::Secs, false)),
+            ),
+            (
+                "date",
+                minijinja::Value::from(ctx.local.format("%Y-%m-%d").to_string()),
+            ),
+            (
+                "weekday",
+                minijinja::Value::from(weekday_name(ctx.local.weekday())),
+            ),
+        ]);
+        minijinja::Value::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.clone())).chain([
+            ("campaign", name(&ctx.campaign)),
+            ("app", name(&ctx.app)),
+            ("occurrence", occurrence),
+        ]))
     }
 
     /// Checks one template's syntax and variables without rendering it.
@@ -165,9 +174,143 @@ impl Renderer {
         vars: &IndexMap<String, Value>,
         check_names: bool,
     ) -> Result<Value, Vec<RenderError>> {
-        let context = Self::context_value(ctx, vars);
+        self.prepare_with(message, vars, check_names).render(ctx)
+    }
+
+    /// Compiles every template string of `message` once (names already checked by validation),
+    /// to render many occurrences of the same campaign.
+    #[must_use]
+    pub fn prepare_checked<'r, 's>(
+        &'r self,
+        message: &'s Value,
+        vars: &'s IndexMap<String, Value>,
+    ) -> Prepared<'r, 's> {
+        self.prepare_with(message, vars, false)
+    }
+
+    fn prepare_with<'r, 's>(
+        &'r self,
+        message: &'s Value,
+        vars: &'s IndexMap<String, Value>,
+        check_names: bool,
+    ) -> Prepared<'r, 's> {
+        let mut templates = Vec::new();
+        visit_templates(message, &mut Vec::new(), &mut |s, _| {
+            // One compilation per string: names are checked on it, then it renders.
+            let compiled = check_complexity(s)
+                .and_then(|()| {
+                    self.env
+                        .template_from_str(s)
+                        .map_err(|e| template_error(&e))
+                })
+                .and_then(|tmpl| {
+                    if check_names {
+                        self.check_names(&tmpl, vars)?;
+                    }
+                    Ok(tmpl)
+                });
+            templates.push(compiled);
+        });
+        let vars = if templates.is_empty() {
+            Vec::new()
+        } else {
+            vars.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        minijinja::Value::from(minijinja::value::Serde(v)),
+                    )
+                })
+                .collect()
+        };
+        Prepared {
+            message,
+            vars,
+            templates,
+        }
+    }
+}
+
+/// One step of a JSON pointer, spelled out only when an error needs it.
+enum Seg<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+fn pointer_of(path: &[Seg<'_>]) -> String {
+    let mut pointer = String::new();
+    for seg in path {
+        pointer.push('/');
+        match seg {
+            Seg::Key(k) => pointer.push_str(&crate::spec::yaml::escape_pointer_segment(k)),
+            Seg::Index(i) => pointer.push_str(&i.to_string()),
+        }
+    }
+    pointer
+}
+
+/// Whether the string at `path` (relative to `message`) is not a template.
+fn not_template(path: &[Seg<'_>]) -> bool {
+    // Every entry of NOT_TEMPLATES is one plain key below `message`.
+    matches!(path, [Seg::Key(k)] if NOT_TEMPLATES.iter().any(|t| t.strip_prefix('/') == Some(*k)))
+}
+
+/// Calls `f` on every template string of `message`, in document order.
+fn visit_templates<'v>(
+    v: &'v Value,
+    path: &mut Vec<Seg<'v>>,
+    f: &mut dyn FnMut(&'v str, &[Seg<'v>]),
+) {
+    match v {
+        Value::String(s) if is_template(s) && !not_template(path) => f(s, path),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Seg::Index(i));
+                visit_templates(item, path, f);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                path.push(Seg::Key(k));
+                visit_templates(item, path, f);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A campaign's message with its templates compiled once: renders any occurrence.
+pub struct Prepared<'r, 's> {
+    message: &'s Value,
+    /// The campaign's vars as template values, converted once.
+    vars: Vec<(String, minijinja::Value)>,
+    /// Every template string of `message` in document order: compiled, or why it cannot be.
+    templates: Vec<Result<minijinja::Template<'r, 's>, String>>,
+}
+
+impl Prepared<'_, '_> {
+    /// Renders every template string of the message for one occurrence.
+    ///
+    /// # Errors
+    /// Every template that fails, by pointer (relative to the campaign document).
+    pub fn render(&self, ctx: &Context) -> Result<Value, Vec<RenderError>> {
+        // A message without templates renders as it is: no context to build.
+        let context = if self.templates.is_empty() {
+            minijinja::Value::UNDEFINED
+        } else {
+            Renderer::context_value(ctx, &self.vars)
+        };
         let mut errors = Vec::new();
-        let out = self.walk(message, "", &context, vars, check_names, &mut errors);
+        let mut next = 0;
+        let out = self.walk(
+            self.message,
+            &mut Vec::new(),
+            &mut next,
+            &context,
+            &mut errors,
+        );
         if errors.is_empty() {
             Ok(out)
         } else {
@@ -175,35 +318,27 @@ impl Renderer {
         }
     }
 
-    fn walk(
+    fn walk<'v>(
         &self,
-        v: &Value,
-        pointer: &str,
+        v: &'v Value,
+        path: &mut Vec<Seg<'v>>,
+        next: &mut usize,
         ctx: &minijinja::Value,
-        vars: &IndexMap<String, Value>,
-        check_names: bool,
         errors: &mut Vec<RenderError>,
     ) -> Value {
         match v {
-            Value::String(s) if is_template(s) && !NOT_TEMPLATES.contains(&pointer) => {
-                // One compilation per string: names are checked on it, then it renders.
-                let result = check_complexity(s)
-                    .and_then(|()| {
-                        self.env
-                            .template_from_str(s)
-                            .map_err(|e| template_error(&e))
-                    })
-                    .and_then(|tmpl| {
-                        if check_names {
-                            self.check_names(&tmpl, vars)?;
-                        }
-                        tmpl.render(ctx.clone()).map_err(|e| template_error(&e))
-                    });
+            Value::String(s) if is_template(s) && !not_template(path) => {
+                let compiled = &self.templates[*next];
+                *next += 1;
+                let result = compiled
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|tmpl| tmpl.render(ctx.clone()).map_err(|e| template_error(&e)));
                 match result {
                     Ok(rendered) => Value::String(rendered),
                     Err(message) => {
                         errors.push(RenderError {
-                            pointer: format!("/message{pointer}"),
+                            pointer: format!("/message{}", pointer_of(path)),
                             message,
                         });
                         v.clone()
@@ -215,26 +350,20 @@ impl Renderer {
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        self.walk(
-                            item,
-                            &format!("{pointer}/{i}"),
-                            ctx,
-                            vars,
-                            check_names,
-                            errors,
-                        )
+                        path.push(Seg::Index(i));
+                        let out = self.walk(item, path, next, ctx, errors);
+                        path.pop();
+                        out
                     })
                     .collect(),
             ),
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, item)| {
-                        let child =
-                            format!("{pointer}/{}", crate::spec::yaml::escape_pointer_segment(k));
-                        (
-                            k.clone(),
-                            self.walk(item, &child, ctx, vars, check_names, errors),
-                        )
+                        path.push(Seg::Key(k));
+                        let out = self.walk(item, path, next, ctx, errors);
+                        path.pop();
+                        (k.clone(), out)
                     })
                     .collect(),
             ),

@@ -27,7 +27,8 @@ const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 pub struct CronExpr {
     text: String,
     canonical: String,
-    cron: Box<croner::Cron>,
+    /// Shared: every campaign with the same expression (from the per-process cache) holds one.
+    cron: std::sync::Arc<croner::Cron>,
 }
 
 impl PartialEq for CronExpr {
@@ -179,7 +180,7 @@ fn parse_uncached(text: &str) -> Result<CronExpr, ScheduleError> {
     Ok(CronExpr {
         text: text.to_owned(),
         canonical,
-        cron: Box::new(cron),
+        cron: std::sync::Arc::new(cron),
     })
 }
 

@@ -31,20 +31,112 @@ pub struct Document {
 }
 
 /// Where each node (by JSON pointer, `""` for the root) and each mapping key stands.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Compact: every campaign keeps its document for later diagnostics, so the pointers are one
+/// string (sorted) and the positions a list beside it, looked up by binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Positions {
+    /// Every pointer that has a position, in sorted order, one after another.
+    text: String,
+    /// One per pointer, in the same order: where it ends in `text`, and its positions.
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    end: u32,
+    node: Option<SmallPos>,
+    key: Option<SmallPos>,
+}
+
+/// A [`Pos`] in a file of at most [`MAX_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SmallPos {
+    line: u32,
+    col: u32,
+    len: u32,
+}
+
+impl SmallPos {
+    fn of(p: Pos) -> Self {
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            line: small(p.line),
+            col: small(p.col),
+            len: small(p.len),
+        }
+    }
+
+    fn pos(self) -> Pos {
+        Pos::new(self.line as usize, self.col as usize, self.len as usize)
+    }
+}
+
+/// The positions while a document is being read.
+#[derive(Default)]
+struct Working {
     nodes: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
 }
 
+impl Working {
+    fn finish(self) -> Positions {
+        let Self { mut nodes, keys } = self;
+        let mut all: Vec<(String, Option<Pos>, Option<Pos>)> = keys
+            .into_iter()
+            .map(|(p, key)| {
+                let node = nodes.remove(&p);
+                (p, node, Some(key))
+            })
+            .collect();
+        all.extend(nodes.into_iter().map(|(p, node)| (p, Some(node), None)));
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut text = String::with_capacity(all.iter().map(|e| e.0.len()).sum());
+        let slots = all
+            .into_iter()
+            .map(|(p, node, key)| {
+                text.push_str(&p);
+                Slot {
+                    end: u32::try_from(text.len()).unwrap_or(u32::MAX),
+                    node: node.map(SmallPos::of),
+                    key: key.map(SmallPos::of),
+                }
+            })
+            .collect();
+        Positions { text, slots }
+    }
+}
+
 impl Positions {
+    /// The slot of exactly `pointer`.
+    fn slot(&self, pointer: &str) -> Option<&Slot> {
+        let start = |i: usize| {
+            if i == 0 {
+                0
+            } else {
+                self.slots[i - 1].end as usize
+            }
+        };
+        let (mut lo, mut hi) = (0, self.slots.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let here = &self.text[start(mid)..self.slots[mid].end as usize];
+            match here.cmp(pointer) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(&self.slots[mid]),
+            }
+        }
+        None
+    }
+
     /// The position of the node at `pointer`, or of its nearest ancestor that has one.
     #[must_use]
     pub fn node(&self, pointer: &str) -> Pos {
         let mut p = pointer;
         loop {
-            if let Some(pos) = self.nodes.get(p) {
-                return *pos;
+            if let Some(pos) = self.slot(p).and_then(|s| s.node) {
+                return pos.pos();
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
@@ -56,10 +148,9 @@ impl Positions {
     /// The position of the key of the member at `pointer` (the node's own position when it has no key).
     #[must_use]
     pub fn key(&self, pointer: &str) -> Pos {
-        self.keys
-            .get(pointer)
-            .copied()
-            .unwrap_or_else(|| self.node(pointer))
+        self.slot(pointer)
+            .and_then(|s| s.key)
+            .map_or_else(|| self.node(pointer), SmallPos::pos)
     }
 }
 
@@ -201,7 +292,7 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
-    positions: Positions,
+    positions: Working,
     alias_nodes: usize,
     alias_bytes: usize,
     root: Option<Value>,
@@ -439,8 +530,14 @@ impl Builder {
             .expect("the parser balances starts and ends");
         match frame {
             Frame::Seq {
-                anchor, pos, items, ..
-            } => self.place(Value::Array(items), pos, anchor),
+                anchor,
+                pos,
+                mut items,
+                ..
+            } => {
+                items.shrink_to_fit();
+                self.place(Value::Array(items), pos, anchor)
+            }
             Frame::Map {
                 pointer,
                 anchor,
@@ -460,14 +557,21 @@ impl Builder {
         pointer: &str,
         entries: Vec<Entry>,
     ) -> Result<Map<String, Value>, YamlError> {
-        let explicit: std::collections::HashSet<String> = entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Pair(k, _) => Some(k.clone()),
-                Entry::Merge(..) => None,
-            })
-            .collect();
-        let mut map = Map::new();
+        // Only a mapping with a merge key needs its explicit keys apart.
+        let has_merge = entries.iter().any(|e| matches!(e, Entry::Merge(..)));
+        let explicit: std::collections::HashSet<String> = if has_merge {
+            entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Pair(k, _) => Some(k.clone()),
+                    Entry::Merge(..) => None,
+                })
+                .collect()
+        } else {
+            std::collections::HashSet::new()
+        };
+        // Every document is kept for the whole command: no spare capacity when no merge adds keys.
+        let mut map = Map::with_capacity(entries.len());
         for entry in entries {
             match entry {
                 Entry::Pair(k, v) => {
@@ -527,7 +631,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     let mut b = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
-        positions: Positions::default(),
+        positions: Working::default(),
         alias_nodes: 0,
         alias_bytes: 0,
         root: None,
@@ -562,7 +666,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     }
     Ok(Document {
         value: b.root.unwrap_or(Value::Null),
-        positions: b.positions,
+        positions: b.positions.finish(),
     })
 }
 
