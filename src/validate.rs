@@ -519,6 +519,9 @@ fn check_rendering(
                 r.body.len() + u32::MAX.to_string().len() - key.base_msg_random().to_string().len();
             let mut largest = (r.body.len(), widest, first, true);
             if let Some(s) = schedule.filter(|_| render::depends_on_occurrence(campaign)) {
+                // Compiled once for the seven renders (the names were checked just above).
+                let prepared =
+                    renderer.prepare_checked(campaign.message_source(), &campaign.spec.vars);
                 let mut last_day = first.local.date_naive();
                 for occ in s.occurrences(first.at, first.at + chrono::Duration::days(8)) {
                     if occ.local.date_naive() == last_day {
@@ -529,7 +532,8 @@ fn check_rendering(
                         local: occ.local,
                         ..ctx.clone()
                     };
-                    if let Ok(other) = render::render_checked(renderer, campaign, &ctx, u32::MAX)
+                    if let Ok(message) = render::render_prepared(&prepared, &ctx)
+                        && let other = render::with_msg_random(campaign, message, u32::MAX)
                         && other.body.len() > largest.1
                     {
                         largest = (other.body.len(), other.body.len(), occ, false);
