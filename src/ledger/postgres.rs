@@ -224,8 +224,14 @@ impl PgLedger {
     async fn connect(&self) -> Result<Client, LedgerError> {
         let (url, tls) = tls_of(&self.url);
         let fail = |e: tokio_postgres::Error| {
+            // Without `sslmode` crier asks for TLS; a local server often has none.
+            let hint = if matches!(tls, Tls::Verified) && e.to_string().contains("TLS") {
+                "\nhint: a server without TLS (a local one) needs `?sslmode=disable` in the URL"
+            } else {
+                ""
+            };
             LedgerError::Backend(format!(
-                "cannot connect to the PostgreSQL ledger ({}): {e}{}",
+                "cannot connect to the PostgreSQL ledger ({}): {e}{}{hint}",
                 self.source,
                 e.as_db_error()
                     .map(|d| format!(": {}", d.message()))
@@ -904,10 +910,8 @@ fn tls_of(url: &str) -> (String, Tls) {
     }
     if lower.contains("sslmode=disable") {
         (url.to_owned(), Tls::Off)
-    } else if lower.contains("sslmode=require") || lower.contains("sslmode=prefer") {
-        (url.to_owned(), Tls::Verified)
     } else {
-        // libpq's default is `prefer`; crier asks for TLS and verifies it.
+        // `require`, `prefer` and libpq's default (`prefer`): crier asks for TLS and verifies it.
         (url.to_owned(), Tls::Verified)
     }
 }

@@ -230,6 +230,15 @@ async fn the_ci_rule_and_a_missing_or_unreachable_database() {
         !repo.path().join(".crier").exists(),
         "no file ledger was made"
     );
+    // A server without TLS reached without `sslmode`: an error with a hint.
+    let plain = server.split('?').next().unwrap_or(&server).to_owned();
+    let o = crier(&repo, &plain, &["status"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("needs `?sslmode=disable` in the URL"),
+        "{}",
+        text(&o)
+    );
     // Unreachable: an error, exit 1.
     let o = crier(
         &repo,
