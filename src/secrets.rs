@@ -62,10 +62,11 @@ pub fn redact_usersig(text: &str) -> String {
     out
 }
 
-/// Whether `text` carries a UserSig query parameter (what [`redact_usersig`] would redact).
+/// Whether `text` carries a UserSig: what [`redact_usersig`] would change (a cheap search
+/// first, so text without `usersig=` is never copied).
 #[must_use]
-pub fn contains_usersig(text: &str) -> bool {
-    find_ascii_case_insensitive(text, "usersig=").is_some()
+pub fn carries_usersig(text: &str) -> bool {
+    find_ascii_case_insensitive(text, "usersig=").is_some() && redact_usersig(text) != text
 }
 
 fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {

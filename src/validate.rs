@@ -580,9 +580,7 @@ fn check_rendering(
 /// such records), so a campaign that carries one could never be applied.
 fn check_no_usersig(sink: &mut Sink<'_>) {
     let found = crate::spec::yaml::find_leaves(&sink.doc.value, &|v| {
-        v.as_str().is_some_and(|s| {
-            crate::secrets::contains_usersig(s) && crate::secrets::redact_usersig(s) != s
-        })
+        v.as_str().is_some_and(crate::secrets::carries_usersig)
     });
     for pointer in found {
         sink.error(&pointer, "this text carries a UserSig query parameter (`usersig` and `=`): crier never records a UserSig, so this campaign could not be applied; remove it");

@@ -351,7 +351,7 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
             let export = rt
                 .block_on(ledger.export())
                 .context("cannot export the ledger")?;
-            let summary = format!("exported {} records, {}", export.records, export.hash);
+            let summary = format!("exported {} records, {}", export.records(), export.hash);
             match &args.file {
                 Some(file) => {
                     let path = env.cwd.join(file);
@@ -383,7 +383,7 @@ pub fn ledger(env: &Env, cmd: &LedgerCommand) -> anyhow::Result<Exit> {
             writeln!(
                 out,
                 "imported {} records, {} into {}",
-                export.records,
+                export.records(),
                 export.hash,
                 ledger.describe()
             )?;

@@ -68,16 +68,17 @@ impl Checkpoint {
     /// A stored checkpoint of this format; `None` for anything else (it is then ignored).
     #[must_use]
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct Probe {
-            format: u32,
-        }
-        let probe: Probe = serde_json::from_slice(bytes).ok()?;
-        if probe.format != FORMAT {
-            return None;
-        }
         let cp: Self = serde_json::from_slice(bytes).ok()?;
-        (cp.snapshot.seq == cp.seq).then_some(cp)
+        (cp.format == FORMAT && cp.snapshot.seq == cp.seq).then_some(cp)
+    }
+
+    /// The stored checkpoint `bytes`, when `line` (the store's line at its sequence number) is
+    /// the record it covers; `None` otherwise (it is then ignored). What every store checks.
+    #[must_use]
+    pub fn verified(bytes: &[u8], line: &[u8]) -> Option<Self> {
+        let cp = Self::decode(bytes)?;
+        let record = super::jsonl::parse_from(line).ok()?.pop()?;
+        cp.covers(&record).then_some(cp)
     }
 
     /// Whether the store's record at [`Self::seq`] is the one this checkpoint folded in.

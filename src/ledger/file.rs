@@ -169,13 +169,11 @@ impl FileLedger {
         let good = parsed.torn.as_ref().map_or(bytes.len(), |t| {
             usize::try_from(t.offset).unwrap_or(bytes.len())
         });
-        let last_line_len = match bytes[..good.saturating_sub(1)]
-            .iter()
-            .rposition(|&b| b == b'\n')
-        {
-            _ if good == 0 => start.as_ref().map_or(0, |(_, pos)| pos.line_len),
-            Some(i) => (good - i - 1) as u64,
-            None => good as u64,
+        // Nothing after the checkpoint: its record is still the last line.
+        let last_line_len = if good == 0 {
+            start.as_ref().map_or(0, |(_, pos)| pos.line_len)
+        } else {
+            jsonl::last_line_len(&bytes[..good])
         };
         let torn = parsed.torn.map(|t| jsonl::TornTail {
             offset: t.offset + offset,
@@ -197,12 +195,10 @@ impl FileLedger {
         if pos.offset > len || pos.line_len == 0 || pos.line_len > pos.offset {
             return None;
         }
-        let cp = Checkpoint::decode(&bytes[split + 1..])?;
         let mut line = vec![0; usize::try_from(pos.line_len).ok()?];
         file.read_exact_at(&mut line, pos.offset - pos.line_len)
             .ok()?;
-        let record = jsonl::parse_from(&line).ok()?.pop()?;
-        cp.covers(&record).then_some((cp, pos))
+        Checkpoint::verified(&bytes[split + 1..], &line).map(|cp| (cp, pos))
     }
 
     /// Stores `cp`, whose record ends at `pos` (a synced temporary file renamed into place).
@@ -348,12 +344,14 @@ impl FileLedger {
 
 /// An export of a ledger: its records as JSON lines (the file ledger's format), their count and
 /// the SHA-256 of the bytes, which `export` and `import` both print so a round trip is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Export {
     pub bytes: Vec<u8>,
-    pub records: usize,
     /// `sha256:…` of `bytes`.
     pub hash: String,
+    /// The records of `bytes`, as read when checked (an import writes them without reading
+    /// the text again).
+    parsed: Vec<Record>,
 }
 
 impl Export {
@@ -374,17 +372,28 @@ impl Export {
                 torn.offset
             )));
         }
-        let as_text = String::from_utf8_lossy(&bytes);
-        if crate::secrets::redact_usersig(&as_text) != as_text {
+        if crate::secrets::carries_usersig(&String::from_utf8_lossy(&bytes)) {
             return Err(LedgerError::SecretInRecord {
                 what: "the export".into(),
             });
         }
         Ok(Self {
-            records: text.records.len(),
             hash: crate::plan::normalize::sha256(&bytes),
             bytes,
+            parsed: text.records,
         })
+    }
+
+    /// How many records it holds.
+    #[must_use]
+    pub fn records(&self) -> usize {
+        self.parsed.len()
+    }
+
+    /// Its records, in order.
+    #[must_use]
+    pub fn parsed(&self) -> &[Record] {
+        &self.parsed
     }
 }
 
@@ -446,23 +455,12 @@ impl FileLedger {
         }
         self.write_whole(&tmp, &path, &export.bytes)?;
         // A long history gets its checkpoint now, so the first plan need not fold it all.
-        let records = jsonl::parse(&export.bytes)
-            .map_err(|source| LedgerError::Parse {
-                path: path.clone(),
-                source,
-            })?
-            .records;
-        if let Some(cp) = Folded::of(None, records).checkpoint() {
-            let end = export.bytes.len();
-            let start = export.bytes[..end.saturating_sub(1)]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
+        if let Some(cp) = super::protocol::import_checkpoint(export.parsed()) {
             self.store_checkpoint(
                 &cp,
                 Position {
-                    offset: end as u64,
-                    line_len: (end - start) as u64,
+                    offset: export.bytes.len() as u64,
+                    line_len: jsonl::last_line_len(&export.bytes),
                 },
             )?;
         }

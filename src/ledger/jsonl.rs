@@ -52,6 +52,16 @@ pub struct LedgerText {
     pub torn: Option<TornTail>,
 }
 
+/// The length of the last line of `bytes` (which end with a line's `\n`), its `\n` included.
+#[must_use]
+pub fn last_line_len(bytes: &[u8]) -> u64 {
+    let start = bytes[..bytes.len().saturating_sub(1)]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (bytes.len() - start) as u64
+}
+
 /// One record as one line, with its `\n`.
 ///
 /// # Errors

@@ -463,13 +463,7 @@ impl AnyLedger {
     ) -> Result<(), LedgerError> {
         match self {
             Self::File(l) => l.import_sync(export, holder, timeout),
-            Self::Postgres(l) => {
-                let text = jsonl::parse(&export.bytes).map_err(|source| LedgerError::Parse {
-                    path: "<export>".into(),
-                    source,
-                })?;
-                l.import_records(&text.records).await
-            }
+            Self::Postgres(l) => l.import_records(export.parsed()).await,
         }
     }
 

@@ -94,6 +94,11 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// `text` with `{s}` naming the (quoted) schema crier's tables are in.
+fn in_schema(schema: &str, text: &str) -> String {
+    text.replace("{s}", &format!("\"{schema}\""))
+}
+
 /// Stores a checkpoint unless a newer one is there.
 const SAVE_CHECKPOINT: &str =
     "INSERT INTO {s}.checkpoints AS c (id, seq, record_hash, crier_version, body)
@@ -217,7 +222,7 @@ impl PgLedger {
     }
 
     fn sql(&self, text: &str) -> String {
-        text.replace("{s}", &format!("\"{}\"", self.schema))
+        in_schema(&self.schema, text)
     }
 
     /// A new connection (its driver runs on the current runtime).
@@ -385,11 +390,7 @@ impl PgLedger {
                 .map_err(pg("reading the checkpoint"))?;
             if let Some(row) = row {
                 let (body, line): (String, String) = (row.get(0), row.get(1));
-                let covered = jsonl::parse_from(line.as_bytes())
-                    .ok()
-                    .and_then(|mut r| r.pop());
-                start = Checkpoint::decode(body.as_bytes())
-                    .filter(|cp| covered.as_ref().is_some_and(|r| cp.covers(r)));
+                start = Checkpoint::verified(body.as_bytes(), line.as_bytes());
             }
         }
         let after = start.as_ref().map_or(0, |cp| cp.seq);
@@ -525,7 +526,7 @@ impl PgLedger {
         .await
         .map_err(pg("updating the counter"))?;
         // A long history gets its checkpoint now, so the first plan need not fold it all.
-        if let Some(cp) = Folded::of(None, records.to_vec()).checkpoint() {
+        if let Some(cp) = super::protocol::import_checkpoint(records) {
             save_checkpoint(&tx, &self.sql(SAVE_CHECKPOINT), &cp).await?;
         }
         tx.commit().await.map_err(pg("committing the import"))
@@ -973,7 +974,7 @@ impl PgSession {
 
 impl StoreSession for PgSession {
     async fn append(&mut self, record: &Record, line: &[u8]) -> Result<Appended, LedgerError> {
-        let sql = |t: &str| t.replace("{s}", &format!("\"{}\"", self.schema));
+        let sql = |t: &str| in_schema(&self.schema, t);
         let line = std::str::from_utf8(line).map_err(|e| LedgerError::Backend(e.to_string()))?;
         let seq = i64::try_from(record.seq).unwrap_or(i64::MAX);
         // One statement, one transaction, one round trip ([`APPEND`]).
@@ -1034,8 +1035,12 @@ impl StoreSession for PgSession {
     }
 
     async fn save_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), LedgerError> {
-        let sql = SAVE_CHECKPOINT.replace("{s}", &format!("\"{}\"", self.schema));
-        save_checkpoint(&*self.client, &sql, checkpoint).await
+        save_checkpoint(
+            &*self.client,
+            &in_schema(&self.schema, SAVE_CHECKPOINT),
+            checkpoint,
+        )
+        .await
     }
 
     fn describe(&self) -> String {

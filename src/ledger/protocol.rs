@@ -189,14 +189,11 @@ impl<S: StoreSession> Writer<S> {
         let Some(cp) = self.folded.checkpoint() else {
             return;
         };
-        match self.session.save_checkpoint(&cp).await {
-            Ok(()) => self.folded.checkpoint = cp.seq,
-            Err(e) => {
-                tracing::debug!("no checkpoint stored at seq {}: {e}", cp.seq);
-                // Try again after as many records as a checkpoint covers.
-                self.folded.checkpoint = cp.seq;
-            }
+        if let Err(e) = self.session.save_checkpoint(&cp).await {
+            tracing::debug!("no checkpoint stored at seq {}: {e}", cp.seq);
         }
+        // Stored or not, the next one comes after as many records as a checkpoint covers.
+        self.folded.checkpoint = cp.seq;
     }
 
     fn take_in(&mut self, record: &Record) {
@@ -252,7 +249,7 @@ impl<S: StoreSession> Writer<S> {
             let line =
                 super::jsonl::encode(&record).map_err(|e| LedgerError::Backend(e.to_string()))?;
             let text = String::from_utf8_lossy(&line);
-            if crate::secrets::redact_usersig(&text) != text {
+            if crate::secrets::carries_usersig(&text) {
                 return Err(LedgerError::SecretInRecord {
                     what: format!("record {} of kind {}", record.seq, record.body.kind()),
                 });
@@ -322,6 +319,14 @@ impl<S: StoreSession> Writer<S> {
             )))
         }
     }
+}
+
+/// The checkpoint an import stores with `records` (a whole ledger), when it is long enough to
+/// want one.
+#[must_use]
+pub fn import_checkpoint(records: &[Record]) -> Option<Checkpoint> {
+    let last = records.last()?;
+    (last.seq >= checkpoint::EVERY).then(|| Checkpoint::of(&LedgerSnapshot::fold(records), last))
 }
 
 /// The first record of a new ledger (stores that create a ledger whole write it themselves).

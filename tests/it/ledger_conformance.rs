@@ -323,11 +323,14 @@ async fn an_export_imports_into_an_empty_ledger_losslessly_and_a_full_one_refuse
         .unwrap();
     drop(w);
     let first = a.ledger.export().await.unwrap();
-    assert_eq!(first.records, 3);
+    assert_eq!(first.records(), 3);
     let b = kind.fresh().await;
     b.ledger.import(&first, &holder("x"), WAIT).await.unwrap();
     let second = b.ledger.export().await.unwrap();
-    assert_eq!((first.records, &first.hash), (second.records, &second.hash));
+    assert_eq!(
+        (first.records(), &first.hash),
+        (second.records(), &second.hash)
+    );
     assert_eq!(first.bytes, second.bytes);
     let refused = a
         .ledger

@@ -138,8 +138,11 @@ async fn export_import_round_trip_file_to_postgres_to_file_is_lossless() {
         .await
         .unwrap();
     let last = back.export().await.unwrap();
-    assert_eq!((first.records, &first.hash), (middle.records, &middle.hash));
-    assert_eq!((first.records, &first.hash), (last.records, &last.hash));
+    assert_eq!(
+        (first.records(), &first.hash),
+        (middle.records(), &middle.hash)
+    );
+    assert_eq!((first.records(), &first.hash), (last.records(), &last.hash));
     assert_eq!(first.bytes, last.bytes);
 }
 
