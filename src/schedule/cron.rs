@@ -9,7 +9,7 @@
 //! fires; a field that starts with `*` (such as `*/2`) counts as unrestricted, so `0 9 */2 * MON`
 //! means odd-numbered days that are Mondays, as in crontab.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -57,31 +57,10 @@ impl CronExpr {
     #[must_use]
     pub fn max_per_day(&self) -> u32 {
         let fields: Vec<&str> = self.canonical.split(' ').collect();
-        let count = |field: &str, lo: u32, hi: u32| -> u32 {
-            let mut set = 0u64;
-            for item in field.split(',') {
-                let (base, step) = item
-                    .split_once('/')
-                    .map_or((item, 1), |(b, s)| (b, s.parse().unwrap_or(1).max(1)));
-                let (from, to) = match base.split_once('-') {
-                    _ if base == "*" => (lo, hi),
-                    Some((a, b)) => (a.parse().unwrap_or(lo), b.parse().unwrap_or(hi)),
-                    // `v/step` runs from v to the end of the range, as in crontab.
-                    None if step > 1 => (base.parse().unwrap_or(lo), hi),
-                    None => {
-                        let v = base.parse().unwrap_or(lo);
-                        (v, v)
-                    }
-                };
-                for v in (from..=to.min(hi)).step_by(step as usize) {
-                    set |= 1 << v;
-                }
-            }
-            set.count_ones()
-        };
-        match fields.as_slice() {
-            [minutes, hours, ..] => count(minutes, 0, 59) * (count(hours, 0, 23) + 1),
-            _ => 25 * 60,
+        let count = |field: &str, lo, hi| expand(field, lo, hi).map(|v| v.len() as u32);
+        match (count(fields[0], 0, 59), fields.get(1).and_then(|h| count(h, 0, 23))) {
+            (Some(minutes), Some(hours)) => minutes * (hours + 1),
+            _ => 60 * 25,
         }
     }
 
@@ -182,6 +161,31 @@ fn parse_uncached(text: &str) -> Result<CronExpr, ScheduleError> {
         canonical,
         cron: std::sync::Arc::new(cron),
     })
+}
+
+/// The values a canonical field (numbers only: `*`, `a`, `a-b`, each with an optional `/n`, in a
+/// comma list) matches within `min..=max`.
+pub(super) fn expand(field: &str, min: u32, max: u32) -> Option<BTreeSet<u32>> {
+    let mut out = BTreeSet::new();
+    for item in field.split(',') {
+        let (base, step) = match item.split_once('/') {
+            Some((b, s)) => (b, s.parse::<u32>().ok().filter(|s| *s > 0)?),
+            None => (item, 1),
+        };
+        let (lo, hi) = if base == "*" {
+            (min, max)
+        } else if let Some((a, b)) = base.split_once('-') {
+            (a.parse().ok()?, b.parse().ok()?)
+        } else {
+            let v: u32 = base.parse().ok()?;
+            (v, v)
+        };
+        if lo < min || hi > max || lo > hi {
+            return None;
+        }
+        out.extend((lo..=hi).step_by(step as usize));
+    }
+    Some(out)
 }
 
 fn nickname_error(text: &str) -> ScheduleError {

@@ -93,8 +93,8 @@ pub fn cron_in_words(expr: &CronExpr) -> Option<Phrase> {
         return None;
     };
     let day = day_words(dom, month, dow)?;
-    let minutes = expand(minute, 0, 59)?;
-    let hours = expand(hour, 0, 23)?;
+    let minutes = super::cron::expand(minute, 0, 59)?;
+    let hours = super::cron::expand(hour, 0, 23)?;
     let hhmm = |h: u32, m: u32| format!("{h:02}:{m:02}");
     if minutes.len() * hours.len() <= MAX_LISTED_TIMES {
         let times: Vec<String> = hours
@@ -148,7 +148,7 @@ pub fn cron_in_words(expr: &CronExpr) -> Option<Phrase> {
 /// and 15th of every month`. `None` when both day fields are restricted (Vixie cron fires on
 /// either, which reads badly) or a day field has a step.
 fn day_words(dom: &str, month: &str, dow: &str) -> Option<String> {
-    let months = expand(month, 1, 12)?;
+    let months = super::cron::expand(month, 1, 12)?;
     let in_months = if months.len() == 12 {
         None
     } else {
@@ -164,7 +164,7 @@ fn day_words(dom: &str, month: &str, dow: &str) -> Option<String> {
             Some(m) => format!("every day in {m}"),
         }),
         ("*", dow) if !dow.starts_with('*') => {
-            let days: BTreeSet<u32> = expand(dow, 0, 7)?.into_iter().map(|d| d % 7).collect();
+            let days: BTreeSet<u32> = super::cron::expand(dow, 0, 7)?.into_iter().map(|d| d % 7).collect();
             let words = if days.len() == 7 {
                 "every day".to_owned()
             } else if days == (1..=5).collect() {
@@ -184,7 +184,7 @@ fn day_words(dom: &str, month: &str, dow: &str) -> Option<String> {
             })
         }
         (dom, "*") if !dom.starts_with('*') => {
-            let days: Vec<u32> = expand(dom, 1, 31)?.into_iter().collect();
+            let days: Vec<u32> = super::cron::expand(dom, 1, 31)?.into_iter().collect();
             let ordinals: Vec<String> = days.iter().map(|d| ordinal(*d)).collect();
             let of = in_months.unwrap_or_else(|| "every month".to_owned());
             let mut s = format!("on the {} of {of}", and_list(&ordinals));
@@ -216,31 +216,6 @@ fn and_list(items: &[String]) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
-}
-
-/// The values a canonical field (numbers only: `*`, `a`, `a-b`, each with an optional `/n`, in a
-/// comma list) matches within `min..=max`.
-fn expand(field: &str, min: u32, max: u32) -> Option<BTreeSet<u32>> {
-    let mut out = BTreeSet::new();
-    for item in field.split(',') {
-        let (base, step) = match item.split_once('/') {
-            Some((b, s)) => (b, s.parse::<u32>().ok().filter(|s| *s > 0)?),
-            None => (item, 1),
-        };
-        let (lo, hi) = if base == "*" {
-            (min, max)
-        } else if let Some((a, b)) = base.split_once('-') {
-            (a.parse().ok()?, b.parse().ok()?)
-        } else {
-            let v: u32 = base.parse().ok()?;
-            (v, v)
-        };
-        if lo < min || hi > max || lo > hi {
-            return None;
-        }
-        out.extend((lo..=hi).step_by(step as usize));
-    }
-    Some(out)
 }
 
 /// `(first, step)` when the values are `first, first + step, …` (one value: step 1).
