@@ -7,15 +7,9 @@ use super::{Input, delta};
 use crate::ledger::fold::{AppliedSnapshot, Compacted, OccurrenceView};
 use crate::occurrence::OccurrenceKey;
 use crate::render::{Context, Renderer};
-use crate::schedule::Schedule;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// The schedule a normalised campaign describes (its zone is resolved in the value).
-pub(super) fn schedule_of(v: &Value) -> Option<Schedule> {
-    Facts::of(v).schedule()
-}
 
 fn without(v: &Value, key: &str) -> Value {
     let mut v = v.clone();
@@ -95,8 +89,8 @@ fn sends_again(
     compacted: &Compacted,
     projects: &[&str],
     sources: &[&str],
-    old: Option<&Value>,
-    new: &Value,
+    old: Option<&Facts>,
+    new: &Facts,
     sends: &[&PlannedSend],
 ) -> Option<String> {
     for source in sources {
@@ -114,8 +108,7 @@ fn sends_again(
             }
         }
         // A one-off: moving `at` (or renaming it) re-sends a message that already went out.
-        let new = Facts::of(new);
-        if new.is_once() && old.is_none_or(|o| Facts::of(o).is_once()) {
+        if new.is_once() && old.is_none_or(Facts::is_once) {
             let new_at = new.schedule().and_then(|s| s.first()).map(|o| o.at);
             // Sends settled long ago count too: a checkpoint keeps the last ones of each name.
             let left_out = compacted.delivered.get(*source).into_iter().flatten();
@@ -161,8 +154,7 @@ fn same_push(done: &OccurrenceView, send: &PlannedSend) -> bool {
 }
 
 /// A sent one-off whose key the change keeps: the edit has no effect.
-fn already_sent_once(input: &Input<'_>, name: &str, new: &Value) -> Option<String> {
-    let new = Facts::of(new);
+fn already_sent_once(input: &Input<'_>, name: &str, new: &Facts) -> Option<String> {
     if !new.is_once() {
         return None;
     }
@@ -246,8 +238,9 @@ pub(super) fn diff(
         .filter(|n| !normalized.contains_key(*n) && !moved.contains_key(n.as_str()))
         .collect();
     for (name, new) in normalized {
-        let app = facts[name.as_str()].app.as_str();
-        let declared: Vec<&str> = facts[name.as_str()]
+        let new_facts = &facts[name.as_str()];
+        let app = new_facts.app.as_str();
+        let declared: Vec<&str> = new_facts
             .previous_names
             .iter()
             .map(String::as_str)
@@ -294,18 +287,22 @@ pub(super) fn diff(
                         &projects,
                         &sources,
                         None,
-                        new,
+                        new_facts,
                         sends_of(name),
                     ),
                     dropped: Vec::new(),
-                    schedule: review::schedule_view(None, new, input.at),
+                    schedule: review::schedule_view(None, new_facts, input.at),
                     message: review::message_view(None, after.as_ref()),
                     audience_change: None,
-                    exceptions_added: review::exceptions_added(None, new),
+                    exceptions_added: review::exceptions_added(None, new_facts),
                 });
             }
             (Some(prev), _) if prev.hash == hashes[name] => changes.unchanged += 1,
             (Some(prev), _) | (None, Some((_, prev))) => {
+                // The applied campaign this one continues: itself, or the one it was renamed from.
+                let prev_facts = old_facts
+                    .get(name.as_str())
+                    .or_else(|| renamed.and_then(|(p, _)| old_facts.get(p)));
                 let mut sources: Vec<&str> = vec![name.as_str()];
                 sources.extend(&declared);
                 let mut fields = field_diff(&prev.campaign, new);
@@ -320,8 +317,8 @@ pub(super) fn diff(
                     &input.ledger.compacted,
                     &projects,
                     &sources,
-                    Some(&prev.campaign),
-                    new,
+                    prev_facts,
+                    new_facts,
                     sends_of(name),
                 );
                 if fields.is_empty() && request.is_empty() {
@@ -343,7 +340,7 @@ pub(super) fn diff(
                 {
                     Some("no effect on sends: only the description changed".to_owned())
                 } else if sends_again.is_none() {
-                    already_sent_once(input, name, new)
+                    already_sent_once(input, name, new_facts)
                 } else {
                     None
                 };
@@ -366,16 +363,16 @@ pub(super) fn diff(
                     no_effect,
                     sends_again,
                     dropped: Vec::new(),
-                    schedule: review::schedule_view(Some(&prev.campaign), new, input.at),
+                    schedule: review::schedule_view(prev_facts, new_facts, input.at),
                     message: review::message_view(before.as_ref(), after.as_ref()),
                     audience_change: match (
-                        &Facts::of(&prev.campaign).audience,
-                        &facts[name.as_str()].audience,
+                        prev_facts.and_then(|f| f.audience.as_ref()),
+                        &new_facts.audience,
                     ) {
                         (Some(o), Some(n)) => super::audience::compare(o, n),
                         _ => None,
                     },
-                    exceptions_added: review::exceptions_added(Some(&prev.campaign), new),
+                    exceptions_added: review::exceptions_added(prev_facts, new_facts),
                 });
             }
         }

@@ -2,7 +2,6 @@
 //! with its next occurrences, the next message as it will be read (before → after), the policy
 //! exceptions the change adds; and how two request bodies differ. Pure.
 
-use super::changes::schedule_of;
 use super::model::{FieldChange, MessageView, NextOccurrence, ReadMessage, ScheduleView};
 use super::normalize::{Facts, leaves};
 use chrono::{DateTime, Utc};
@@ -14,8 +13,8 @@ pub const NEXT_OCCURRENCES: usize = 3;
 
 /// The new schedule in words with its next occurrences at or after `at` (a one-off: its one
 /// occurrence); the old one in words when it changed.
-pub fn schedule_view(old: Option<&Value>, new: &Value, at: DateTime<Utc>) -> Option<ScheduleView> {
-    let schedule = schedule_of(new)?;
+pub fn schedule_view(old: Option<&Facts>, new: &Facts, at: DateTime<Utc>) -> Option<ScheduleView> {
+    let schedule = new.schedule()?;
     let words = crate::schedule::words::describe(&schedule);
     let zone = schedule.zone();
     // A one-off shows its one occurrence even when it is due now or past.
@@ -33,7 +32,7 @@ pub fn schedule_view(old: Option<&Value>, new: &Value, at: DateTime<Utc>) -> Opt
         })
         .collect();
     let before = old
-        .and_then(schedule_of)
+        .and_then(Facts::schedule)
         .map(|s| crate::schedule::words::describe(&s))
         .filter(|b| *b != words);
     Some(ScheduleView {
@@ -90,14 +89,11 @@ fn read_element(e: &Value) -> String {
 }
 
 /// The `policy_exceptions` of `new` that `old` did not have with the same reason.
-pub fn exceptions_added(old: Option<&Value>, new: &Value) -> BTreeMap<String, String> {
-    let before = old
-        .map(|o| Facts::of(o).policy_exceptions)
-        .unwrap_or_default();
-    Facts::of(new)
-        .policy_exceptions
-        .into_iter()
-        .filter(|(rule, reason)| before.get(rule) != Some(reason))
+pub fn exceptions_added(old: Option<&Facts>, new: &Facts) -> BTreeMap<String, String> {
+    new.policy_exceptions
+        .iter()
+        .filter(|(rule, reason)| old.and_then(|o| o.policy_exceptions.get(*rule)) != Some(*reason))
+        .map(|(rule, reason)| (rule.clone(), reason.clone()))
         .collect()
 }
 
@@ -169,6 +165,7 @@ mod tests {
     fn only_new_or_reworded_exceptions_are_added() {
         let old = json!({"policy_exceptions": {"all_users": "BF"}});
         let new = json!({"policy_exceptions": {"all_users": "BF", "quiet_hours": "night"}});
+        let (old, new) = (super::Facts::of(&old), super::Facts::of(&new));
         let added = exceptions_added(Some(&old), &new);
         assert_eq!(added.len(), 1);
         assert_eq!(added["quiet_hours"], "night");

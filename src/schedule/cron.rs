@@ -58,7 +58,10 @@ impl CronExpr {
     pub fn max_per_day(&self) -> u32 {
         let fields: Vec<&str> = self.canonical.split(' ').collect();
         let count = |field: &str, lo, hi| expand(field, lo, hi).map(|v| v.len() as u32);
-        match (count(fields[0], 0, 59), fields.get(1).and_then(|h| count(h, 0, 23))) {
+        match (
+            count(fields[0], 0, 59),
+            fields.get(1).and_then(|h| count(h, 0, 23)),
+        ) {
             (Some(minutes), Some(hours)) => minutes * (hours + 1),
             _ => 60 * 25,
         }

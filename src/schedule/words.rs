@@ -164,7 +164,10 @@ fn day_words(dom: &str, month: &str, dow: &str) -> Option<String> {
             Some(m) => format!("every day in {m}"),
         }),
         ("*", dow) if !dow.starts_with('*') => {
-            let days: BTreeSet<u32> = super::cron::expand(dow, 0, 7)?.into_iter().map(|d| d % 7).collect();
+            let days: BTreeSet<u32> = super::cron::expand(dow, 0, 7)?
+                .into_iter()
+                .map(|d| d % 7)
+                .collect();
             let words = if days.len() == 7 {
                 "every day".to_owned()
             } else if days == (1..=5).collect() {
