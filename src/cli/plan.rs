@@ -234,8 +234,7 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
 /// instead of built in memory first (the plan of 10,000 campaigns is about 55 MB of text).
 fn write_plan_file(path: &std::path::Path, plan: &crate::plan::Plan) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    serde_json::to_writer_pretty(&mut out, plan)?;
-    out.write_all(b"\n")?;
+    crate::plan::format::write_json(&mut out, plan)?;
     out.flush()?;
     Ok(())
 }

@@ -12,9 +12,18 @@ pub const MARKDOWN_LIMIT: usize = 65_000;
 /// Stable, pretty JSON (maps are ordered; no secrets are in a plan).
 #[must_use]
 pub fn json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(plan).expect("a plan always serialises");
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    write_json(&mut out, plan).expect("a plan always serialises into memory");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// [`json`] into `out` as it is produced (a plan file of many sends is never held whole).
+///
+/// # Errors
+/// The writer's errors.
+pub fn write_json(mut out: impl std::io::Write, plan: &Plan) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, plan)?;
+    out.write_all(b"\n")
 }
 
 fn short(v: Option<&serde_json::Value>) -> String {
