@@ -304,11 +304,10 @@ pub fn render_prepared(
 /// once and only the MsgRandom differs.
 #[must_use]
 pub fn depends_on_occurrence(campaign: &Campaign) -> bool {
-    !crate::spec::yaml::find_leaves(campaign.message_source(), &|v| {
+    crate::spec::yaml::any_leaf(campaign.message_source(), &|v| {
         v.as_str()
             .is_some_and(|s| is_template(s) && s.contains("occurrence"))
     })
-    .is_empty()
 }
 
 /// The request of a rendered message with its MsgRandom.

@@ -210,6 +210,15 @@ pub fn leaves(v: &Value) -> Vec<(String, &Value)> {
     out
 }
 
+/// Whether any leaf of `v` satisfies `test` (stops at the first).
+pub fn any_leaf(v: &Value, test: &dyn Fn(&Value) -> bool) -> bool {
+    match v {
+        Value::Object(m) if !m.is_empty() => m.values().any(|item| any_leaf(item, test)),
+        Value::Array(a) if !a.is_empty() => a.iter().any(|item| any_leaf(item, test)),
+        leaf => test(leaf),
+    }
+}
+
 /// The JSON pointers of the leaves of `v` that `keep` accepts, in document order. Cheaper than
 /// [`leaves`] when few match: a pointer is only spelled out for a leaf that is kept.
 pub fn find_leaves(v: &Value, keep: &dyn Fn(&Value) -> bool) -> Vec<String> {

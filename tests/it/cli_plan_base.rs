@@ -15,9 +15,7 @@ fn committed_repo() -> Repo {
             .replace("at: \"2026-12-03T10:00:00\"", "cron: \"0 9 * * *\"")
             .replace("at: \"2026-12-01T10:00:00\"", "cron: \"0 9 * * *\""),
     );
-    repo.git(&["init", "-q", "-b", "main"]);
-    repo.git(&["add", "."]);
-    repo.git(&["commit", "-q", "-m", "base"]);
+    repo.commit_all();
     repo
 }
 
@@ -151,12 +149,6 @@ fn plan_base(repo: &Repo, format: &str) -> std::process::Output {
         .unwrap()
 }
 
-fn commit_all(repo: &Repo) {
-    repo.git(&["init", "-q", "-b", "main"]);
-    repo.git(&["add", "."]);
-    repo.git(&["commit", "-q", "-m", "base"]);
-}
-
 #[test]
 fn the_review_view_shows_the_changed_campaign_in_words_and_only_it() {
     let repo = Repo::new(CONFIG);
@@ -170,7 +162,7 @@ fn the_review_view_shows_the_changed_campaign_in_words_and_only_it() {
         "campaigns/digest.yaml",
         cron_campaign("digest", "0 10 * * MON", "Your weekly digest is ready", ""),
     );
-    commit_all(&repo);
+    repo.commit_all();
     // One sentence and the schedule change.
     repo.write(
         "campaigns/digest.yaml",
@@ -268,7 +260,7 @@ fn bodies_that_differ_by_occurrence_are_shown_by_their_difference() {
 /// A repository whose base commit has no campaign.
 fn commit_all_with_readme(repo: &Repo) {
     repo.write("README.md", "campaigns\n");
-    commit_all(repo);
+    repo.commit_all();
 }
 
 #[test]
@@ -279,7 +271,7 @@ fn quota_before_and_after_the_change_and_days_it_puts_over() {
         "campaigns/one.yaml",
         cron_campaign("one", "0 9 * * *", "one", ""),
     );
-    commit_all(&repo);
+    repo.commit_all();
     for name in ["two", "three", "four"] {
         repo.write(
             &format!("campaigns/{name}.yaml"),
@@ -322,7 +314,7 @@ fn an_exception_added_by_the_change_is_called_out_in_the_verdict() {
         "campaigns/sale.yaml",
         cron_campaign("sale", "0 9 * * *", "hi", ""),
     );
-    commit_all(&repo);
+    repo.commit_all();
     repo.write(
         "campaigns/sale.yaml",
         all("sale", "Black Friday, approved by the marketing lead"),
@@ -367,7 +359,7 @@ fn two_hundred_changed_campaigns_fit_one_comment_keeping_verdict_quota_and_warni
         }
     };
     write_all("before");
-    commit_all(&repo);
+    repo.commit_all();
     write_all("after");
     let o = plan_base(&repo, "markdown");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -415,7 +407,7 @@ fn without_a_readable_ledger_the_verdict_says_quota_used_and_sends_again_are_not
         "campaigns/one.yaml",
         cron_campaign("one", "0 9 * * *", "one", ""),
     );
-    commit_all(&repo);
+    repo.commit_all();
     repo.write(
         "campaigns/one.yaml",
         cron_campaign("one", "0 9 * * *", "two", ""),
@@ -473,7 +465,7 @@ fn an_audience_change_is_said_widened_narrowed_or_replaced_before_and_after() {
             cron_campaign(name, "0 9 * * *", "hi", ""),
         );
     }
-    commit_all(&repo);
+    repo.commit_all();
     let with = |name: &str, audience: &str| {
         repo.write(
             &format!("campaigns/{name}.yaml"),
@@ -551,7 +543,7 @@ fn one_sentence_changed_in_two_hundred_campaigns_is_a_short_comment_about_that_c
             cron_campaign(&name, "0 9 * * *", &format!("Hello from {name}."), ""),
         );
     }
-    commit_all(&repo);
+    repo.commit_all();
     repo.write(
         "campaigns/c042.yaml",
         cron_campaign("c042", "0 9 * * *", "Hello again from c042.", ""),

@@ -46,9 +46,7 @@ fn headless(browser: &str, profile: &Path) -> Command {
 async fn preview_draws_each_vendors_cut_before_and_after_and_chromium_renders_it() {
     let repo = Repo::for_emulator("http://127.0.0.1:9", "1100ms", 100);
     campaign(&repo, "Black Friday: everything half price");
-    repo.git(&["init", "-q"]);
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-qm", "base"]);
+    repo.commit_all();
     let new_title = "Black Friday weekend: every single thing in the shop at half price";
     campaign(&repo, new_title);
     let o = run(repo.binary(&["preview", "--base", "HEAD", "--out", "preview"])).await;

@@ -729,9 +729,7 @@ async fn plan_base_reads_the_ledger_for_quota_used_and_will_send_again() {
     let repo = Repo::for_emulator(&emu.base_url(), "5ms", 100);
     repo.campaign("spring", "");
     std::fs::write(repo.path().join(".gitignore"), ".crier/\n").unwrap();
-    repo.git(&["init", "-q", "-b", "main"]);
-    repo.git(&["add", "."]);
-    repo.git(&["commit", "-q", "-m", "base"]);
+    repo.commit_all();
     // Applied from a GitHub Actions run: the intent records the commit and the run.
     let mut c = repo.binary(&["apply", "--auto-approve", "--allow-ephemeral-ledger"]);
     c.env("GITHUB_ACTIONS", "true")

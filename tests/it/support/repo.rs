@@ -89,6 +89,13 @@ impl Repo {
         );
     }
 
+    /// Makes the folder a git checkout (branch `main`) whose one commit holds every file.
+    pub fn commit_all(&self) {
+        self.git(&["init", "-q", "-b", "main"]);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "base"]);
+    }
+
     /// A repository whose one app `prod` talks to `endpoint` (an emulator).
     pub fn for_emulator(endpoint: &str, min_interval: &str, daily_quota: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
