@@ -104,8 +104,7 @@ fn change_lines(out: &mut String, st: &Style, plan: &Plan, sign: &str, c: &Chang
         _ => st.yellow(&format!("  ~ {}", c.campaign)),
     };
     let _ = writeln!(out, "{head}");
-    if let Some((line, why)) = audience_line(plan, c).filter(|_| sign != "-") {
-        let line = line.replace("**", "");
+    if let Some((line, why)) = audience_line(plan, c, false).filter(|_| sign != "-") {
         let _ = match why {
             Some(why) => writeln!(out, "      {} ({why})", st.yellow(&line)),
             None => writeln!(out, "      {line}"),
@@ -409,15 +408,20 @@ fn phone_lines(plan: &Plan) -> Vec<String> {
 /// (`users tagged VIP and any of Stock A, Stock B, and none of churned`).
 #[must_use]
 pub fn audience_in_words(audience: &serde_json::Value) -> String {
+    audience_words(audience, true)
+}
+
+/// [`audience_in_words`], ALL USERS in bold only in `markdown`.
+fn audience_words(audience: &serde_json::Value, markdown: bool) -> String {
     <crate::spec::campaign::Audience as serde::Deserialize>::deserialize(audience).map_or_else(
         |_| audience.to_string(),
-        |a| loud(&super::audience::words(&a)),
+        |a| loud(&super::audience::words(&a), markdown),
     )
 }
 
-/// ALL USERS in bold, loudly; other audiences as they are.
-fn loud(words: &str) -> String {
-    if words == "ALL USERS" {
+/// ALL USERS in bold (in markdown), loudly; other audiences as they are.
+fn loud(words: &str, markdown: bool) -> String {
+    if markdown && words == "ALL USERS" {
         "**ALL USERS**".to_owned()
     } else {
         words.to_owned()
@@ -426,20 +430,23 @@ fn loud(words: &str) -> String {
 
 /// The audience of a created or changed campaign: in words, or how it changed (widened,
 /// narrowed, replaced) before → after, with why.
-fn audience_line(plan: &Plan, ch: &Change) -> Option<(String, Option<String>)> {
+fn audience_line(plan: &Plan, ch: &Change, markdown: bool) -> Option<(String, Option<String>)> {
     if let Some(a) = &ch.audience_change {
         return Some((
             format!(
                 "audience {}: {} → {}",
                 a.direction.as_str().to_uppercase(),
-                loud(&a.before),
-                loud(&a.after)
+                loud(&a.before, markdown),
+                loud(&a.after, markdown)
             ),
             Some(a.why.join("; ")),
         ));
     }
     let audience = plan.campaigns.get(&ch.campaign)?.get("audience")?;
-    Some((format!("audience: {}", audience_in_words(audience)), None))
+    Some((
+        format!("audience: {}", audience_words(audience, markdown)),
+        None,
+    ))
 }
 
 /// The verdict's words for `plan --base` without a readable ledger.
@@ -1144,7 +1151,7 @@ fn schedule_lines(v: &ScheduleView) -> (String, Option<String>) {
 fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
     let title = format!("\n#### {kind} `{}`\n\n", md_escape(&ch.campaign));
     let mut lines: Vec<String> = Vec::new();
-    if let Some((line, why)) = audience_line(plan, ch).filter(|_| !kind.starts_with('-')) {
+    if let Some((line, why)) = audience_line(plan, ch, true).filter(|_| !kind.starts_with('-')) {
         lines.push(format!("- {}", md_escape(&line)));
         if let Some(why) = why {
             lines.push(format!("  - {}", md_escape(&why)));
