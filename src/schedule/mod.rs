@@ -2,8 +2,8 @@
 //!
 //! Pure: nothing here reads the clock or does I/O; every question takes the instants it is about.
 //!
-//! How a cron schedule becomes instants: croner finds the matching **wall-clock** minutes (it runs
-//! on `NaiveDateTime`, so it never sees a zone), then each wall-clock time is placed in the zone by
+//! How a cron schedule becomes instants: [`cron`] finds the matching **wall-clock** minutes (it
+//! runs on `NaiveDateTime`, so it never sees a zone), then each wall-clock time is placed in the zone by
 //! one rule ([`zone`]): a time in a spring-forward gap moves to the first valid instant after the
 //! gap; a time in a fall-back fold is its earlier instant. Times that land on the same instant (a
 //! gap swallowing `*/15` minutes, or a moved 02:30 meeting a real 03:00 match) give one
@@ -11,7 +11,7 @@
 //! fires at 01:30 once on a fall-back night (the repeated 01:30 is not a new wall-clock time), and
 //! on a spring-forward night its 02:30 fires at 03:00.
 //!
-//! croner's own zoned search is not used because it fires interval patterns (`30 * * * *`,
+//! A zoned search (croner's, for one) is not used: it fires interval patterns (`30 * * * *`,
 //! `*/15 * * * *`) on both instants of a fold and skips their gap times, which contradicts §4.
 //!
 //! `start` and `end` are days in the schedule's zone and bound the matched wall-clock times,
@@ -266,7 +266,7 @@ impl CronSchedule {
             .naive_utc()
             .checked_add_signed(chrono::TimeDelta::seconds(i64::from(now.min(before))))
             .unwrap_or_else(|| from.naive_utc());
-        // croner matches nothing before year 1; starting there skips its year-by-year walk.
+        // Nothing is searched before year 1.
         let floor = self.start.unwrap_or(YEAR_ONE).max(YEAR_ONE);
         wall.max(floor.and_time(NaiveTime::MIN))
     }
@@ -302,7 +302,7 @@ impl Iterator for Occurrences<'_> {
     }
 }
 
-/// Walks matching wall-clock times with croner and places each in the zone.
+/// Walks matching wall-clock times and places each in the zone.
 #[derive(Debug, Clone)]
 struct CronWalk<'a> {
     schedule: &'a CronSchedule,
