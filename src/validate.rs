@@ -508,20 +508,22 @@ fn check_rendering(
         campaign: campaign.spec.name.0.clone(),
         scheduled: first.at,
     };
-    match render::render(renderer, campaign, &ctx, key.base_msg_random()) {
+    // Compiled once, for the first occurrence and the seven days after it.
+    let prepared = renderer.prepare(campaign.message_source(), &campaign.spec.vars);
+    match render::render_from(&prepared, campaign, &ctx, key.base_msg_random()) {
         Ok(_) if !sized => {}
         Ok(r) => {
             // The body is measured with the widest MsgRandom (the plan's may have more digits
             // than this one), and, when a template reads the occurrence, at the first
             // occurrence of each of the first 8 days too (a weekday's name changes its size).
+            // A day whose templates render to the size shape of one already measured has a
+            // body of the same length, and is not rendered whole.
             // (size as rendered, size with a 10-digit MsgRandom, occurrence, is it the first)
             let widest =
                 r.body.len() + u32::MAX.to_string().len() - key.base_msg_random().to_string().len();
             let mut largest = (r.body.len(), widest, first, true);
             if let Some(s) = schedule.filter(|_| render::depends_on_occurrence(campaign)) {
-                // Compiled once for the seven renders (the names were checked just above).
-                let prepared =
-                    renderer.prepare_checked(campaign.message_source(), &campaign.spec.vars);
+                let mut measured: Vec<Vec<u32>> = prepared.size_shape(&ctx).into_iter().collect();
                 let mut last_day = first.local.date_naive();
                 for occ in s.occurrences(first.at, first.at + chrono::Duration::days(8)) {
                     if occ.local.date_naive() == last_day {
@@ -532,6 +534,13 @@ fn check_rendering(
                         local: occ.local,
                         ..ctx.clone()
                     };
+                    let Some(shape) = prepared.size_shape(&ctx) else {
+                        continue;
+                    };
+                    if measured.contains(&shape) {
+                        continue;
+                    }
+                    measured.push(shape);
                     if let Ok(message) = render::render_prepared(&prepared, &ctx)
                         && let other = render::with_msg_random(campaign, message, u32::MAX)
                         && other.body.len() > largest.1

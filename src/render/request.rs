@@ -259,6 +259,20 @@ pub fn render(
     finish(campaign, rendered, msg_random)
 }
 
+/// [`render`] from the campaign's templates compiled once ([`Renderer::prepare`] of its
+/// `message_source()` and vars).
+///
+/// # Errors
+/// Template errors and typing errors, by pointer.
+pub fn render_from(
+    prepared: &super::template::Prepared<'_, '_>,
+    campaign: &Campaign,
+    ctx: &Context,
+    msg_random: u32,
+) -> Result<Rendered, Vec<RenderError>> {
+    finish(campaign, prepared.render(ctx)?, msg_random)
+}
+
 /// [`render`] for a campaign that passed validation (its template names are known to be good).
 ///
 /// # Errors

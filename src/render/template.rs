@@ -177,6 +177,17 @@ impl Renderer {
         self.prepare_with(message, vars, check_names).render(ctx)
     }
 
+    /// Compiles every template string of `message` once and checks its names, to render many
+    /// occurrences of the same campaign; errors show when it renders.
+    #[must_use]
+    pub fn prepare<'r, 's>(
+        &'r self,
+        message: &'s Value,
+        vars: &'s IndexMap<String, Value>,
+    ) -> Prepared<'r, 's> {
+        self.prepare_with(message, vars, true)
+    }
+
     /// Compiles every template string of `message` once (names already checked by validation),
     /// to render many occurrences of the same campaign.
     #[must_use]
@@ -291,6 +302,38 @@ pub struct Prepared<'r, 's> {
 }
 
 impl Prepared<'_, '_> {
+    /// What decides the size of the request body rendered for one occurrence, or `None` when
+    /// a template fails. Two occurrences with the same shape render bodies of the same length:
+    /// a rendered string only ever lands in the body as JSON text, and its escaped length, at
+    /// any depth of JSON inside JSON (an `ext` mapping is a JSON string in the body), depends
+    /// on nothing but its length in bytes and the bytes JSON escapes in it (quotes,
+    /// backslashes, control characters). Cheaper than rendering the body: only the templates
+    /// render.
+    #[must_use]
+    pub fn size_shape(&self, ctx: &Context) -> Option<Vec<u32>> {
+        let context = Renderer::context_value(ctx, &self.vars);
+        let mut shape = Vec::with_capacity(self.templates.len() * 2);
+        for compiled in &self.templates {
+            let template = compiled.as_ref().ok()?;
+            // The rest render the same for every occurrence (the rule of
+            // `depends_on_occurrence`).
+            if !template.source().contains("occurrence") {
+                continue;
+            }
+            let text = template.render(context.clone()).ok()?;
+            let escaped = text
+                .bytes()
+                .filter(|b| *b < 0x20 || matches!(b, b'"' | b'\\'));
+            // Length, count, then the bytes: no two different lists read the same.
+            shape.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+            let at = shape.len();
+            shape.push(0);
+            shape.extend(escaped.map(u32::from));
+            shape[at] = u32::try_from(shape.len() - at - 1).unwrap_or(u32::MAX);
+        }
+        Some(shape)
+    }
+
     /// Renders every template string of the message for one occurrence.
     ///
     /// # Errors
