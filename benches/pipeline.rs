@@ -91,7 +91,7 @@ fn main() {
         "{:?}",
         set.diagnostics.first()
     );
-    let names: Vec<(String, Arc<Path>, Pos)> = set.names.clone();
+    let names: Vec<(String, Arc<Path>, crier::spec::NamePlace)> = set.names.clone();
     let outcome = time("validate (rules, templates, schedules)", 5, || {
         crier::validate::validate(&settings, &set.campaigns, &set.unparsed, &names)
             .checked

@@ -11,7 +11,7 @@ use crate::spec::campaign::{
     AttrCondition, Audience, Element, MessageSpec, ScheduleSpec, TagCondition,
 };
 use crate::spec::yaml::Document;
-use crate::spec::{Campaign, Unparsed};
+use crate::spec::{Campaign, NamePlace, Unparsed};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 use rayon::prelude::*;
@@ -523,13 +523,15 @@ fn check_rendering(
                 r.body.len() + u32::MAX.to_string().len() - key.base_msg_random().to_string().len();
             let mut largest = (r.body.len(), widest, first, true);
             if let Some(s) = schedule.filter(|_| render::depends_on_occurrence(campaign)) {
-                let mut measured: Vec<Vec<u32>> = prepared.size_shape(&ctx).into_iter().collect();
+                // The first day's shape, once a second day is there (a one-off has none).
+                let mut measured: Option<Vec<Vec<u32>>> = None;
                 let mut last_day = first.local.date_naive();
                 for occ in s.occurrences(first.at, first.at + chrono::Duration::days(8)) {
                     if occ.local.date_naive() == last_day {
                         continue;
                     }
                     last_day = occ.local.date_naive();
+                    let first_ctx = &ctx;
                     let ctx = Context {
                         local: occ.local,
                         ..ctx.clone()
@@ -537,6 +539,9 @@ fn check_rendering(
                     let Some(shape) = prepared.size_shape(&ctx) else {
                         continue;
                     };
+                    let measured = measured.get_or_insert_with(|| {
+                        prepared.size_shape(&first_ctx).into_iter().collect()
+                    });
                     if measured.contains(&shape) {
                         continue;
                     }
@@ -743,16 +748,19 @@ fn check_policy(
 
 /// The set-wide rule: campaign names are unique.
 #[must_use]
-pub fn check_names(names: &[(String, Arc<Path>, Pos)]) -> Vec<Diagnostic> {
-    let mut by_name: HashMap<&str, Vec<(&Arc<Path>, Pos)>> = HashMap::new();
-    for (name, file, pos) in names {
-        by_name.entry(name).or_default().push((file, *pos));
+pub fn check_names(names: &[(String, Arc<Path>, NamePlace)]) -> Vec<Diagnostic> {
+    let mut by_name: HashMap<&str, Vec<(&Arc<Path>, &NamePlace)>> = HashMap::new();
+    for (name, file, place) in names {
+        by_name.entry(name).or_default().push((file, place));
     }
     let mut out = Vec::new();
     for (name, places) in by_name {
         if places.len() < 2 {
             continue;
         }
+        // Positions are found only for names that are reported.
+        let places: Vec<(&Arc<Path>, Pos)> =
+            places.into_iter().map(|(f, p)| (f, p.pos())).collect();
         for (i, (file, pos)) in places.iter().enumerate() {
             let others: Vec<String> = places
                 .iter()
@@ -854,7 +862,7 @@ pub fn validate<'a>(
     settings: &'a Settings,
     campaigns: &'a [Campaign],
     unparsed: &[Unparsed],
-    names: &[(String, Arc<Path>, Pos)],
+    names: &[(String, Arc<Path>, NamePlace)],
 ) -> Validation<'a> {
     let renderer = Renderer::new();
     let results: Vec<(Option<Checked<'a>>, Vec<Diagnostic>)> = campaigns

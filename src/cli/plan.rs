@@ -38,7 +38,11 @@ pub struct PlanArgs {
 pub(super) struct BaseSide {
     pub settings: crate::settings::Settings,
     pub campaigns: Vec<crate::spec::Campaign>,
-    pub names: Vec<(String, std::sync::Arc<std::path::Path>, crate::diag::Pos)>,
+    pub names: Vec<(
+        String,
+        std::sync::Arc<std::path::Path>,
+        crate::spec::NamePlace,
+    )>,
 }
 
 pub(super) fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::Result<BaseSide> {
@@ -83,8 +87,8 @@ pub(super) fn load_base(head: &crate::settings::Settings, rev: &str) -> anyhow::
         };
         let file: Arc<std::path::Path> = Arc::from(std::path::Path::new(&format!("{rev}:{f}")));
         let parsed = crate::spec::parse_campaign(&file, &text);
-        for (name, pos) in &parsed.names {
-            names.push((name.clone(), Arc::clone(&file), *pos));
+        for (name, place) in &parsed.names {
+            names.push((name.clone(), Arc::clone(&file), place.clone()));
         }
         match parsed.campaign {
             Some(c) => campaigns.push(c),

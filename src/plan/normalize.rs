@@ -4,7 +4,7 @@
 use crate::settings::Settings;
 use crate::spec::Campaign;
 use crate::spec::campaign::{CampaignSpec, from_value};
-use crate::spec::yaml::{Document, Positions};
+use crate::spec::yaml::Document;
 use crate::validate::Checked;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -89,10 +89,7 @@ pub fn campaign_from_snapshot(normalized: &Value) -> Result<Campaign, String> {
     let file: Arc<Path> = Arc::from(Path::new("<applied snapshot>"));
     Ok(Campaign {
         file,
-        doc: Document {
-            value: v,
-            positions: Positions::default(),
-        },
+        doc: Document::without_source(v),
         spec,
     })
 }

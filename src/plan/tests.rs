@@ -158,7 +158,7 @@ impl Ledger {
 fn checked<'a>(s: &'a Settings, cs: &'a [Campaign]) -> Vec<Checked<'a>> {
     let names: Vec<_> = cs
         .iter()
-        .map(|c| (c.spec.name.0.clone(), Arc::clone(&c.file), c.pos("/name")))
+        .map(|c| (c.spec.name.0.clone(), Arc::clone(&c.file), c.name_place()))
         .collect();
     let out = crate::validate::validate(s, cs, &[], &names);
     assert!(

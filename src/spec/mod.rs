@@ -10,7 +10,7 @@ use crate::schema;
 use campaign::CampaignSpec;
 use std::path::Path;
 use std::sync::Arc;
-use yaml::Document;
+use yaml::{Document, LazyPositions};
 
 /// A campaign file that passed the YAML, schema and type checks.
 #[derive(Debug, Clone)]
@@ -27,6 +27,15 @@ impl Campaign {
     #[must_use]
     pub fn message_source(&self) -> &serde_json::Value {
         &self.doc.value["message"]
+    }
+
+    /// Where its `name` stands (for the set-wide unique-name rule).
+    #[must_use]
+    pub fn name_place(&self) -> NamePlace {
+        NamePlace {
+            positions: self.doc.positions.clone(),
+            previous: None,
+        }
     }
 
     /// The position of the node at `pointer` in this file.
@@ -53,15 +62,39 @@ pub struct ParsedFile {
     /// Set when the file failed the schema (see [`Unparsed`]).
     pub unparsed: Option<Unparsed>,
     pub diagnostics: Vec<Diagnostic>,
-    /// The `name` and then the `previous_names` found in the file, with their positions, even
+    /// The `name` and then the `previous_names` found in the file, with their places, even
     /// when it did not pass the checks (for the set-wide unique-name rule).
-    pub names: Vec<(String, crate::diag::Pos)>,
+    pub names: Vec<(String, NamePlace)>,
+}
+
+/// Where a campaign name stands in its file, found only when a diagnostic needs it.
+#[derive(Debug, Clone)]
+pub struct NamePlace {
+    positions: LazyPositions,
+    /// `None`: `name`; `Some(i)`: `previous_names[i]`.
+    previous: Option<usize>,
+}
+
+impl NamePlace {
+    #[must_use]
+    pub fn pos(&self) -> crate::diag::Pos {
+        match self.previous {
+            None => self.positions.node("/name"),
+            Some(i) => self.positions.node(&format!("/previous_names/{i}")),
+        }
+    }
 }
 
 /// Parses one campaign file's text: YAML, schema, then types.
 #[must_use]
 pub fn parse_campaign(file: &Arc<Path>, text: &str) -> ParsedFile {
-    let doc = match yaml::parse(text) {
+    parse_campaign_shared(file, Arc::from(text))
+}
+
+/// [`parse_campaign`] of a text the campaign keeps (shared, not copied) for its positions.
+#[must_use]
+pub fn parse_campaign_shared(file: &Arc<Path>, text: Arc<str>) -> ParsedFile {
+    let doc = match yaml::parse_shared(text) {
         Ok(doc) => doc,
         Err(e) => {
             return ParsedFile {
@@ -74,7 +107,13 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> ParsedFile {
     };
     let mut name = Vec::new();
     if let Some(n) = doc.value.get("name").and_then(serde_json::Value::as_str) {
-        name.push((n.to_owned(), doc.positions.node("/name")));
+        name.push((
+            n.to_owned(),
+            NamePlace {
+                positions: doc.positions.clone(),
+                previous: None,
+            },
+        ));
     }
     if let Some(previous) = doc
         .value
@@ -85,7 +124,10 @@ pub fn parse_campaign(file: &Arc<Path>, text: &str) -> ParsedFile {
             if let Some(p) = p.as_str() {
                 name.push((
                     p.to_owned(),
-                    doc.positions.node(&format!("/previous_names/{i}")),
+                    NamePlace {
+                        positions: doc.positions.clone(),
+                        previous: Some(i),
+                    },
                 ));
             }
         }

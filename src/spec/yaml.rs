@@ -1,8 +1,9 @@
 //! YAML text → JSON value, with the position of every node.
 //!
-//! One pass over saphyr's event stream builds a `serde_json::Value` and a map from JSON pointer
-//! to source position, so that schema errors, typed-loading errors and rule violations can all
-//! point at `file:line:column`. YAML 1.2 core schema (`country: no` stays a string); anchors and
+//! One pass over saphyr's event stream builds a `serde_json::Value`; a map from JSON pointer to
+//! source position, so that schema errors, typed-loading errors and rule violations can all point
+//! at `file:line:column`, is built by a second pass over the same text the first time a
+//! diagnostic asks for one ([`LazyPositions`]): most files never need it. YAML 1.2 core schema (`country: no` stays a string); anchors and
 //! aliases are expanded; merge keys (`<<`) are applied with explicit keys winning; duplicate keys,
 //! nesting deeper than [`MAX_DEPTH`], files over [`MAX_BYTES`] and alias bombs are refused with a
 //! position. Pure: takes text, does no I/O.
@@ -12,6 +13,7 @@ use saphyr::{Scalar, ScalarStyle};
 use saphyr_parser::{Event, Parser, Span};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// Largest accepted file.
 pub const MAX_BYTES: usize = 1024 * 1024;
@@ -24,10 +26,73 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 pub const MAX_ALIAS_BYTES: usize = 4 * 1024 * 1024;
 
 /// A parsed YAML document: the value, and where each of its nodes stands in the source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Document {
     pub value: Value,
-    pub positions: Positions,
+    pub positions: LazyPositions,
+}
+
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value && self.positions.text == other.positions.text
+    }
+}
+
+impl Document {
+    /// A document that has no source text (rebuilt from a snapshot): every position is the start.
+    #[must_use]
+    pub fn without_source(value: Value) -> Self {
+        Self {
+            value,
+            positions: LazyPositions::of(Arc::from("")),
+        }
+    }
+}
+
+/// The positions of a parsed text, built on first use (a second pass over the text, which is
+/// known to parse) and shared by clones.
+#[derive(Debug, Clone)]
+pub struct LazyPositions {
+    text: Arc<str>,
+    built: Arc<OnceLock<Positions>>,
+}
+
+impl LazyPositions {
+    fn of(text: Arc<str>) -> Self {
+        Self {
+            text,
+            built: Arc::default(),
+        }
+    }
+
+    fn get(&self) -> &Positions {
+        self.built.get_or_init(|| {
+            let mut b = Builder::new(true);
+            // The text parsed once already: this pass cannot fail.
+            match b.run(&self.text) {
+                Ok(()) => b.positions.finish(),
+                Err(_) => Positions::default(),
+            }
+        })
+    }
+
+    /// The position of the node at `pointer`, or of its nearest ancestor that has one.
+    #[must_use]
+    pub fn node(&self, pointer: &str) -> Pos {
+        self.get().node(pointer)
+    }
+
+    /// The position of the key of the member at `pointer` (the node's own position when it has no key).
+    #[must_use]
+    pub fn key(&self, pointer: &str) -> Pos {
+        self.get().key(pointer)
+    }
+
+    /// Every node's position (for tests).
+    #[cfg(test)]
+    fn nodes(&self) -> impl Iterator<Item = Pos> + '_ {
+        self.get().nodes()
+    }
 }
 
 /// Where each node (by JSON pointer, `""` for the root) and each mapping key stands.
@@ -35,7 +100,7 @@ pub struct Document {
 /// Compact: every campaign keeps its document for later diagnostics, so the pointers are one
 /// string (sorted) and the positions a list beside it, looked up by binary search.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Positions {
+struct Positions {
     /// Every pointer that has a position, in sorted order, one after another.
     text: String,
     /// One per pointer, in the same order: where it ends in `text`, and its positions.
@@ -131,8 +196,7 @@ impl Positions {
     }
 
     /// The position of the node at `pointer`, or of its nearest ancestor that has one.
-    #[must_use]
-    pub fn node(&self, pointer: &str) -> Pos {
+    fn node(&self, pointer: &str) -> Pos {
         let mut p = pointer;
         loop {
             if let Some(pos) = self.slot(p).and_then(|s| s.node) {
@@ -152,8 +216,7 @@ impl Positions {
     }
 
     /// The position of the key of the member at `pointer` (the node's own position when it has no key).
-    #[must_use]
-    pub fn key(&self, pointer: &str) -> Pos {
+    fn key(&self, pointer: &str) -> Pos {
         self.slot(pointer)
             .and_then(|s| s.key)
             .map_or_else(|| self.node(pointer), SmallPos::pos)
@@ -305,6 +368,8 @@ enum Frame {
 }
 
 struct Builder {
+    /// Whether positions are recorded (the second pass) or only the value is built.
+    record: bool,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
     positions: Working,
@@ -350,8 +415,11 @@ fn scalar_to_json(s: Scalar<'_>, pos: Pos) -> Result<Value, YamlError> {
 }
 
 impl Builder {
-    /// The pointer a new child node gets, and whether it is a mapping key.
+    /// The pointer a new child node gets, when positions are recorded.
     fn child_pointer(&self) -> Option<String> {
+        if !self.record {
+            return None;
+        }
         match self.stack.last()? {
             Frame::Seq { pointer, items, .. } => Some(format!("{pointer}/{}", items.len())),
             Frame::Map {
@@ -384,7 +452,9 @@ impl Builder {
             return Err(self.second_document(pos));
         }
         let pointer = self.child_pointer().unwrap_or_default();
-        self.positions.nodes.insert(pointer.clone(), pos);
+        if self.record {
+            self.positions.nodes.insert(pointer.clone(), pos);
+        }
         self.stack.push(if is_map {
             Frame::Map {
                 pointer,
@@ -423,7 +493,9 @@ impl Builder {
                 if self.root.is_some() {
                     return Err(self.second_document(pos));
                 }
-                self.positions.nodes.entry(String::new()).or_insert(pos);
+                if self.record {
+                    self.positions.nodes.entry(String::new()).or_insert(pos);
+                }
                 self.root = Some(value);
             }
             Some(Frame::Seq { items, .. }) => items.push(value),
@@ -488,9 +560,11 @@ impl Builder {
                 ));
             }
             seen.insert(key.clone(), pos);
-            self.positions
-                .keys
-                .insert(format!("{pointer}/{}", escape_pointer_segment(&key)), pos);
+            if self.record {
+                self.positions
+                    .keys
+                    .insert(format!("{pointer}/{}", escape_pointer_segment(&key)), pos);
+            }
         }
         *pending = Some((key, pos, merge));
         Ok(())
@@ -614,9 +688,11 @@ impl Builder {
                     };
                     for (k, v) in sources.into_iter().flatten() {
                         if !explicit.contains(&k) && !map.contains_key(&k) {
-                            let child = format!("{pointer}/{}", escape_pointer_segment(&k));
-                            self.positions.nodes.entry(child.clone()).or_insert(pos);
-                            self.positions.keys.entry(child).or_insert(pos);
+                            if self.record {
+                                let child = format!("{pointer}/{}", escape_pointer_segment(&k));
+                                self.positions.nodes.entry(child.clone()).or_insert(pos);
+                                self.positions.keys.entry(child).or_insert(pos);
+                            }
                             map.insert(k, v);
                         }
                     }
@@ -634,55 +710,77 @@ impl Builder {
 /// # Errors
 /// The first problem, with its position.
 pub fn parse(text: &str) -> Result<Document, YamlError> {
-    if text.len() > MAX_BYTES {
-        return Err(YamlError::new(
-            Pos::START,
-            format!(
-                "file is {} bytes; crier refuses YAML files over {MAX_BYTES} bytes (1 MiB)",
-                text.len()
-            ),
-        ));
-    }
-    let mut b = Builder {
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        positions: Working::default(),
-        alias_nodes: 0,
-        alias_bytes: 0,
-        root: None,
-        documents: 0,
-    };
-    let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| {
-            let m = e.marker();
-            YamlError::new(
-                within(text, m.line().max(1), m.col() + 1),
-                format!("invalid YAML: {}", e.info()),
-            )
-        })?;
-        let pos = pos_of(span, text, lines);
-        match event {
-            Event::DocumentStart(_) => {
-                b.documents += 1;
-                if b.documents > 1 && b.root.is_some() {
-                    return Err(b.second_document(pos));
-                }
-            }
-            Event::Scalar(v, style, anchor, tag) => {
-                b.scalar(&v, style, anchor, tag.as_ref(), pos)?
-            }
-            Event::SequenceStart(anchor, _) => b.open(false, anchor, pos)?,
-            Event::MappingStart(anchor, _) => b.open(true, anchor, pos)?,
-            Event::SequenceEnd | Event::MappingEnd => b.close()?,
-            Event::Alias(id) => b.alias(id, pos)?,
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-        }
-    }
+    parse_shared(Arc::from(text))
+}
+
+/// [`parse`] of a text the document keeps (shared, not copied) to find positions later.
+///
+/// # Errors
+/// The first problem, with its position.
+pub fn parse_shared(text: Arc<str>) -> Result<Document, YamlError> {
+    let mut b = Builder::new(false);
+    b.run(&text)?;
     Ok(Document {
         value: b.root.unwrap_or(Value::Null),
-        positions: b.positions.finish(),
+        positions: LazyPositions::of(text),
     })
+}
+
+impl Builder {
+    fn new(record: bool) -> Self {
+        Self {
+            record,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            positions: Working::default(),
+            alias_nodes: 0,
+            alias_bytes: 0,
+            root: None,
+            documents: 0,
+        }
+    }
+
+    /// One pass over the events of `text`.
+    fn run(&mut self, text: &str) -> Result<(), YamlError> {
+        if text.len() > MAX_BYTES {
+            return Err(YamlError::new(
+                Pos::START,
+                format!(
+                    "file is {} bytes; crier refuses YAML files over {MAX_BYTES} bytes (1 MiB)",
+                    text.len()
+                ),
+            ));
+        }
+        let b = self;
+        let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
+        for event in Parser::new_from_str(text) {
+            let (event, span) = event.map_err(|e| {
+                let m = e.marker();
+                YamlError::new(
+                    within(text, m.line().max(1), m.col() + 1),
+                    format!("invalid YAML: {}", e.info()),
+                )
+            })?;
+            let pos = pos_of(span, text, lines);
+            match event {
+                Event::DocumentStart(_) => {
+                    b.documents += 1;
+                    if b.documents > 1 && b.root.is_some() {
+                        return Err(b.second_document(pos));
+                    }
+                }
+                Event::Scalar(v, style, anchor, tag) => {
+                    b.scalar(&v, style, anchor, tag.as_ref(), pos)?
+                }
+                Event::SequenceStart(anchor, _) => b.open(false, anchor, pos)?,
+                Event::MappingStart(anchor, _) => b.open(true, anchor, pos)?,
+                Event::SequenceEnd | Event::MappingEnd => b.close()?,
+                Event::Alias(id) => b.alias(id, pos)?,
+                Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A scanner position kept inside `text`: at the end of the input the scanner counts a line
