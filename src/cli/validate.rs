@@ -123,6 +123,8 @@ pub fn validate(env: &Env, args: &ValidateArgs) -> anyhow::Result<Status> {
             }
         }
     }
+    super::workspace::leak_at_exit(outcome.checked);
+    super::workspace::leak_at_exit(ws);
     Ok(if errors == 0 {
         Status::Done
     } else {

@@ -79,7 +79,17 @@ impl Renderer {
             ),
             (
                 "date",
-                minijinja::Value::from(ctx.local.format("%Y-%m-%d").to_string()),
+                // As `%Y-%m-%d`, without parsing a format string for every occurrence.
+                minijinja::Value::from(if (0..=9999).contains(&ctx.local.year()) {
+                    format!(
+                        "{:04}-{:02}-{:02}",
+                        ctx.local.year(),
+                        ctx.local.month(),
+                        ctx.local.day()
+                    )
+                } else {
+                    ctx.local.format("%Y-%m-%d").to_string()
+                }),
             ),
             (
                 "weekday",

@@ -778,6 +778,10 @@ pub struct TypeError {
 /// # Errors
 /// The first mismatch.
 pub fn from_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, TypeError> {
+    // Almost every value fits: the path is tracked only to locate an error, on a second pass.
+    if let Ok(typed) = T::deserialize(value) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut pointer = String::new();
         for seg in e.path().iter() {
