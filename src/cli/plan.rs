@@ -225,13 +225,18 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
             .with_context(|| format!("cannot write the plan file {}", path.display()))?;
         writeln!(err, "plan file written to {}", out.display())?;
     }
-    Ok(if plan.blocked_by_policy() {
+    let status = if plan.blocked_by_policy() {
         Status::Failed
     } else if plan.has_pending_work() {
         Status::Pending
     } else {
         Status::Done
-    })
+    };
+    super::workspace::leak_at_exit(plan);
+    super::workspace::leak_at_exit(ledger);
+    super::workspace::leak_at_exit(outcome);
+    super::workspace::leak_at_exit(ws);
+    Ok(status)
 }
 
 /// Writes the plan file: the bytes of [`crate::plan::format::json`], streamed to the file

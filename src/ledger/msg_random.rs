@@ -76,7 +76,12 @@ impl MsgRandomPool {
 
     /// The rule of the module documentation, for one occurrence.
     pub fn pick(&mut self, key: &OccurrenceKey) -> MsgRandomChoice {
-        let id = key.id();
+        self.pick_known(key.id(), key.base_msg_random())
+    }
+
+    /// [`Self::pick`] of the occurrence with this id and base value (computed beforehand, in
+    /// parallel, by a plan).
+    pub fn pick_known(&mut self, id: String, base: u32) -> MsgRandomChoice {
         if let Some(value) = self.recorded.get(&id) {
             return MsgRandomChoice {
                 value: *value,
@@ -84,7 +89,6 @@ impl MsgRandomPool {
                 perturbation: None,
             };
         }
-        let base = key.base_msg_random();
         let taken = |v: u32| {
             self.recent
                 .get(&v)

@@ -8,6 +8,7 @@ use crate::ledger::fold::{AppliedSnapshot, Compacted, OccurrenceView};
 use crate::occurrence::OccurrenceKey;
 use crate::render::{Context, Renderer};
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -61,7 +62,8 @@ fn next_request(
         app: app.to_owned(),
         local: occ.local,
     };
-    crate::render::render(renderer, &campaign, &ctx, key.base_msg_random())
+    // Its names were checked when it was validated (an unknown one fails the render anyway).
+    crate::render::render_checked(renderer, &campaign, &ctx, key.base_msg_random())
         .ok()
         .map(|r| r.request)
 }
@@ -197,6 +199,13 @@ fn already_sent_once(input: &Input<'_>, name: &str, new: &Facts) -> Option<Strin
         })
 }
 
+/// What one current campaign is to the applied snapshot.
+enum Outcome {
+    Created(Change),
+    Updated(Change),
+    Unchanged,
+}
+
 pub(super) fn diff(
     input: &Input<'_>,
     normalized: &BTreeMap<String, Value>,
@@ -220,12 +229,15 @@ pub(super) fn diff(
         ..Changes::default()
     };
     // Typed facts, read once per campaign of each side.
-    let facts: HashMap<&str, Facts> = normalized
-        .iter()
+    // (In parallel: each campaign's facts, and below its change, depend on nothing else.)
+    let current: Vec<(&String, &Value)> = normalized.iter().collect();
+    let facts: HashMap<&str, Facts> = current
+        .par_iter()
         .map(|(n, v)| (n.as_str(), Facts::of(v)))
         .collect();
-    let old_facts: HashMap<&str, Facts> = old
-        .iter()
+    let previous: Vec<_> = old.iter().collect();
+    let old_facts: HashMap<&str, Facts> = previous
+        .par_iter()
         .map(|(n, v)| (n.as_str(), Facts::of(&v.campaign)))
         .collect();
     // Names a current campaign declares in `previous_names` were moved, not deleted.
@@ -237,7 +249,7 @@ pub(super) fn diff(
         .keys()
         .filter(|n| !normalized.contains_key(*n) && !moved.contains_key(n.as_str()))
         .collect();
-    for (name, new) in normalized {
+    let one = |name: &String, new: &Value| -> Outcome {
         let new_facts = &facts[name.as_str()];
         let app = new_facts.app.as_str();
         let declared: Vec<&str> = new_facts
@@ -269,7 +281,7 @@ pub(super) fn diff(
                 }
                 sources.push(name);
                 let after = next_request(input, &renderer, new, app, input.at);
-                changes.created.push(Change {
+                Outcome::Created(Change {
                     campaign: name.clone(),
                     fields: renamed_from
                         .iter()
@@ -295,9 +307,9 @@ pub(super) fn diff(
                     message: review::message_view(None, after.as_ref()),
                     audience_change: None,
                     exceptions_added: review::exceptions_added(None, new_facts),
-                });
+                })
             }
-            (Some(prev), _) if prev.hash == hashes[name] => changes.unchanged += 1,
+            (Some(prev), _) if prev.hash == hashes[name] => Outcome::Unchanged,
             (Some(prev), _) | (None, Some((_, prev))) => {
                 // The applied campaign this one continues: itself, or the one it was renamed from.
                 let prev_facts = old_facts
@@ -356,7 +368,7 @@ pub(super) fn diff(
                         None => renamed,
                     });
                 }
-                changes.updated.push(Change {
+                Outcome::Updated(Change {
                     campaign: name.clone(),
                     fields,
                     request,
@@ -373,8 +385,16 @@ pub(super) fn diff(
                         _ => None,
                     },
                     exceptions_added: review::exceptions_added(prev_facts, new_facts),
-                });
+                })
             }
+        }
+    };
+    let outcomes: Vec<Outcome> = current.par_iter().map(|(n, v)| one(n, v)).collect();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Created(c) => changes.created.push(c),
+            Outcome::Updated(c) => changes.updated.push(c),
+            Outcome::Unchanged => changes.unchanged += 1,
         }
     }
     for name in deleted {

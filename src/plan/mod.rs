@@ -56,6 +56,31 @@ const fn settled(kind: StateKind) -> bool {
 }
 
 /// An occurrence to render: which campaign, when, and its MsgRandom (picked in order).
+/// What one occurrence is, before MsgRandoms are picked (see [`build`]).
+enum Step<'c> {
+    Held(Held),
+    Skipped(Skipped),
+    Missed(Missed),
+    /// To send or render: its id and base MsgRandom computed already.
+    Pending {
+        checked: &'c Checked<'c>,
+        occ: Occurrence,
+        key: crate::occurrence::OccurrenceKey,
+        id: String,
+        base: u32,
+        upcoming: bool,
+        refused: Option<Refused>,
+    },
+}
+
+/// Names the lifetimes of [`build`]'s classifying closure.
+fn classifier<'c, F>(f: F) -> F
+where
+    F: Fn(&'c Checked<'c>) -> (Vec<Step<'c>>, Option<Warning>) + Sync,
+{
+    f
+}
+
 struct Pending<'c> {
     checked: &'c Checked<'c>,
     occ: Occurrence,
@@ -338,14 +363,21 @@ fn forecast_quota(
 pub fn build(input: &Input<'_>) -> Plan {
     let settings = input.settings;
     let at = input.at;
+    // Normalised campaigns and their hashes, in parallel (each depends on its campaign alone).
     let normalized: BTreeMap<String, serde_json::Value> = input
         .checked
-        .iter()
+        .par_iter()
         .map(|c| (c.name().to_owned(), normalize::normalize(c, settings)))
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect();
     let hashes: BTreeMap<String, String> = normalized
         .iter()
-        .map(|(n, v)| (n.clone(), normalize::hash(v)))
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|(n, v)| ((*n).clone(), normalize::hash(v)))
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect();
     let applied = settings
         .project_names()
@@ -358,7 +390,10 @@ pub fn build(input: &Input<'_>) -> Plan {
     let mut ordered: Vec<&Checked<'_>> = input.checked.iter().collect();
     ordered.sort_by(|a, b| a.name().cmp(b.name()));
     let horizon_end = at + delta(input.horizon);
-    for c in ordered {
+    // Each campaign's occurrences are classified in parallel; MsgRandoms are then picked in
+    // order (campaign by name, then time), as every pick avoids the ones before it.
+    let classify = classifier(|c| {
+        let mut steps = Vec::new();
         let first_applied = applied
             .and_then(|a| c.names().find_map(|n| a.first_applied.get(n)))
             .copied();
@@ -405,7 +440,7 @@ pub fn build(input: &Input<'_>) -> Plan {
                 && paused.is_none()
             {
                 let day = today;
-                held.push(Held {
+                steps.push(Step::Held(Held {
                     id: key.id(),
                     app: c.app.name.clone(),
                     campaign: c.name().to_owned(),
@@ -415,7 +450,7 @@ pub fn build(input: &Input<'_>) -> Plan {
                         "the provider answered 90047 (daily quota used up) on quota day {day}; retried on the next quota day, while within grace (until {})",
                         deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
                     ),
-                });
+                }));
                 continue;
             }
             let recordable = at <= deadline || first_applied.is_some_and(|f| occ.at >= f);
@@ -424,48 +459,79 @@ pub fn build(input: &Input<'_>) -> Plan {
                 if upcoming {
                     paused_upcoming += 1;
                 } else if recordable {
-                    skipped.push(Skipped {
+                    steps.push(Step::Skipped(Skipped {
                         id: key.id(),
                         app: c.app.name.clone(),
                         campaign: c.name().to_owned(),
                         why: why.to_owned(),
                         key,
-                    });
+                    }));
                 }
                 continue;
             }
             if upcoming || at <= deadline {
-                let choice = pools
-                    .entry(c.app.sdkappid)
-                    .or_insert_with(|| {
-                        MsgRandomPool::new(input.ledger.msg_randoms_of(c.app.sdkappid), at)
-                    })
-                    .pick(&key);
-                pending.push(Pending {
+                let (id, base) = (key.id(), key.base_msg_random());
+                steps.push(Step::Pending {
                     checked: c,
                     occ,
                     key,
-                    choice,
+                    id,
+                    base,
                     upcoming,
                     refused,
                 });
             } else if recordable {
-                missed.push(Missed {
+                steps.push(Step::Missed(Missed {
                     id: key.id(),
                     app: c.app.name.clone(),
                     campaign: c.name().to_owned(),
                     deadline,
                     key,
-                });
+                }));
             }
         }
-        if let Some(why) = paused.filter(|_| paused_upcoming > 0) {
-            warnings.push(Warning {
-                kind: "paused".into(),
-                campaign: Some(c.name().to_owned()),
-                message: format!("{} ({why}): {paused_upcoming} occurrences within the horizon will be skipped, not sent", c.name()),
-            });
+        let warning = paused.filter(|_| paused_upcoming > 0).map(|why| Warning {
+            kind: "paused".into(),
+            campaign: Some(c.name().to_owned()),
+            message: format!("{} ({why}): {paused_upcoming} occurrences within the horizon will be skipped, not sent", c.name()),
+        });
+        (steps, warning)
+    });
+    let classified: Vec<(Vec<Step<'_>>, Option<Warning>)> =
+        ordered.par_iter().map(|c| classify(c)).collect();
+    for (steps, warning) in classified {
+        for step in steps {
+            match step {
+                Step::Held(h) => held.push(h),
+                Step::Skipped(s) => skipped.push(s),
+                Step::Missed(m) => missed.push(m),
+                Step::Pending {
+                    checked: c,
+                    occ,
+                    key,
+                    id,
+                    base,
+                    upcoming,
+                    refused,
+                } => {
+                    let choice = pools
+                        .entry(c.app.sdkappid)
+                        .or_insert_with(|| {
+                            MsgRandomPool::new(input.ledger.msg_randoms_of(c.app.sdkappid), at)
+                        })
+                        .pick_known(id, base);
+                    pending.push(Pending {
+                        checked: c,
+                        occ,
+                        key,
+                        choice,
+                        upcoming,
+                        refused,
+                    });
+                }
+            }
         }
+        warnings.extend(warning);
     }
     let renderer = Renderer::new();
     let once = render_once(&pending, &renderer);
