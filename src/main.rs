@@ -1,5 +1,11 @@
 //! The `crier` binary: everything lives in the library; see `crier::cli::main`.
 
+/// mimalloc instead of the system allocator: parsing, rendering and planning make many small,
+/// short-lived allocations from two threads; at 10,000 campaigns it took `validate` from 297 to
+/// 227 ms and `plan` from 1.01 to 0.72 s, for about 10 MB more peak memory (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     crier::cli::main()
 }
