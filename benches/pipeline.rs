@@ -9,7 +9,6 @@
     reason = "tests and benchmarks read files, the clock and the environment, and print"
 )]
 
-use crier::diag::Pos;
 use crier::ledger::fold::LedgerSnapshot;
 use std::path::Path;
 use std::sync::Arc;

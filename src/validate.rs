@@ -540,7 +540,7 @@ fn check_rendering(
                         continue;
                     };
                     let measured = measured.get_or_insert_with(|| {
-                        prepared.size_shape(&first_ctx).into_iter().collect()
+                        prepared.size_shape(first_ctx).into_iter().collect()
                     });
                     if measured.contains(&shape) {
                         continue;

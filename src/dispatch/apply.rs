@@ -523,7 +523,7 @@ async fn write_snapshot<W: LedgerWriter>(
                 name.clone(),
                 CampaignSnapshot {
                     hash: plan.campaign_hashes.get(name).cloned().unwrap_or_default(),
-                    campaign: campaign.clone(),
+                    campaign: campaign.value(),
                 },
             )
         })

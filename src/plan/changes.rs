@@ -1,7 +1,7 @@
 //! The change view: current normalised campaigns against the last applied snapshot.
 
 use super::model::{Change, Changes, FieldChange, PlannedSend};
-use super::normalize::{Facts, campaign_from_snapshot, leaves};
+use super::normalize::{Facts, Normalized, campaign_from_snapshot, leaves};
 use super::review;
 use super::{Input, delta};
 use crate::ledger::fold::{AppliedSnapshot, Compacted, OccurrenceView};
@@ -208,7 +208,7 @@ enum Outcome {
 
 pub(super) fn diff(
     input: &Input<'_>,
-    normalized: &BTreeMap<String, Value>,
+    normalized: &BTreeMap<String, Normalized>,
     hashes: &BTreeMap<String, String>,
     applied: Option<&AppliedSnapshot>,
     due: &[PlannedSend],
@@ -230,10 +230,10 @@ pub(super) fn diff(
     };
     // Typed facts, read once per campaign of each side.
     // (In parallel: each campaign's facts, and below its change, depend on nothing else.)
-    let current: Vec<(&String, &Value)> = normalized.iter().collect();
+    let current: Vec<(&String, &Normalized)> = normalized.iter().collect();
     let facts: HashMap<&str, Facts> = current
         .par_iter()
-        .map(|(n, v)| (n.as_str(), Facts::of(v)))
+        .map(|(n, v)| (n.as_str(), v.facts()))
         .collect();
     let previous: Vec<_> = old.iter().collect();
     let old_facts: HashMap<&str, Facts> = previous
@@ -249,7 +249,7 @@ pub(super) fn diff(
         .keys()
         .filter(|n| !normalized.contains_key(*n) && !moved.contains_key(n.as_str()))
         .collect();
-    let one = |name: &String, new: &Value| -> Outcome {
+    let one = |name: &String, new: &Normalized| -> Outcome {
         let new_facts = &facts[name.as_str()];
         let app = new_facts.app.as_str();
         let declared: Vec<&str> = new_facts
@@ -262,6 +262,7 @@ pub(super) fn diff(
             .find_map(|p| old.get(*p).map(|prev| (*p, prev)));
         match (old.get(name), renamed) {
             (None, None) => {
+                let new = &new.value();
                 // An undeclared rename: a deleted campaign with the same content. Its own
                 // previous names hold its history too.
                 let identity = |v: &Value| without(&without(v, "name"), "previous_names");
@@ -311,6 +312,7 @@ pub(super) fn diff(
             }
             (Some(prev), _) if prev.hash == hashes[name] => Outcome::Unchanged,
             (Some(prev), _) | (None, Some((_, prev))) => {
+                let new = &new.value();
                 // The applied campaign this one continues: itself, or the one it was renamed from.
                 let prev_facts = old_facts
                     .get(name.as_str())

@@ -442,7 +442,8 @@ fn audience_line(plan: &Plan, ch: &Change, markdown: bool) -> Option<(String, Op
             Some(a.why.join("; ")),
         ));
     }
-    let audience = plan.campaigns.get(&ch.campaign)?.get("audience")?;
+    let campaign = plan.campaigns.get(&ch.campaign)?.value();
+    let audience = campaign.get("audience")?;
     Some((
         format!("audience: {}", audience_words(audience, markdown)),
         None,

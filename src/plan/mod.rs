@@ -364,10 +364,13 @@ pub fn build(input: &Input<'_>) -> Plan {
     let settings = input.settings;
     let at = input.at;
     // Normalised campaigns and their hashes, in parallel (each depends on its campaign alone).
-    let normalized: BTreeMap<String, serde_json::Value> = input
+    let normalized: BTreeMap<String, normalize::Normalized> = input
         .checked
         .par_iter()
-        .map(|c| (c.name().to_owned(), normalize::normalize(c, settings)))
+        .map(|c| {
+            let value = normalize::normalize(c, settings);
+            (c.name().to_owned(), normalize::Normalized::of(&value))
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
@@ -375,7 +378,7 @@ pub fn build(input: &Input<'_>) -> Plan {
         .iter()
         .collect::<Vec<_>>()
         .par_iter()
-        .map(|(n, v)| ((*n).clone(), normalize::hash(v)))
+        .map(|(n, v)| ((*n).clone(), v.hash()))
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
@@ -533,6 +536,8 @@ pub fn build(input: &Input<'_>) -> Plan {
         }
         warnings.extend(warning);
     }
+    // The picks are made: their indexes (every id of the app, twice) are not needed any more.
+    drop(pools);
     let renderer = Renderer::new();
     let once = render_once(&pending, &renderer);
     // Pending occurrences come campaign by campaign: each campaign's templates are compiled
@@ -673,7 +678,7 @@ pub fn compare(head: &Input<'_>, base: &Input<'_>, base_name: &str, ledger_read:
                 n.clone(),
                 crate::ledger::record::CampaignSnapshot {
                     hash: base_plan.campaign_hashes[n].clone(),
-                    campaign: v.clone(),
+                    campaign: v.value(),
                 },
             )
         })

@@ -25,7 +25,7 @@ pub struct Plan {
     /// `sha256:…` of every normalised campaign, by name: a plan file is stale when one changed.
     pub campaign_hashes: BTreeMap<String, String>,
     /// The normalised campaigns, by name: what `apply` records as the applied snapshot.
-    pub campaigns: BTreeMap<String, serde_json::Value>,
+    pub campaigns: BTreeMap<String, super::normalize::Normalized>,
     /// Sends due now, in dispatch order (scheduled instant, then campaign name).
     pub due: Vec<PlannedSend>,
     /// Occurrences past grace that were never sent (recorded once as `missed` by apply).

@@ -66,6 +66,53 @@ pub fn normalize(c: &Checked<'_>, settings: &Settings) -> Value {
     canonical(&v, false)
 }
 
+/// A normalised campaign kept as its compact JSON text, the text its hash is of: a plan keeps one
+/// per campaign for the whole command, and the text takes about a third of the memory of the
+/// parsed value. The plan file holds it as the JSON value it is (written and read as one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized(Box<str>);
+
+impl Normalized {
+    #[must_use]
+    pub fn of(value: &Value) -> Self {
+        Self(
+            serde_json::to_string(value)
+                .expect("JSON always serialises")
+                .into_boxed_str(),
+        )
+    }
+
+    /// The parsed value (made on each call: most campaigns of a plan are never looked into).
+    #[must_use]
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).expect("the text of a JSON value parses")
+    }
+
+    /// Its typed facts, read straight from the text.
+    #[must_use]
+    pub fn facts(&self) -> Facts {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// `sha256:…` of the text: the same as [`hash`] of the value.
+    #[must_use]
+    pub fn hash(&self) -> String {
+        sha256(self.0.as_bytes())
+    }
+}
+
+impl serde::Serialize for Normalized {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Normalized {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(|v| Self::of(&v))
+    }
+}
+
 /// The hash of a normalised campaign.
 #[must_use]
 pub fn hash(normalized: &Value) -> String {
@@ -174,6 +221,20 @@ pub fn leaves(v: &Value) -> Vec<(String, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_normalized_text_hashes_and_writes_as_its_value() {
+        let v =
+            serde_json::json!({"name": "b", "a": {"ext": {"z": 1, "a": [2.5, "x\"y"]}}, "n": -3});
+        let n = Normalized::of(&v);
+        assert_eq!(n.hash(), hash(&v));
+        assert_eq!(n.value(), v);
+        let pretty = serde_json::to_string_pretty(&n).unwrap();
+        assert_eq!(pretty, serde_json::to_string_pretty(&v).unwrap());
+        let back: Normalized = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(back, n);
+        assert_eq!(n.facts().name, "b");
+    }
 
     #[test]
     fn canonical_sorts_keys_but_keeps_ext_order() {

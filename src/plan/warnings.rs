@@ -4,7 +4,6 @@
 use super::model::{Changes, PlannedSend, Warning};
 use super::{Input, delta};
 use chrono::DateTime;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -43,7 +42,7 @@ fn human(d: Duration) -> String {
 
 pub(super) fn collect(
     input: &Input<'_>,
-    normalized: &BTreeMap<String, Value>,
+    normalized: &BTreeMap<String, super::normalize::Normalized>,
     changes: &Changes,
     due: &[PlannedSend],
     upcoming: &[PlannedSend],
@@ -82,7 +81,7 @@ pub(super) fn collect(
         // grace, not sent yet) deserves a word.
         if c.no_effect.is_none()
             && let Some(new) = normalized.get(&c.campaign)
-            && let facts = super::normalize::Facts::of(new)
+            && let facts = new.facts()
             && facts.is_once()
             && let Some(first) = facts.schedule().and_then(|s| s.first())
             && let Some(checked) = checked_by_name.get(c.campaign.as_str())

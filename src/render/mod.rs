@@ -113,4 +113,45 @@ mod tests {
         );
         assert!(e[1].message.contains("fuel"), "{}", e[1].message);
     }
+
+    #[test]
+    fn size_shapes_tell_apart_exactly_the_days_whose_bodies_can_differ_in_length() {
+        let day = |d: u32| Context {
+            local: chrono_tz::Asia::Shanghai
+                .with_ymd_and_hms(2026, 12, d, 10, 0, 0)
+                .unwrap(),
+            ..ctx()
+        };
+        let (tue, wed, fri, next_tue) = (day(1), day(2), day(4), day(8));
+        let of = |text: &str| {
+            campaign(&format!(
+                "{HEAD}audience: {{all: true}}\nmessage:\n  body:\n    - text: \"{text}\"\n    - text: \"{{{{ 'fixed' }}}}\"\n"
+            ))
+        };
+        let renderer = Renderer::new();
+        let len = |c: &crate::spec::Campaign, ctx: &Context| {
+            render(&renderer, c, ctx, 1).unwrap().body.len()
+        };
+
+        // The date has one length: every day has the same shape, and the same body length.
+        let date = of("{{ occurrence.date }}");
+        let p = renderer.prepare(date.message_source(), &date.spec.vars);
+        assert_eq!(p.size_shape(&tue), p.size_shape(&wed));
+        assert_eq!(len(&date, &tue), len(&date, &wed));
+
+        // Weekday names differ in length: Tuesday and Wednesday differ, two Tuesdays do not.
+        let weekday = of("{{ occurrence.weekday }}");
+        let p = renderer.prepare(weekday.message_source(), &weekday.spec.vars);
+        assert_ne!(p.size_shape(&tue), p.size_shape(&wed));
+        assert_ne!(len(&weekday, &tue), len(&weekday, &wed));
+        assert_eq!(p.size_shape(&tue), p.size_shape(&next_tue));
+
+        // The same length in bytes, but a quote (escaped in the body) only on Fridays.
+        let quoted = of(r#"{% if occurrence.weekday == 'Friday' %}\"x{% else %}xx{% endif %}"#);
+        let p = renderer.prepare(quoted.message_source(), &quoted.spec.vars);
+        assert_ne!(p.size_shape(&tue), p.size_shape(&fri));
+        assert_ne!(len(&quoted, &tue), len(&quoted, &fri));
+        assert_eq!(p.size_shape(&tue), p.size_shape(&wed));
+        assert_eq!(len(&quoted, &tue), len(&quoted, &wed));
+    }
 }

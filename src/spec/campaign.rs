@@ -176,7 +176,7 @@ pub struct CampaignSpec {
     pub vars: IndexMap<String, Value>,
     pub message: MessageSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recall: Option<RecallSpec>,
+    pub recall: Option<Box<RecallSpec>>,
     /// Policy rules this campaign may break, each with the reason reviewers see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_exceptions: Option<indexmap::IndexMap<String, String>>,
@@ -624,7 +624,8 @@ pub enum Ext {
     Map(serde_json::Map<String, Value>),
 }
 
-/// OfflinePushInfo. Deserialised from snake_case keys; serialised with the API's names, in the
+/// OfflinePushInfo (the vendor parts boxed: a campaign keeps its typed form for the whole
+/// command, and most have none). Deserialised from snake_case keys; serialised with the API's names, in the
 /// reference's order (spec §1: `huawei_importance` → `HuaWeiImportance`, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -645,11 +646,11 @@ pub struct OfflinePush {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub badge_set_num: Option<Bounded<0, 999>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub android: Option<AndroidInfo>,
+    pub android: Option<Box<AndroidInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apns: Option<ApnsInfo>,
+    pub apns: Option<Box<ApnsInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub harmony: Option<HarmonyInfo>,
+    pub harmony: Option<Box<HarmonyInfo>>,
 }
 
 const fn yes() -> bool {
