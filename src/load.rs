@@ -58,7 +58,8 @@ pub fn read_text(path: &Path, file: &Arc<Path>) -> Result<String, Diagnostic> {
     }
     let f = std::fs::File::open(path).map_err(|e| io_diag(file, "read file", &e))?;
     let limit = spec::yaml::MAX_BYTES as u64;
-    let mut bytes = Vec::new();
+    // Sized from the metadata: one read fills it, instead of growing from small probe reads.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(limit) + 1).unwrap_or(0));
     f.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_diag(file, "read file", &e))?;

@@ -47,6 +47,12 @@ fn compiled(kind: Kind) -> &'static Compiled {
     }
 }
 
+/// Compiles a schema now (it is compiled on first use anyway): a command that is about to check
+/// many files starts this on another thread while it reads `crier.yaml` and lists the files.
+pub fn warm(kind: Kind) {
+    let _ = compiled(kind);
+}
+
 /// One schema violation, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaError {

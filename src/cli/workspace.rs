@@ -42,6 +42,9 @@ pub fn leak_at_exit<T>(value: T) {
 /// # Errors
 /// [`Invalid`] with the configuration's diagnostics.
 pub fn load_workspace(env: &Env, extra: &[PathBuf]) -> anyhow::Result<Workspace> {
+    // The campaign schema compiles (about 3 ms) on the thread pool, which starts meanwhile,
+    // while this thread reads crier.yaml and lists the campaign files.
+    rayon::spawn(|| crate::schema::warm(crate::schema::Kind::Campaign));
     let mut sources = Sources::default();
     let (settings, config_warnings) =
         match load::load_settings(&env.config_path(), &env.cwd, &mut sources) {
