@@ -68,10 +68,19 @@ impl Renderer {
         Self { env }
     }
 
-    /// The template context of one occurrence: the campaign's vars (converted once, by
-    /// [`Prepared`]), then `campaign`, `app` and `occurrence`.
-    fn context_value(ctx: &Context, vars: &[(String, minijinja::Value)]) -> minijinja::Value {
+    /// What the template context of a campaign's occurrences shares: its vars (converted once,
+    /// by [`Prepared`]), then `campaign` and `app`.
+    fn base_value(ctx: &Context, vars: &[(String, minijinja::Value)]) -> minijinja::Value {
         let name = |n: &str| minijinja::Value::from_pairs([("name", minijinja::Value::from(n))]);
+        minijinja::Value::from_pairs(
+            vars.iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .chain([("campaign", name(&ctx.campaign)), ("app", name(&ctx.app))]),
+        )
+    }
+
+    /// `occurrence` of one occurrence's template context.
+    fn occurrence_value(ctx: &Context) -> minijinja::Value {
         let occurrence = minijinja::Value::from_pairs([
             (
                 "time",
@@ -96,11 +105,7 @@ impl Renderer {
                 minijinja::Value::from(weekday_name(ctx.local.weekday())),
             ),
         ]);
-        minijinja::Value::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.clone())).chain([
-            ("campaign", name(&ctx.campaign)),
-            ("app", name(&ctx.app)),
-            ("occurrence", occurrence),
-        ]))
+        minijinja::Value::from_pairs([("occurrence", occurrence)])
     }
 
     /// Checks one template's syntax and variables without rendering it.
@@ -248,6 +253,7 @@ impl Renderer {
             message,
             vars,
             templates,
+            base: std::sync::OnceLock::new(),
         }
     }
 }
@@ -309,9 +315,30 @@ pub struct Prepared<'r, 's> {
     vars: Vec<(String, minijinja::Value)>,
     /// Every template string of `message` in document order: compiled, or why it cannot be.
     templates: Vec<Result<minijinja::Template<'r, 's>, String>>,
+    /// The context the occurrences share (vars, `campaign`, `app`), built on first use, with the
+    /// campaign and app names it was built for.
+    base: std::sync::OnceLock<(String, String, minijinja::Value)>,
 }
 
 impl Prepared<'_, '_> {
+    /// The template context of one occurrence: the shared part built once, merged with its
+    /// `occurrence` (no name is in both: vars may not be named `campaign`, `app`, `occurrence`).
+    fn context(&self, ctx: &Context) -> minijinja::Value {
+        let (campaign, app, base) = self.base.get_or_init(|| {
+            (
+                ctx.campaign.clone(),
+                ctx.app.clone(),
+                Renderer::base_value(ctx, &self.vars),
+            )
+        });
+        let base = if *campaign == ctx.campaign && *app == ctx.app {
+            base.clone()
+        } else {
+            Renderer::base_value(ctx, &self.vars)
+        };
+        minijinja::value::merge_maps([Renderer::occurrence_value(ctx), base])
+    }
+
     /// What decides the size of the request body rendered for one occurrence, or `None` when
     /// a template fails. Two occurrences with the same shape render bodies of the same length:
     /// a rendered string only ever lands in the body as JSON text, and its escaped length, at
@@ -321,7 +348,7 @@ impl Prepared<'_, '_> {
     /// render.
     #[must_use]
     pub fn size_shape(&self, ctx: &Context) -> Option<Vec<u32>> {
-        let context = Renderer::context_value(ctx, &self.vars);
+        let context = self.context(ctx);
         let mut shape = Vec::with_capacity(self.templates.len() * 2);
         for compiled in &self.templates {
             let template = compiled.as_ref().ok()?;
@@ -353,7 +380,7 @@ impl Prepared<'_, '_> {
         let context = if self.templates.is_empty() {
             minijinja::Value::UNDEFINED
         } else {
-            Renderer::context_value(ctx, &self.vars)
+            self.context(ctx)
         };
         let mut errors = Vec::new();
         let mut next = 0;

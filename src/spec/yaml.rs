@@ -15,6 +15,9 @@ use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+/// Up to this many keys, a mapping finds a duplicate key by scanning its entries.
+const SCAN_KEYS: usize = 16;
+
 /// Largest accepted file.
 pub const MAX_BYTES: usize = 1024 * 1024;
 /// Deepest accepted nesting of mappings and sequences.
@@ -345,7 +348,8 @@ fn pos_of(span: Span, text: &str, lines: usize) -> Pos {
 }
 
 enum Entry {
-    Pair(String, Value),
+    /// A key, its value, and where the key stands.
+    Pair(String, Value, Pos),
     Merge(Value, Pos),
 }
 
@@ -363,7 +367,9 @@ enum Frame {
         entries: Vec<Entry>,
         /// The key waiting for its value: text, position, and whether it is a merge key.
         pending: Option<(String, Pos, bool)>,
-        seen: HashMap<String, Pos>,
+        /// The keys so far, by text, once the mapping has more than [`SCAN_KEYS`] (below that a
+        /// scan of the entries is cheaper than hashing every key).
+        seen: Option<HashMap<String, Pos>>,
     },
 }
 
@@ -462,7 +468,7 @@ impl Builder {
                 pos,
                 entries: Vec::new(),
                 pending: None,
-                seen: HashMap::new(),
+                seen: None,
             }
         } else {
             Frame::Seq {
@@ -502,13 +508,13 @@ impl Builder {
             Some(Frame::Map {
                 pending, entries, ..
             }) => {
-                let (key, _, merge) = pending
+                let (key, key_pos, merge) = pending
                     .take()
                     .expect("place is only called with a pending key");
                 entries.push(if merge {
                     Entry::Merge(value, pos)
                 } else {
-                    Entry::Pair(key, value)
+                    Entry::Pair(key, value, key_pos)
                 });
             }
         }
@@ -544,13 +550,27 @@ impl Builder {
             pointer,
             pending,
             seen,
+            entries,
             ..
         }) = self.stack.last_mut()
         else {
             unreachable!("key() is only called when a mapping expects a key")
         };
         if !merge {
-            if let Some(first) = seen.get(&key) {
+            let pairs = || {
+                entries.iter().filter_map(|e| match e {
+                    Entry::Pair(k, _, p) => Some((k, *p)),
+                    Entry::Merge(..) => None,
+                })
+            };
+            if seen.is_none() && entries.len() >= SCAN_KEYS {
+                *seen = Some(pairs().map(|(k, p)| (k.clone(), p)).collect());
+            }
+            let first = match seen {
+                Some(seen) => seen.get(&key).copied(),
+                None => pairs().find(|(k, _)| **k == key).map(|(_, p)| p),
+            };
+            if let Some(first) = first {
                 return Err(YamlError::new(
                     pos,
                     format!(
@@ -559,7 +579,9 @@ impl Builder {
                     ),
                 ));
             }
-            seen.insert(key.clone(), pos);
+            if let Some(seen) = seen {
+                seen.insert(key.clone(), pos);
+            }
             if self.record {
                 self.positions
                     .keys
@@ -652,7 +674,7 @@ impl Builder {
             entries
                 .iter()
                 .filter_map(|e| match e {
-                    Entry::Pair(k, _) => Some(k.clone()),
+                    Entry::Pair(k, _, _) => Some(k.clone()),
                     Entry::Merge(..) => None,
                 })
                 .collect()
@@ -663,7 +685,7 @@ impl Builder {
         let mut map = Map::with_capacity(entries.len());
         for entry in entries {
             match entry {
-                Entry::Pair(k, v) => {
+                Entry::Pair(k, v, _) => {
                     map.insert(k, v);
                 }
                 Entry::Merge(source, pos) => {
@@ -865,6 +887,19 @@ mod tests {
             "{}",
             e.message
         );
+        // In a mapping past SCAN_KEYS keys (found through the index then), and with a merge
+        // key among them, which is not a duplicate of anything.
+        let mut long: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        long.push_str("<<: {x: 1}\nk3: again\n");
+        let e = err(&long);
+        assert_eq!(e.pos, Pos::new(42, 1, 2));
+        assert!(
+            e.message
+                .contains("duplicate key `k3` (first defined at line 4, column 1)"),
+            "{}",
+            e.message
+        );
+        assert!(ok(&long.replace("k3: again", "k40: new")).value["x"] == 1);
     }
 
     /// Found by the loader property test: a file cut after a bare word (`…\na`, no final
