@@ -1,7 +1,7 @@
 //! The canonical request: a rendered message and its audience → the exact JSON body that is
 //! sent (fields in the reference's order, compact UTF-8).
 
-use super::template::{Context, RenderError, Renderer, is_template};
+use super::template::{Context, RenderError, Renderer, reads_occurrence};
 use crate::schema::dotted;
 use crate::spec::Campaign;
 use crate::spec::campaign::{Audience, Element, Ext, MessageSpec, OfflinePush, from_value};
@@ -319,8 +319,7 @@ pub fn render_prepared(
 #[must_use]
 pub fn depends_on_occurrence(campaign: &Campaign) -> bool {
     crate::spec::yaml::any_leaf(campaign.message_source(), &|v| {
-        v.as_str()
-            .is_some_and(|s| is_template(s) && s.contains("occurrence"))
+        v.as_str().is_some_and(reads_occurrence)
     })
 }
 

@@ -2,6 +2,7 @@
 //! and bounds on template size and expression depth. A rendered value is always a JSON string,
 //! so a template can never change the request's structure.
 
+use crate::spec::yaml::{Seg, pointer_of};
 use chrono::{DateTime, Datelike, SecondsFormat};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
@@ -57,6 +58,12 @@ pub(super) fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
+/// Whether a template string may read the occurrence (its time, date or weekday): the one rule
+/// for which templates render differently from one occurrence to the next.
+pub(super) fn reads_occurrence(s: &str) -> bool {
+    is_template(s) && s.contains("occurrence")
+}
+
 impl Renderer {
     #[must_use]
     pub fn new() -> Self {
@@ -88,17 +95,8 @@ impl Renderer {
             ),
             (
                 "date",
-                // As `%Y-%m-%d`, without parsing a format string for every occurrence.
-                minijinja::Value::from(if (0..=9999).contains(&ctx.local.year()) {
-                    format!(
-                        "{:04}-{:02}-{:02}",
-                        ctx.local.year(),
-                        ctx.local.month(),
-                        ctx.local.day()
-                    )
-                } else {
-                    ctx.local.format("%Y-%m-%d").to_string()
-                }),
+                // `%Y-%m-%d` (a date's ISO 8601 form), without parsing a format string.
+                minijinja::Value::from(ctx.local.date_naive().to_string()),
             ),
             (
                 "weekday",
@@ -258,24 +256,6 @@ impl Renderer {
     }
 }
 
-/// One step of a JSON pointer, spelled out only when an error needs it.
-enum Seg<'v> {
-    Key(&'v str),
-    Index(usize),
-}
-
-fn pointer_of(path: &[Seg<'_>]) -> String {
-    let mut pointer = String::new();
-    for seg in path {
-        pointer.push('/');
-        match seg {
-            Seg::Key(k) => pointer.push_str(&crate::spec::yaml::escape_pointer_segment(k)),
-            Seg::Index(i) => pointer.push_str(&i.to_string()),
-        }
-    }
-    pointer
-}
-
 /// Whether the string at `path` (relative to `message`) is not a template.
 fn not_template(path: &[Seg<'_>]) -> bool {
     // Every entry of NOT_TEMPLATES is one plain key below `message`.
@@ -352,9 +332,8 @@ impl Prepared<'_, '_> {
         let mut shape = Vec::with_capacity(self.templates.len() * 2);
         for compiled in &self.templates {
             let template = compiled.as_ref().ok()?;
-            // The rest render the same for every occurrence (the rule of
-            // `depends_on_occurrence`).
-            if !template.source().contains("occurrence") {
+            // The rest render the same for every occurrence.
+            if !reads_occurrence(template.source()) {
                 continue;
             }
             let text = template.render(context.clone()).ok()?;

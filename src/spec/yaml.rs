@@ -248,6 +248,26 @@ pub fn escape_pointer_segment(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
+/// One step of a JSON pointer, spelled out (by [`pointer_of`]) only when a pointer is needed.
+pub enum Seg<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// The JSON pointer of a path of steps.
+#[must_use]
+pub fn pointer_of(path: &[Seg<'_>]) -> String {
+    let mut pointer = String::new();
+    for seg in path {
+        pointer.push('/');
+        match seg {
+            Seg::Key(k) => pointer.push_str(&escape_pointer_segment(k)),
+            Seg::Index(i) => pointer.push_str(&i.to_string()),
+        }
+    }
+    pointer
+}
+
 /// Every leaf of a JSON value (scalars, and empty mappings and lists) with its JSON pointer, in
 /// document order.
 #[must_use]
@@ -288,10 +308,6 @@ pub fn any_leaf(v: &Value, test: &dyn Fn(&Value) -> bool) -> bool {
 /// The JSON pointers of the leaves of `v` that `keep` accepts, in document order. Cheaper than
 /// [`leaves`] when few match: a pointer is only spelled out for a leaf that is kept.
 pub fn find_leaves(v: &Value, keep: &dyn Fn(&Value) -> bool) -> Vec<String> {
-    enum Seg<'v> {
-        Key(&'v str),
-        Index(usize),
-    }
     fn walk<'v>(
         v: &'v Value,
         path: &mut Vec<Seg<'v>>,
@@ -313,17 +329,7 @@ pub fn find_leaves(v: &Value, keep: &dyn Fn(&Value) -> bool) -> Vec<String> {
                     path.pop();
                 }
             }
-            leaf if keep(leaf) => {
-                let mut pointer = String::new();
-                for seg in path.iter() {
-                    pointer.push('/');
-                    match seg {
-                        Seg::Key(k) => pointer.push_str(&escape_pointer_segment(k)),
-                        Seg::Index(i) => pointer.push_str(&i.to_string()),
-                    }
-                }
-                out.push(pointer);
-            }
+            leaf if keep(leaf) => out.push(pointer_of(path)),
             _ => {}
         }
     }
