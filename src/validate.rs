@@ -531,22 +531,20 @@ fn check_rendering(
                         continue;
                     }
                     last_day = occ.local.date_naive();
-                    let first_ctx = &ctx;
-                    let ctx = Context {
+                    let day = Context {
                         local: occ.local,
                         ..ctx.clone()
                     };
-                    let Some(shape) = prepared.size_shape(&ctx) else {
+                    let Some(shape) = prepared.size_shape(&day) else {
                         continue;
                     };
-                    let measured = measured.get_or_insert_with(|| {
-                        prepared.size_shape(first_ctx).into_iter().collect()
-                    });
+                    let measured = measured
+                        .get_or_insert_with(|| prepared.size_shape(&ctx).into_iter().collect());
                     if measured.contains(&shape) {
                         continue;
                     }
                     measured.push(shape);
-                    if let Ok(message) = render::render_prepared(&prepared, &ctx)
+                    if let Ok(message) = render::render_prepared(&prepared, &day)
                         && let other = render::with_msg_random(campaign, message, u32::MAX)
                         && other.body.len() > largest.1
                     {

@@ -364,24 +364,20 @@ pub fn build(input: &Input<'_>) -> Plan {
     let settings = input.settings;
     let at = input.at;
     // Normalised campaigns and their hashes, in parallel (each depends on its campaign alone).
-    let normalized: BTreeMap<String, normalize::Normalized> = input
+    let (mut normalized, mut hashes) = (BTreeMap::new(), BTreeMap::new());
+    for (name, campaign, hash) in input
         .checked
         .par_iter()
         .map(|c| {
-            let value = normalize::normalize(c, settings);
-            (c.name().to_owned(), normalize::Normalized::of(&value))
+            let campaign = normalize::Normalized::of(&normalize::normalize(c, settings));
+            let hash = campaign.hash();
+            (c.name().to_owned(), campaign, hash)
         })
         .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
-    let hashes: BTreeMap<String, String> = normalized
-        .iter()
-        .collect::<Vec<_>>()
-        .par_iter()
-        .map(|(n, v)| ((*n).clone(), v.hash()))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
+    {
+        hashes.insert(name.clone(), hash);
+        normalized.insert(name, campaign);
+    }
     let applied = settings
         .project_names()
         .find_map(|p| input.ledger.applied.get(p));

@@ -94,7 +94,7 @@ impl Normalized {
         serde_json::from_str(&self.0).unwrap_or_default()
     }
 
-    /// `sha256:…` of the text: the same as [`hash`] of the value.
+    /// `sha256:…` of the text: the campaign's content hash.
     #[must_use]
     pub fn hash(&self) -> String {
         sha256(self.0.as_bytes())
@@ -111,16 +111,6 @@ impl<'de> serde::Deserialize<'de> for Normalized {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Value::deserialize(deserializer).map(|v| Self::of(&v))
     }
-}
-
-/// The hash of a normalised campaign.
-#[must_use]
-pub fn hash(normalized: &Value) -> String {
-    sha256(
-        serde_json::to_string(normalized)
-            .expect("JSON always serialises")
-            .as_bytes(),
-    )
 }
 
 /// Rebuilds a campaign from its normalised form (a snapshot), to render or schedule it again.
@@ -227,7 +217,10 @@ mod tests {
         let v =
             serde_json::json!({"name": "b", "a": {"ext": {"z": 1, "a": [2.5, "x\"y"]}}, "n": -3});
         let n = Normalized::of(&v);
-        assert_eq!(n.hash(), hash(&v));
+        assert_eq!(
+            n.hash(),
+            sha256(serde_json::to_string(&v).unwrap().as_bytes())
+        );
         assert_eq!(n.value(), v);
         let pretty = serde_json::to_string_pretty(&n).unwrap();
         assert_eq!(pretty, serde_json::to_string_pretty(&v).unwrap());

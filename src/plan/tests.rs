@@ -135,7 +135,7 @@ impl Ledger {
                 (
                     c.name().to_owned(),
                     CampaignSnapshot {
-                        hash: normalize::hash(&v),
+                        hash: normalize::Normalized::of(&v).hash(),
                         campaign: v,
                     },
                 )

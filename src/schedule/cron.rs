@@ -50,9 +50,8 @@ struct Fields {
 const SEARCH_YEARS: i32 = 400;
 
 impl Fields {
-    /// The bit sets of a canonical expression (numbers only), or `None` if a field does not expand.
-    fn of(canonical: &str, days_and: bool) -> Option<Self> {
-        let f: Vec<&str> = canonical.split(' ').collect();
+    /// The bit sets of the five canonical fields (numbers only), or `None` if one does not expand.
+    fn of(fields: &[String], days_and: bool) -> Option<Self> {
         let bits = |field: &str, lo, hi| -> Option<u64> {
             Some(
                 expand(field, lo, hi)?
@@ -60,7 +59,7 @@ impl Fields {
                     .fold(0, |b, v| b | 1 << v),
             )
         };
-        let [minute, hour, day, month, weekday] = f.as_slice() else {
+        let [minute, hour, day, month, weekday] = fields else {
             return None;
         };
         let weekdays = bits(weekday, 0, 7)?;
@@ -167,15 +166,7 @@ impl CronExpr {
     /// one hour for a day that a DST change makes 25 hours long.
     #[must_use]
     pub fn max_per_day(&self) -> u32 {
-        let fields: Vec<&str> = self.canonical.split(' ').collect();
-        let count = |field: &str, lo, hi| expand(field, lo, hi).map(|v| v.len() as u32);
-        match (
-            count(fields[0], 0, 59),
-            fields.get(1).and_then(|h| count(h, 0, 23)),
-        ) {
-            (Some(minutes), Some(hours)) => minutes * (hours + 1),
-            _ => 60 * 25,
-        }
+        self.fields.minutes.count_ones() * (self.fields.hours.count_ones() + 1)
     }
 
     /// Whether the wall-clock minute `wall` matches (seconds are ignored).
@@ -243,11 +234,12 @@ pub fn parse_cron(expr: &str) -> Result<CronExpr, ScheduleError> {
     for (field, raw) in CronField::ALL.into_iter().zip(&fields) {
         canonical.push(parse_field(field, raw)?);
     }
-    let canonical = canonical.join(" ");
     // Vixie: a day field starting with `*` makes the day rule an AND (the other field alone
     // decides when this one is plain `*`).
     let vixie_and = fields[2].starts_with('*') || fields[4].starts_with('*');
-    let fields = Fields::of(&canonical, vixie_and).ok_or_else(|| ScheduleError::CronEngine {
+    let bits = Fields::of(&canonical, vixie_and);
+    let canonical = canonical.join(" ");
+    let fields = bits.ok_or_else(|| ScheduleError::CronEngine {
         expr: text.to_owned(),
         detail: format!("`{canonical}` does not expand"),
     })?;
