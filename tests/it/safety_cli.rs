@@ -265,11 +265,30 @@ async fn a_kill_during_a_retry_wait_leaves_a_closed_attempt_not_an_in_doubt_one(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The first refusal comes at once; the backoff wait follows.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The first refusal comes at once and is recorded; the backoff wait that follows lasts at
+    // least 500 ms (1 s jittered down to half), so a kill as soon as the ledger shows the
+    // refusal lands inside the wait. A fixed sleep raced the jitter.
+    let ledger = FileLedger::new(repo.ledger_dir());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let refused = ledger.read_sync().ok().is_some_and(|read| {
+            read.snapshot
+                .occurrences
+                .values()
+                .any(|occ| occ.kind() == StateKind::NotSent)
+        });
+        if refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first refusal never reached the ledger"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     child.kill().unwrap();
     let _ = child.wait();
-    let read = FileLedger::new(repo.ledger_dir()).read_sync().unwrap();
+    let read = ledger.read_sync().unwrap();
     let occ = read.snapshot.occurrences.values().next().unwrap();
     assert_eq!(occ.kind(), StateKind::NotSent, "{:?}", occ.history);
     set_faults(&emu, serde_json::json!({"fail_rate": 0.0})).await;
