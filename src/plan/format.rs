@@ -4,6 +4,7 @@
 use super::model::{
     Change, FieldChange, MessageView, Plan, PlannedSend, ReadMessage, ScheduleView,
 };
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// GitHub's comment limit is 65,536 characters; stay under it with room for a footer.
@@ -625,8 +626,9 @@ pub fn markdown(plan: &Plan) -> String {
         .map(|ch| ("+ Create", ch))
         .chain(c.updated.iter().map(|ch| ("~ Update", ch)))
         .chain(c.deleted.iter().map(|ch| ("- Delete", ch)));
+    let sends_of = SendsOf::new(plan);
     for (kind, ch) in sections {
-        items.push(change_section(plan, kind, ch));
+        items.push(change_section(plan, &sends_of, kind, ch));
     }
     let listed: std::collections::BTreeSet<&str> = c
         .created
@@ -991,13 +993,38 @@ fn exceptions_added(plan: &Plan) -> Vec<(&str, &str, &str)> {
 /// Sends grouped by campaign, in the order each campaign first appears.
 fn by_campaign(sends: &[PlannedSend]) -> Vec<Vec<&PlannedSend>> {
     let mut groups: Vec<Vec<&PlannedSend>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for s in sends {
-        match groups.iter_mut().find(|g| g[0].campaign == s.campaign) {
-            Some(g) => g.push(s),
-            None => groups.push(vec![s]),
-        }
+        let i = *index.entry(s.campaign.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(s);
     }
     groups
+}
+
+/// A plan's sends by campaign, indexed once: a comment of thousands of changed campaigns looks
+/// each one's sends up instead of scanning every send per campaign.
+struct SendsOf<'p> {
+    /// The upcoming sends of each campaign, in plan order.
+    upcoming: HashMap<&'p str, Vec<&'p PlannedSend>>,
+    /// Each campaign's first send, due ones first.
+    first: HashMap<&'p str, &'p PlannedSend>,
+}
+
+impl<'p> SendsOf<'p> {
+    fn new(plan: &'p Plan) -> Self {
+        let mut upcoming: HashMap<&str, Vec<&PlannedSend>> = HashMap::new();
+        for s in &plan.upcoming {
+            upcoming.entry(s.campaign.as_str()).or_default().push(s);
+        }
+        let mut first = HashMap::new();
+        for s in plan.due.iter().chain(&plan.upcoming) {
+            first.entry(s.campaign.as_str()).or_insert(s);
+        }
+        Self { upcoming, first }
+    }
 }
 
 /// Occurrences whose differences are listed under a body; the rest are counted.
@@ -1149,7 +1176,7 @@ fn schedule_lines(v: &ScheduleView) -> (String, Option<String>) {
 }
 
 /// One created, changed or deleted campaign's section, and its short form.
-fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
+fn change_section(plan: &Plan, sends_of: &SendsOf<'_>, kind: &str, ch: &Change) -> Item {
     let title = format!("\n#### {kind} `{}`\n\n", md_escape(&ch.campaign));
     let mut lines: Vec<String> = Vec::new();
     if let Some((line, why)) = audience_line(plan, ch, true).filter(|_| !kind.starts_with('-')) {
@@ -1212,16 +1239,13 @@ fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
         let _ = writeln!(full, "{l}");
     }
     full.push('\n');
-    let sends: Vec<&PlannedSend> = plan
+    let sends: &[&PlannedSend] = sends_of
         .upcoming
-        .iter()
-        .filter(|s| s.campaign == ch.campaign)
-        .collect();
-    if let Some(condition) = plan
-        .due
-        .iter()
-        .chain(&plan.upcoming)
-        .find(|s| s.campaign == ch.campaign)
+        .get(ch.campaign.as_str())
+        .map_or(&[], Vec::as_slice);
+    if let Some(condition) = sends_of
+        .first
+        .get(ch.campaign.as_str())
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s.body).ok())
         .and_then(|b| b.get("Condition").cloned())
     {
@@ -1232,7 +1256,7 @@ fn change_section(plan: &Plan, kind: &str, ch: &Change) -> Item {
             "<details><summary>Condition</summary>\n\n{fence}json\n{text}\n{fence}\n\n</details>\n\n"
         );
     }
-    full.push_str(&bodies_md(&sends));
+    full.push_str(&bodies_md(sends));
     let mut short = title;
     for l in short_head.iter().chain(fields.iter().take(5)).chain(&notes) {
         let _ = writeln!(short, "{l}");
