@@ -231,26 +231,28 @@ pub(super) fn diff(
     // Typed facts, read once per campaign of each side.
     // (In parallel: each campaign's facts, and below its change, depend on nothing else.)
     let current: Vec<(&String, &Normalized)> = normalized.iter().collect();
-    let facts: HashMap<&str, Facts> = current
-        .par_iter()
-        .map(|(n, v)| (n.as_str(), v.facts()))
-        .collect();
+    // Beside `current`, by index: a list of 10,000 facts instead of a map of them.
+    let facts: Vec<Facts> = current.par_iter().map(|(_, v)| v.facts()).collect();
     let previous: Vec<_> = old.iter().collect();
     let old_facts: HashMap<&str, Facts> = previous
         .par_iter()
         .map(|(n, v)| (n.as_str(), Facts::of(&v.campaign)))
         .collect();
     // Names a current campaign declares in `previous_names` were moved, not deleted.
-    let moved: HashMap<&str, &str> = facts
+    let moved: HashMap<&str, &str> = current
         .iter()
-        .flat_map(|(name, f)| f.previous_names.iter().map(move |p| (p.as_str(), *name)))
+        .zip(&facts)
+        .flat_map(|((name, _), f)| {
+            f.previous_names
+                .iter()
+                .map(move |p| (p.as_str(), name.as_str()))
+        })
         .collect();
     let deleted: Vec<&String> = old
         .keys()
         .filter(|n| !normalized.contains_key(*n) && !moved.contains_key(n.as_str()))
         .collect();
-    let one = |name: &String, new: &Normalized| -> Outcome {
-        let new_facts = &facts[name.as_str()];
+    let one = |name: &String, new: &Normalized, new_facts: &Facts| -> Outcome {
         let app = new_facts.app.as_str();
         let declared: Vec<&str> = new_facts
             .previous_names
@@ -380,8 +382,8 @@ pub(super) fn diff(
                     schedule: review::schedule_view(prev_facts, new_facts, input.at),
                     message: review::message_view(before.as_ref(), after.as_ref()),
                     audience_change: match (
-                        prev_facts.and_then(|f| f.audience.as_ref()),
-                        &new_facts.audience,
+                        prev_facts.and_then(|f| f.audience.as_deref()),
+                        new_facts.audience.as_deref(),
                     ) {
                         (Some(o), Some(n)) => super::audience::compare(o, n),
                         _ => None,
@@ -391,14 +393,32 @@ pub(super) fn diff(
             }
         }
     };
-    let outcomes: Vec<Outcome> = current.par_iter().map(|(n, v)| one(n, v)).collect();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Created(c) => changes.created.push(c),
-            Outcome::Updated(c) => changes.updated.push(c),
-            Outcome::Unchanged => changes.unchanged += 1,
-        }
-    }
+    let mut outcomes: Vec<Outcome> = current
+        .par_iter()
+        .zip(&facts)
+        .map(|((n, v), f)| one(n, v, f))
+        .collect();
+    // A first plan of many campaigns creates them all: the created changes are collected in the
+    // outcomes' own buffer (an in-place collect), not pushed into a second list as large.
+    changes.unchanged = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Unchanged))
+        .count();
+    changes.updated = outcomes
+        .extract_if(.., |o| !matches!(o, Outcome::Created(_)))
+        .filter_map(|o| match o {
+            Outcome::Updated(c) => Some(c),
+            Outcome::Created(_) | Outcome::Unchanged => None,
+        })
+        .collect();
+    changes.created = outcomes
+        .into_iter()
+        .filter_map(|o| match o {
+            Outcome::Created(c) => Some(c),
+            Outcome::Updated(_) | Outcome::Unchanged => None,
+        })
+        .collect();
+    changes.created.shrink_to_fit();
     for name in deleted {
         let prev = &old_facts[name.as_str()];
         let end = input.at + delta(input.horizon);

@@ -498,6 +498,14 @@ pub fn build(input: &Input<'_>) -> Plan {
     });
     let classified: Vec<(Vec<Step<'_>>, Option<Warning>)> =
         ordered.par_iter().map(|c| classify(c)).collect();
+    // Sized exactly: tens of thousands of occurrences are pending in a plan of many campaigns.
+    pending.reserve_exact(
+        classified
+            .iter()
+            .flat_map(|(steps, _)| steps)
+            .filter(|step| matches!(step, Step::Pending { .. }))
+            .count(),
+    );
     for (steps, warning) in classified {
         for step in steps {
             match step {
@@ -536,64 +544,64 @@ pub fn build(input: &Input<'_>) -> Plan {
     drop(pools);
     let renderer = Renderer::new();
     let once = render_once(&pending, &renderer);
-    // Pending occurrences come campaign by campaign: each campaign's templates are compiled
-    // once for all its occurrences.
-    let mut groups: Vec<Vec<Pending<'_>>> = Vec::new();
-    for p in pending {
-        match groups.last_mut() {
-            Some(g) if g[0].checked.name() == p.checked.name() => g.push(p),
-            _ => groups.push(vec![p]),
-        }
-    }
-    let rendered: Vec<(bool, Rendered)> = groups
+    // Pending occurrences come campaign by campaign: each job of the thread pool keeps the
+    // templates of the campaign it rendered last, so a campaign's templates are compiled once
+    // for its run of occurrences; the results land in one list of the exact size (an indexed
+    // collect), not in per-job lists joined afterwards.
+    let mut rendered: Vec<(bool, Rendered)> = pending
         .into_par_iter()
-        .flat_map_iter(|group| {
-            let prepared = group
-                .first()
-                .filter(|p| !once.contains_key(p.checked.name()))
-                .map(|p| {
-                    renderer.prepare_checked(
-                        p.checked.campaign.message_source(),
-                        &p.checked.campaign.spec.vars,
-                    )
-                });
-            let (hashes, once) = (&hashes, &once);
-            group.into_iter().map(move |mut p| {
+        .map_init(
+            || None::<(&str, crate::render::Prepared<'_, '_>)>,
+            |last, mut p| {
+                let c = p.checked;
+                let prepared = if once.contains_key(c.name()) {
+                    None
+                } else {
+                    if last.as_ref().is_none_or(|(name, _)| *name != c.name()) {
+                        let prepared = renderer
+                            .prepare_checked(c.campaign.message_source(), &c.campaign.spec.vars);
+                        *last = Some((c.name(), prepared));
+                    }
+                    last.as_ref().map(|(_, prepared)| prepared)
+                };
                 let refused = p.refused.take();
                 let upcoming = p.upcoming;
-                let r = match render_send(input, prepared.as_ref(), hashes, once, p) {
+                let r = match render_send(input, prepared, &hashes, &once, p) {
                     Ok(send) => retry_of(send, refused),
                     Err(w) => Rendered::Unsendable(w),
                 };
                 (upcoming, r)
-            })
-        })
+            },
+        )
         .collect();
-    // Sized exactly: a plan of many campaigns keeps tens of thousands of upcoming sends.
-    let ready = |want: bool| {
-        rendered
-            .iter()
-            .filter(|(u, r)| *u == want && matches!(r, Rendered::Ready(_)))
-            .count()
-    };
-    let (mut due, mut upcoming) = (
-        Vec::with_capacity(ready(false)),
-        Vec::with_capacity(ready(true)),
-    );
-    for (is_upcoming, r) in rendered {
+    // A plan of many campaigns keeps tens of thousands of upcoming sends: the few other results
+    // leave the list first, then the upcoming sends are collected in the list's own buffer
+    // (an in-place collect), never copied into a second list of the same size.
+    let mut due = Vec::new();
+    for (_, r) in rendered.extract_if(.., |(is_upcoming, r)| {
+        !(*is_upcoming && matches!(r, Rendered::Ready(_)))
+    }) {
         match r {
-            Rendered::Ready(send) if is_upcoming => upcoming.push(send),
             Rendered::Ready(send) => due.push(send),
             Rendered::Held(h) => held.push(h),
             Rendered::Unsendable(w) => warnings.push(w),
         }
     }
+    let mut upcoming: Vec<PlannedSend> = rendered
+        .into_iter()
+        .filter_map(|(_, r)| match r {
+            Rendered::Ready(send) => Some(send),
+            Rendered::Held(_) | Rendered::Unsendable(_) => None,
+        })
+        .collect();
     held.sort_by(|a, b| a.id.cmp(&b.id));
     let by_schedule = |a: &PlannedSend, b: &PlannedSend| {
         (a.key.scheduled, &a.campaign).cmp(&(b.key.scheduled, &b.campaign))
     };
-    due.sort_by(by_schedule);
-    upcoming.sort_by(by_schedule);
+    // No two sends share an instant and a campaign (one occurrence each), so an unstable sort
+    // gives the one order, without a stable sort's buffer of half the list.
+    due.sort_unstable_by(by_schedule);
+    upcoming.sort_unstable_by(by_schedule);
     // An app under `crier stop`: its due pushes are held, not skipped.
     due.retain(|send| {
         let Some(stop) = input.ledger.stop_of(send.key.sdkappid) else {

@@ -143,7 +143,9 @@ pub struct Facts {
     pub previous_names: Vec<String>,
     pub schedule: ScheduleFacts,
     pub policy_exceptions: std::collections::BTreeMap<String, String>,
-    pub audience: Option<crate::spec::campaign::Audience>,
+    /// Boxed: an audience is most of the size of the facts, and a plan reads the facts of
+    /// every campaign at once.
+    pub audience: Option<Box<crate::spec::campaign::Audience>>,
 }
 
 /// A normalised `schedule`: `at` or `cron`, the resolved zone, the window.
@@ -272,7 +274,7 @@ mod tests {
         assert!(f.audience.is_none(), "absent in this value");
         let f = Facts::of(&json!({"name": "x", "audience": {"tags": {"any": ["vip"]}}}));
         assert!(matches!(
-            f.audience,
+            f.audience.as_deref(),
             Some(crate::spec::campaign::Audience::Tags(_))
         ));
         // A value of the wrong shape reads as empty facts, never a panic.
