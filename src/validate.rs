@@ -39,6 +39,61 @@ pub struct Checked<'a> {
     pub schedule: Schedule,
 }
 
+/// A [`Checked`] campaign without its borrows: which campaign of the set (by place) and which
+/// app (by name). A command may then change the set in place
+/// ([`Campaign::keep_only_message`]) and have its checked campaigns back without validating
+/// again.
+#[derive(Debug)]
+pub struct Detached {
+    index: usize,
+    app: String,
+    zone: Tz,
+    grace: Duration,
+    schedule: Schedule,
+}
+
+impl<'a> Checked<'a> {
+    /// # Panics
+    /// When the campaign is not one of `campaigns`.
+    #[must_use]
+    pub fn detach(self, campaigns: &[Campaign]) -> Detached {
+        let offset = std::ptr::from_ref(self.campaign)
+            .addr()
+            .wrapping_sub(campaigns.as_ptr().addr());
+        let index = offset / std::mem::size_of::<Campaign>().max(1);
+        assert!(
+            campaigns
+                .get(index)
+                .is_some_and(|c| std::ptr::eq(c, self.campaign)),
+            "a checked campaign is detached from the set it was checked in"
+        );
+        Detached {
+            index,
+            app: self.app.name.clone(),
+            zone: self.zone,
+            grace: self.grace,
+            schedule: self.schedule,
+        }
+    }
+}
+
+impl Detached {
+    /// The checked campaign again, in the set it was detached from.
+    ///
+    /// # Panics
+    /// When the set or the apps changed in number or name since.
+    #[must_use]
+    pub fn attach<'a>(self, campaigns: &'a [Campaign], settings: &'a Settings) -> Checked<'a> {
+        Checked {
+            campaign: &campaigns[self.index],
+            app: &settings.apps[self.app.as_str()],
+            zone: self.zone,
+            grace: self.grace,
+            schedule: self.schedule,
+        }
+    }
+}
+
 impl Checked<'_> {
     #[must_use]
     pub fn name(&self) -> &str {

@@ -155,7 +155,7 @@ fn print_plan(plan: &crate::plan::Plan, format: PlanFormat) -> anyhow::Result<()
 /// # Errors
 /// See [`prepare`].
 pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
-    let (ws, at, horizon) = prepare(env, args.at.as_deref(), &args.horizon)?;
+    let (mut ws, at, horizon) = prepare(env, args.at.as_deref(), &args.horizon)?;
     let outcome = validated(&ws, "no plan was made (crier validate shows warnings too)")?;
     if let Some(rev) = &args.base {
         let base = load_base(&ws.settings, rev)?;
@@ -203,13 +203,31 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
     for w in &ledger.warnings {
         writeln!(err, "warning: {w}")?;
     }
-    let plan = crate::plan::build(&crate::plan::Input {
-        settings: &ws.settings,
-        checked: &outcome.checked,
-        ledger: &ledger.snapshot,
-        at,
-        horizon,
-    });
+    // Normalised, the campaigns' generic documents are read no further but for their
+    // `message`: the rest goes before the sends are rendered (BENCHMARKS.md, plan memory).
+    let normalized = crate::plan::normalize_all(&outcome.checked, &ws.settings);
+    let detached: Vec<crate::validate::Detached> = outcome
+        .checked
+        .into_iter()
+        .map(|c| c.detach(&ws.set.campaigns))
+        .collect();
+    for campaign in &mut ws.set.campaigns {
+        campaign.keep_only_message();
+    }
+    let checked: Vec<crate::validate::Checked<'_>> = detached
+        .into_iter()
+        .map(|d| d.attach(&ws.set.campaigns, &ws.settings))
+        .collect();
+    let plan = crate::plan::build_with(
+        &crate::plan::Input {
+            settings: &ws.settings,
+            checked: &checked,
+            ledger: &ledger.snapshot,
+            at,
+            horizon,
+        },
+        normalized,
+    );
     let text = match args.format {
         PlanFormat::Human => {
             let color = super::report::colour_stdout();
@@ -234,7 +252,7 @@ pub fn plan(env: &Env, args: &PlanArgs) -> anyhow::Result<Status> {
     };
     super::workspace::leak_at_exit(plan);
     super::workspace::leak_at_exit(ledger);
-    super::workspace::leak_at_exit(outcome);
+    super::workspace::leak_at_exit(checked);
     super::workspace::leak_at_exit(ws);
     Ok(status)
 }

@@ -361,23 +361,48 @@ fn forecast_quota(
 /// Builds the plan. Pure: no I/O, no clock.
 #[must_use]
 pub fn build(input: &Input<'_>) -> Plan {
-    let settings = input.settings;
-    let at = input.at;
-    // Normalised campaigns and their hashes, in parallel (each depends on its campaign alone).
-    let (mut normalized, mut hashes) = (BTreeMap::new(), BTreeMap::new());
-    for (name, campaign, hash) in input
-        .checked
+    build_with(input, normalize_all(input.checked, input.settings))
+}
+
+/// The normalised form of every checked campaign, by name (in parallel: each depends on its
+/// campaign alone).
+#[must_use]
+pub fn normalize_all(
+    checked: &[Checked<'_>],
+    settings: &Settings,
+) -> BTreeMap<String, normalize::Normalized> {
+    checked
         .par_iter()
         .map(|c| {
-            let campaign = normalize::Normalized::of(&normalize::normalize(c, settings));
-            let hash = campaign.hash();
-            (c.name().to_owned(), campaign, hash)
+            (
+                c.name().to_owned(),
+                normalize::Normalized::of(&normalize::normalize(c, settings)),
+            )
         })
         .collect::<Vec<_>>()
-    {
-        hashes.insert(name.clone(), hash);
-        normalized.insert(name, campaign);
-    }
+        .into_iter()
+        .collect()
+}
+
+/// [`build`] from the campaigns' normalised forms computed beforehand ([`normalize_all`] of
+/// `input.checked`): past that point a plan reads of each campaign's generic document only its
+/// `message`, so a caller may let the rest go first ([`crate::spec::Campaign::keep_only_message`]).
+#[must_use]
+pub fn build_with(input: &Input<'_>, normalized: BTreeMap<String, normalize::Normalized>) -> Plan {
+    debug_assert!(
+        normalized.len() == input.checked.len()
+            && input
+                .checked
+                .iter()
+                .all(|c| normalized.contains_key(c.name())),
+        "the normalised campaigns are those of input.checked"
+    );
+    let settings = input.settings;
+    let at = input.at;
+    let hashes: BTreeMap<String, String> = normalized
+        .par_iter()
+        .map(|(name, campaign)| (name.clone(), campaign.hash()))
+        .collect();
     let applied = settings
         .project_names()
         .find_map(|p| input.ledger.applied.get(p));
