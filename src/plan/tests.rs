@@ -673,3 +673,57 @@ fn markdown_fences_cannot_be_closed_by_a_body() {
     let md = format::markdown(&p);
     assert!(md.contains("````json\n"), "{md}");
 }
+
+#[test]
+fn a_plan_from_documents_that_kept_only_their_message_is_the_same_plan() {
+    let s = settings(CONFIG);
+    let texts = [
+        once("sale", "2026-12-01T10:00:00", "description: d\n"),
+        cron("daily", "0 9 * * *"),
+        "version: 1\nname: tmpl\naudience: {tags: {all: [gold]}}\nschedule: {cron: \"0 12 * * *\"}\nvars: {pct: 10}\nmessage:\n  body:\n    - text: \"{{ pct }}% on {{ occurrence.weekday }}\"\n  offline_push: {title: \"Sale {{ occurrence.date }}\", ext: {b: 1, a: \"{{ campaign.name }}\"}}\n".to_owned(),
+    ];
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let at = sh(2026, 12, 1, 10, 5);
+    let ledger = Ledger::new().fold();
+    let mut cs = campaigns(&texts);
+    let whole = plan(&s, &checked(&s, &cs), &ledger, at);
+
+    let ch = checked(&s, &cs);
+    let normalized = normalize_all(&ch, &s);
+    let detached: Vec<crate::validate::Detached> = ch.into_iter().map(|c| c.detach(&cs)).collect();
+    let messages: Vec<serde_json::Value> = cs.iter().map(|c| c.message_source().clone()).collect();
+    for c in &mut cs {
+        c.keep_only_message();
+    }
+    for (c, message) in cs.iter().zip(&messages) {
+        assert_eq!(c.message_source(), message, "the message stays as it was");
+        assert_eq!(c.doc.value.as_object().map(serde_json::Map::len), Some(1));
+    }
+    let ch: Vec<Checked<'_>> = detached.into_iter().map(|d| d.attach(&cs, &s)).collect();
+    assert_eq!(
+        ch.iter().map(Checked::name).collect::<Vec<_>>(),
+        ["sale", "daily", "tmpl"]
+    );
+    let lean = build_with(
+        &Input {
+            settings: &s,
+            checked: &ch,
+            ledger: &ledger,
+            at,
+            horizon: Duration::from_secs(7 * 86_400),
+        },
+        normalized,
+    );
+    assert_eq!(lean, whole);
+    assert!(whole.upcoming.iter().any(|u| u.campaign == "tmpl"));
+}
+
+#[test]
+#[should_panic(expected = "detached from the set it was checked in")]
+fn a_checked_campaign_detaches_only_from_its_own_set() {
+    let s = settings(CONFIG);
+    let cs = campaigns(&[&cron("daily", "0 9 * * *")]);
+    let other = campaigns(&[&cron("daily", "0 9 * * *")]);
+    let ch = checked(&s, &cs);
+    let _ = ch.into_iter().next().unwrap().detach(&other);
+}
