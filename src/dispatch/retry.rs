@@ -75,7 +75,7 @@ pub fn in_doubt_sends(
             deadline: view.key.scheduled + crate::duration::to_delta(rules.grace),
             msg_random,
             perturbation: None,
-            content_hash: view.content_hash.clone().unwrap_or_default(),
+            content_hash: view.content_hash.clone().unwrap_or_default().into(),
             body_hash: sha256(body.as_bytes()),
             body,
             quota_day: view

@@ -306,8 +306,8 @@ pub(super) fn diff(
                         sends_of(name),
                     ),
                     dropped: Vec::new(),
-                    schedule: review::schedule_view(None, new_facts, input.at),
-                    message: review::message_view(None, after.as_ref()),
+                    schedule: review::schedule_view(None, new_facts, input.at).map(Box::new),
+                    message: review::message_view(None, after.as_ref()).map(Box::new),
                     audience_change: None,
                     exceptions_added: review::exceptions_added(None, new_facts),
                 })
@@ -379,13 +379,13 @@ pub(super) fn diff(
                     no_effect,
                     sends_again,
                     dropped: Vec::new(),
-                    schedule: review::schedule_view(prev_facts, new_facts, input.at),
-                    message: review::message_view(before.as_ref(), after.as_ref()),
+                    schedule: review::schedule_view(prev_facts, new_facts, input.at).map(Box::new),
+                    message: review::message_view(before.as_ref(), after.as_ref()).map(Box::new),
                     audience_change: match (
                         prev_facts.and_then(|f| f.audience.as_deref()),
                         new_facts.audience.as_deref(),
                     ) {
-                        (Some(o), Some(n)) => super::audience::compare(o, n),
+                        (Some(o), Some(n)) => super::audience::compare(o, n).map(Box::new),
                         _ => None,
                     },
                     exceptions_added: review::exceptions_added(prev_facts, new_facts),

@@ -126,7 +126,7 @@ impl Refused {
 fn render_send(
     input: &Input<'_>,
     prepared: Option<&crate::render::Prepared<'_, '_>>,
-    hashes: &BTreeMap<String, String>,
+    hashes: &HashMap<&str, std::sync::Arc<str>>,
     once: &HashMap<&str, RenderedOnce>,
     p: Pending<'_>,
 ) -> Result<PlannedSend, Warning> {
@@ -569,6 +569,11 @@ pub fn build_with(input: &Input<'_>, normalized: BTreeMap<String, normalize::Nor
     drop(pools);
     let renderer = Renderer::new();
     let once = render_once(&pending, &renderer);
+    // Each campaign's content hash once, shared by its sends.
+    let shared_hashes: HashMap<&str, std::sync::Arc<str>> = hashes
+        .iter()
+        .map(|(name, hash)| (name.as_str(), std::sync::Arc::from(hash.as_str())))
+        .collect();
     // Pending occurrences come campaign by campaign: each job of the thread pool keeps the
     // templates of the campaign it rendered last, so a campaign's templates are compiled once
     // for its run of occurrences; the results land in one list of the exact size (an indexed
@@ -591,7 +596,7 @@ pub fn build_with(input: &Input<'_>, normalized: BTreeMap<String, normalize::Nor
                 };
                 let refused = p.refused.take();
                 let upcoming = p.upcoming;
-                let r = match render_send(input, prepared, &hashes, &once, p) {
+                let r = match render_send(input, prepared, &shared_hashes, &once, p) {
                     Ok(send) => retry_of(send, refused),
                     Err(w) => Rendered::Unsendable(w),
                 };

@@ -81,8 +81,9 @@ pub struct PlannedSend {
     pub msg_random: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perturbation: Option<Perturbation>,
-    /// `sha256:…` of the normalised campaign this was rendered from.
-    pub content_hash: String,
+    /// `sha256:…` of the normalised campaign this was rendered from (shared by the campaign's
+    /// sends).
+    pub content_hash: std::sync::Arc<str>,
     /// The exact request body (compact JSON), the bytes that are sent.
     pub body: String,
     /// `sha256:…` of `body`.
@@ -239,15 +240,15 @@ pub struct Change {
     pub dropped: Vec<String>,
     /// For creations and updates: the schedule in words, its next occurrences, and what it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<ScheduleView>,
+    pub schedule: Option<Box<ScheduleView>>,
     /// For creations and updates: the next occurrence's message as it will be read, before and
     /// after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<MessageView>,
+    pub message: Option<Box<MessageView>>,
     /// For updates that change who the campaign reaches: widened, narrowed or replaced, with
     /// the audience before → after in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audience_change: Option<AudienceChange>,
+    pub audience_change: Option<Box<AudienceChange>>,
     /// `policy_exceptions` this change adds (or rewords): rule → reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exceptions_added: BTreeMap<String, String>,

@@ -394,7 +394,8 @@ pub struct MessageSpec {
     pub lifetime: Option<DurationText>,
     pub body: NonEmpty<Element>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offline_push: Option<OfflinePush>,
+    /// Boxed: most of a message's size, and a plan holds every campaign's typed message.
+    pub offline_push: Option<Box<OfflinePush>>,
 }
 
 /// A list with at least one item.
