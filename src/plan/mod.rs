@@ -55,22 +55,13 @@ const fn settled(kind: StateKind) -> bool {
     )
 }
 
-/// An occurrence to render: which campaign, when, and its MsgRandom (picked in order).
 /// What one occurrence is, before MsgRandoms are picked (see [`build`]).
 enum Step<'c> {
     Held(Held),
     Skipped(Skipped),
     Missed(Missed),
     /// To send or render: its id and base MsgRandom computed already.
-    Pending {
-        checked: &'c Checked<'c>,
-        occ: Occurrence,
-        key: crate::occurrence::OccurrenceKey,
-        id: String,
-        base: u32,
-        upcoming: bool,
-        refused: Option<Refused>,
-    },
+    Pending(Pending<'c, Unpicked>),
 }
 
 /// Names the lifetimes of [`build`]'s classifying closure.
@@ -81,14 +72,44 @@ where
     f
 }
 
-struct Pending<'c> {
+/// An occurrence to render: which campaign, when, and its MsgRandom, picked in order (`C`), or
+/// what the pick needs, computed in parallel before ([`Unpicked`]).
+struct Pending<'c, C = crate::ledger::msg_random::MsgRandomChoice> {
     checked: &'c Checked<'c>,
     occ: Occurrence,
     key: crate::occurrence::OccurrenceKey,
-    choice: crate::ledger::msg_random::MsgRandomChoice,
+    choice: C,
     upcoming: bool,
     /// The provider refused an earlier attempt.
     refused: Option<Refused>,
+}
+
+/// What picking an occurrence's MsgRandom needs: its id and base value.
+struct Unpicked {
+    id: String,
+    base: u32,
+}
+
+impl<'c> Pending<'c, Unpicked> {
+    /// The occurrence with its MsgRandom picked from its app's pool.
+    fn pick(self, pool: &mut MsgRandomPool) -> Pending<'c> {
+        let Self {
+            checked,
+            occ,
+            key,
+            choice: Unpicked { id, base },
+            upcoming,
+            refused,
+        } = self;
+        Pending {
+            checked,
+            occ,
+            key,
+            choice: pool.pick_known(id, base),
+            upcoming,
+            refused,
+        }
+    }
 }
 
 /// An earlier attempt of an occurrence that the provider refused (`failed`): nothing was
@@ -379,8 +400,6 @@ pub fn normalize_all(
                 normalize::Normalized::of(&normalize::normalize(c, settings)),
             )
         })
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect()
 }
 
@@ -495,15 +514,14 @@ pub fn build_with(input: &Input<'_>, normalized: BTreeMap<String, normalize::Nor
             }
             if upcoming || at <= deadline {
                 let (id, base) = (key.id(), key.base_msg_random());
-                steps.push(Step::Pending {
+                steps.push(Step::Pending(Pending {
                     checked: c,
                     occ,
                     key,
-                    id,
-                    base,
+                    choice: Unpicked { id, base },
                     upcoming,
                     refused,
-                });
+                }));
             } else if recordable {
                 steps.push(Step::Missed(Missed {
                     id: key.id(),
@@ -528,7 +546,7 @@ pub fn build_with(input: &Input<'_>, normalized: BTreeMap<String, normalize::Nor
         classified
             .iter()
             .flat_map(|(steps, _)| steps)
-            .filter(|step| matches!(step, Step::Pending { .. }))
+            .filter(|step| matches!(step, Step::Pending(_)))
             .count(),
     );
     for (steps, warning) in classified {
@@ -537,29 +555,12 @@ pub fn build_with(input: &Input<'_>, normalized: BTreeMap<String, normalize::Nor
                 Step::Held(h) => held.push(h),
                 Step::Skipped(s) => skipped.push(s),
                 Step::Missed(m) => missed.push(m),
-                Step::Pending {
-                    checked: c,
-                    occ,
-                    key,
-                    id,
-                    base,
-                    upcoming,
-                    refused,
-                } => {
-                    let choice = pools
-                        .entry(c.app.sdkappid)
-                        .or_insert_with(|| {
-                            MsgRandomPool::new(input.ledger.msg_randoms_of(c.app.sdkappid), at)
-                        })
-                        .pick_known(id, base);
-                    pending.push(Pending {
-                        checked: c,
-                        occ,
-                        key,
-                        choice,
-                        upcoming,
-                        refused,
+                Step::Pending(p) => {
+                    let sdkappid = p.checked.app.sdkappid;
+                    let pool = pools.entry(sdkappid).or_insert_with(|| {
+                        MsgRandomPool::new(input.ledger.msg_randoms_of(sdkappid), at)
                     });
+                    pending.push(p.pick(pool));
                 }
             }
         }
